@@ -1,0 +1,58 @@
+# refrecon: `make run` runs the job on the built-in fixtures, `make test` runs
+# every check CI runs. See README.md.
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+BIN         := bin/refrecon
+VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.codeVersion=$(VERSION)
+FUZZTIME    ?= 5s
+
+.PHONY: all build run test vet staticcheck gotest fuzz bench bench-go golden clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/refrecon
+
+# The main job on the built-in fixtures (embedded in the binary). Outputs go
+# to ./out: public JSON in out/public, CSV in out/private, out/warehouse.sqlite.
+run: build
+	AS_OF=$${AS_OF:-2026-04-15T00:00:00Z} ./$(BIN) run
+
+test: vet staticcheck gotest fuzz
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+gotest:
+	$(GO) test -count=1 ./...
+
+# Each fuzz target briefly, on top of its seed corpus in testdata/fuzz.
+fuzz:
+	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
+	  pkg=$$(dirname $$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1)); \
+	  echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
+bench: build
+	$(GO) run ./cmd/refrecon-bench
+
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/...
+
+# Regenerate golden files after a reviewed change of output.
+golden:
+	$(GO) test ./... -run Golden -update
+
+clean:
+	rm -rf bin out .bench

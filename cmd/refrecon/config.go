@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// config is every variable refrecon reads (SPEC 4, README "Configuration").
+// Values are parsed here and checked by validate; nothing else reads the
+// environment.
+type config struct {
+	ReferralsSource string `env:"REFERRALS_SOURCE"` // sqlite:PATH, d1dump:PATH, d1; "" = the embedded fixture
+	D1AccountID     string `env:"D1_ACCOUNT_ID"`
+	D1DatabaseID    string `env:"D1_DATABASE_ID"`
+	D1APIToken      string `env:"D1_API_TOKEN"`
+	D1APIBase       string `env:"D1_API_BASE, default=https://api.cloudflare.com/client/v4"`
+
+	StripeSource    string  `env:"STRIPE_SOURCE"` // file:PATH or api; "" = the embedded fixture
+	StripeSecretKey string  `env:"STRIPE_SECRET_KEY"`
+	StripeAPIBase   string  `env:"STRIPE_API_BASE"` // "" = Stripe's own
+	StripeRateLimit float64 `env:"STRIPE_RATE_LIMIT, default=20"`
+
+	CyclesURL string `env:"CUSTOM_REFERRAL_PROGRAM_CYCLES"`
+
+	AsOf           string `env:"AS_OF"` // RFC 3339; "" = now, truncated to the second
+	PublicDir      string `env:"PUBLIC_DIR, default=./out/public"`
+	PrivateDir     string `env:"PRIVATE_DIR, default=./out/private"`
+	Warehouse      string `env:"WAREHOUSE, default=sqlite:./out/warehouse.sqlite"`
+	BigQueryEndpt  string `env:"BIGQUERY_ENDPOINT"`
+	BigQueryLoc    string `env:"BIGQUERY_LOCATION, default=US"`
+	RecordsPerPage int    `env:"RECORDS_PER_PAGE, default=25"`
+
+	Schedule      string        `env:"SCHEDULE, default=0 4 * * *"`
+	RunTimeout    time.Duration `env:"RUN_TIMEOUT, default=1h"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=5m"`
+	KeepSnapshots int           `env:"KEEP_SNAPSHOTS, default=30"`
+
+	LogFormat string `env:"LOG_FORMAT, default=json"`
+	LogLevel  string `env:"LOG_LEVEL, default=info"`
+}
+
+// loadConfig reads the environment through lookuper (envconfig.OsLookuper()
+// in production, a map in tests).
+func loadConfig(ctx context.Context, l envconfig.Lookuper) (*config, error) {
+	var c config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return nil, asConfigError(err)
+	}
+	return &c, nil
+}
