@@ -1,0 +1,27 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// newLogger builds the process logger from LOG_FORMAT and LOG_LEVEL.
+// Timestamps in log lines are the only wall-clock reads refrecon makes
+// outside of choosing a default asOf.
+func newLogger(cfg *config, w io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(strings.ToLower(cfg.LogLevel))
+	if err != nil || cfg.LogLevel == "" {
+		return zerolog.Nop(), asConfigError(fmt.Errorf("LOG_LEVEL %q: want one of trace, debug, info, warn, error", cfg.LogLevel))
+	}
+	switch cfg.LogFormat {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	default:
+		return zerolog.Nop(), asConfigError(fmt.Errorf("LOG_FORMAT %q: want json or console", cfg.LogFormat))
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
