@@ -36,6 +36,7 @@ type config struct {
 	RunTimeout    time.Duration `env:"RUN_TIMEOUT, default=1h"`
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=5m"`
 	KeepSnapshots int           `env:"KEEP_SNAPSHOTS, default=30"`
+	LockWait      bool          `env:"LOCK_WAIT, default=false"` // wait for another process holding PUBLIC_DIR
 
 	LogFormat string `env:"LOG_FORMAT, default=json"`
 	LogLevel  string `env:"LOG_LEVEL, default=info"`
