@@ -1,0 +1,112 @@
+package warehousetest_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/civil"
+
+	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
+)
+
+// memWarehouse is a reference driver: snapshots kept as JSON per date.
+type memWarehouse struct {
+	mu   sync.Mutex
+	days map[civil.Date][]byte
+}
+
+func (m *memWarehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	m.days[s.Date] = b
+	return nil
+}
+
+func (m *memWarehouse) ReadSnapshot(ctx context.Context, date civil.Date) (warehouse.Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := warehouse.Snapshot{Date: date}
+	if b, ok := m.days[date]; ok {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func (m *memWarehouse) Close() error { return nil }
+
+func TestMemoryDriverConforms(t *testing.T) {
+	warehousetest.Run(t, func(t *testing.T) warehousetest.Driver {
+		return &memWarehouse{days: map[civil.Date][]byte{}}
+	})
+}
+
+func TestDiffCatchesDifferences(t *testing.T) {
+	d := civil.Date{Year: 2026, Month: 4, Day: 15}
+	want := warehousetest.Sample(d, "20260415T000000Z-aaaaaaaaaaaa")
+
+	// Equal under the comparison rules: reordered rows, other zones,
+	// sub-microsecond noise, empty vs nil repeated fields.
+	same := warehousetest.Sample(d, "20260415T000000Z-aaaaaaaaaaaa")
+	same.LeaderboardEntries[0], same.LeaderboardEntries[2] = same.LeaderboardEntries[2], same.LeaderboardEntries[0]
+	same.Runs[0].AsOf = same.Runs[0].AsOf.UTC().Add(300 * time.Nanosecond)
+	same.ReferralDecisions[1].Conversions = []warehouse.Conversion{}
+	same.ReferralDecisions[3].Conversions = nil
+	if diff := warehousetest.Diff(want, same); diff != "" {
+		t.Errorf("Diff of equivalent snapshots:\n%s", diff)
+	}
+
+	mutations := map[string]func(s *warehouse.Snapshot){
+		"duplicate row":   func(s *warehouse.Snapshot) { s.Runs = append(s.Runs, s.Runs[0]) },
+		"missing row":     func(s *warehouse.Snapshot) { s.PaymentAccounting = s.PaymentAccounting[1:] },
+		"second lost":     func(s *warehouse.Snapshot) { s.Runs[0].AsOf = s.Runs[0].AsOf.Add(time.Second) },
+		"microsecond":     func(s *warehouse.Snapshot) { s.Runs[0].AsOf = s.Runs[0].AsOf.Add(time.Microsecond) },
+		"int64 overflow":  func(s *warehouse.Snapshot) { s.CycleSummaries[1].AwardPool-- },
+		"unicode mangled": func(s *warehouse.Snapshot) { s.LeaderboardEntries[1].Refcode = "Unicode" },
+		"repeated order": func(s *warehouse.Snapshot) {
+			p := s.Subscriptions[0].PriceIDs
+			p[0], p[1] = p[1], p[0]
+		},
+		"nested field": func(s *warehouse.Snapshot) { s.ReferralDecisions[0].Conversions[1].Pending = false },
+		"float":        func(s *warehouse.Snapshot) { s.LeaderboardEntries[1].FinalScoreBoost = 0.6666667 },
+		"date":         func(s *warehouse.Snapshot) { s.Date = s.Date.AddDays(1) },
+	}
+	for name, mutate := range mutations {
+		got := warehousetest.Sample(d, "20260415T000000Z-aaaaaaaaaaaa")
+		mutate(&got)
+		if diff := warehousetest.Diff(want, got); diff == "" {
+			t.Errorf("%s: Diff found no difference", name)
+		}
+	}
+}
+
+func TestSampleIsValidAndPopulated(t *testing.T) {
+	d := civil.Date{Year: 2026, Month: 4, Day: 15}
+	s := warehousetest.Sample(d, "20260415T000000Z-aaaaaaaaaaaa")
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Runs) == 0 || len(s.CycleSummaries) == 0 || len(s.LeaderboardEntries) == 0 ||
+		len(s.ReferralDecisions) == 0 || len(s.PaymentAccounting) == 0 || len(s.Subscriptions) == 0 {
+		t.Errorf("Sample leaves a table empty")
+	}
+	other := warehousetest.Sample(d, "20260415T060000Z-bbbbbbbbbbbb")
+	if warehousetest.Diff(s, other) == "" {
+		t.Errorf("Samples with different snapshot ids are equal")
+	}
+}
