@@ -1,0 +1,134 @@
+package warehouse_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/civil"
+
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/warehouse"
+)
+
+func testResult() (pipeline.RunInfo, *pipeline.Result, []pipeline.Subscription) {
+	asOf := time.Date(2026, 4, 15, 23, 30, 0, 0, time.FixedZone("EST", -5*3600)) // 2026-04-16 UTC
+	c1 := pipeline.Cycle{ID: "cycle-1", DisplayName: "One", RulesURL: "https://example.com/1", Rules: pipeline.Rules{
+		AwardModel: pipeline.PieSplit, Currency: "usd", AwardPool: pipeline.Money{Currency: "usd", Amount: 1000},
+		StartTime: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), EndTime: time.Date(2026, 3, 31, 23, 59, 59, 0, time.UTC),
+		MaxQualifiedReferrers: 3, ScoreBy: pipeline.ScoreByConversions,
+	}}
+	c2 := pipeline.Cycle{ID: "cycle-2", DisplayName: "Two", RulesURL: "https://example.com/2", Rules: pipeline.Rules{
+		AwardModel: pipeline.RevShareCap, Currency: "jpy", AwardPool: pipeline.Money{Currency: "jpy", Amount: 500},
+		StartTime: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), EndTime: time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC),
+		RevenueShareBps: 1000,
+	}}
+	warn := &pipeline.AdminAction{ActionType: pipeline.Warning, Refcode: "bob", Reason: "spam"}
+	res := &pipeline.Result{
+		AsOf: asOf,
+		Cycles: []pipeline.CycleResult{
+			{Cycle: c1, Status: pipeline.AwardsReview, SettlesAt: c1.Rules.EndTime, Totals: pipeline.Totals{Referrals: 3, Conversions: 2, Revenue: 300, Awarded: 1000, RankedReferrers: 2, QualifiedReferrers: 2},
+				Leaderboard: []pipeline.Entry{
+					{Rank: 1, Refcode: "alice", Score: 2, Conversions: 2, Revenue: 200, ScoreReachedAt: 1772755200, Qualified: true, BoostNum: 1, BoostDen: 1, Award: 800},
+					{Rank: 2, Refcode: "bob", Score: 1, Conversions: 1, Revenue: 100, ScoreReachedAt: 1772755300, Qualified: true, BoostNum: 1, BoostDen: 2, Award: 200, AdminAction: warn},
+				},
+				Unranked: []pipeline.Entry{{Refcode: "carol", BoostDen: 1}},
+				Events: []pipeline.AccountingLine{
+					{InvoiceID: "in_1", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "x@example.com", PaidAt: 1772755200, Net: 100, AccumulatedRevenue: 100},
+					{InvoiceID: "in_2", CustomerID: "cus_2", Refcode: "bob", RefereeEmail: "y@example.com", PaidAt: 1772755300, Net: 100, AccumulatedRevenue: 100},
+					{InvoiceID: "in_3", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "x@example.com", PaidAt: 1772755400, Net: 100, AccumulatedRevenue: 200},
+				}},
+			{Cycle: c2, Status: pipeline.Active, SettlesAt: c2.Rules.EndTime, AwardPoolRemaining: 490,
+				Leaderboard: []pipeline.Entry{{Rank: 1, Refcode: "alice", Score: 100, Revenue: 100, PendingRevenue: 100, Qualified: true, Award: 10}},
+				Events: []pipeline.AccountingLine{
+					{InvoiceID: "in_4", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "x@example.com", PaidAt: 1775000000, Net: 100, Pending: true, AccumulatedRevenue: 100, PoolBefore: 500, Claim: 10},
+				}},
+		},
+		Decisions: []pipeline.ReferralDecision{
+			{Row: pipeline.ReferralRow{Email: "bad", Refcode: "alice", ReferredAt: "x"}, Outcome: pipeline.Quarantined, Reason: pipeline.ReasonInvalidEmail},
+			{Row: pipeline.ReferralRow{Email: "x@example.com", Refcode: "alice", ReferredAt: "2026-03-01 00:00:00", Rewarded: true}, CanonicalEmail: "x@example.com", ReferredAt: 1772323200, Outcome: pipeline.Valid,
+				Conversions: []pipeline.Conversion{{CycleID: "cycle-1", ConvertedAt: 1772755200, InvoiceID: "in_1", Reason: pipeline.ReasonAlreadyRewarded}, {CycleID: "cycle-2", ConvertedAt: 1775000000, InvoiceID: "in_4", Pending: true, Reason: pipeline.ReasonPendingHold}}},
+		},
+		Referrers: []pipeline.User{{Email: "a@example.com", Refcode: "alice"}, {Email: "b@example.com", Refcode: "bob"}, {Email: "c@example.com", Refcode: "carol"}},
+	}
+	info := pipeline.RunInfo{SnapshotID: "20260416T043000Z-0123456789ab", AsOf: asOf, CodeVersion: "test", CycleSetSHA256: "cs", Inputs: pipeline.InputsDigest{SHA256: "in", Counts: pipeline.InputCounts{Users: 3, Referrals: 2, Subscriptions: 2}}, Notes: []string{"n"}}
+	subs := []pipeline.Subscription{{ID: "sub_b", Customer: "cus_2", Status: "active", Created: 1772000000, PriceIDs: []string{"p2"}}, {ID: "sub_a", Customer: "cus_1", Status: "canceled", Created: 1771000000}}
+	return info, res, subs
+}
+
+func TestFromResult(t *testing.T) {
+	info, res, subs := testResult()
+	s := warehouse.FromResult(info, res, subs)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if want := (civil.Date{Year: 2026, Month: 4, Day: 16}); s.Date != want {
+		t.Errorf("Date = %v, want %v (asOf's UTC date)", s.Date, want)
+	}
+	if len(s.Runs) != 1 || s.Runs[0].Cycles != 2 || s.Runs[0].Users != 3 || s.Runs[0].AsOf.Location() != time.UTC || !s.Runs[0].AsOf.Equal(info.AsOf) {
+		t.Errorf("Runs = %+v", s.Runs)
+	}
+	if len(s.CycleSummaries) != 2 || s.CycleSummaries[1].AwardPool != 500 || s.CycleSummaries[1].AwardPoolRemaining != 490 || s.CycleSummaries[0].Awarded != 1000 {
+		t.Errorf("CycleSummaries = %+v", s.CycleSummaries)
+	}
+	// Ranked entries only (carol is unranked).
+	if len(s.LeaderboardEntries) != 3 {
+		t.Fatalf("got %d leaderboard rows, want 3", len(s.LeaderboardEntries))
+	}
+	bob := s.LeaderboardEntries[1]
+	if bob.Refcode != "bob" || bob.FinalScoreBoost != 0.5 || bob.AdminAction != "Warning" || bob.AdminActionReason != "spam" || bob.Currency != "usd" {
+		t.Errorf("bob = %+v", bob)
+	}
+	if got := s.LeaderboardEntries[2]; got.CycleID != "cycle-2" || got.FinalScoreBoost != 0 || got.Currency != "jpy" {
+		t.Errorf("cycle-2 entry = %+v", got)
+	}
+	var seqs []int64
+	for _, p := range s.PaymentAccounting {
+		seqs = append(seqs, p.Seq)
+	}
+	if !reflect.DeepEqual(seqs, []int64{1, 2, 3, 1}) {
+		t.Errorf("Seq = %v, want [1 2 3 1]", seqs)
+	}
+	if p := s.PaymentAccounting[3]; p.PoolBefore != 500 || p.Claim != 10 || !p.Pending || p.PaidAt.Unix() != 1775000000 || p.RefereeEmail != "x@example.com" {
+		t.Errorf("rev-share accounting row = %+v", p)
+	}
+	if len(s.ReferralDecisions) != 2 || s.ReferralDecisions[0].Conversions != nil || len(s.ReferralDecisions[1].Conversions) != 2 || !s.ReferralDecisions[1].Rewarded {
+		t.Errorf("ReferralDecisions = %+v", s.ReferralDecisions)
+	}
+	if cv := s.ReferralDecisions[1].Conversions[1]; cv.CycleID != "cycle-2" || !cv.Pending || cv.Reason != "pending_hold" {
+		t.Errorf("conversion = %+v", cv)
+	}
+	if len(s.Subscriptions) != 2 || s.Subscriptions[0].SubscriptionID != "sub_a" || s.Subscriptions[1].PriceIDs[0] != "p2" {
+		t.Errorf("Subscriptions = %+v", s.Subscriptions)
+	}
+
+	// Deterministic: same input, same rows; inputs are not aliased.
+	again := warehouse.FromResult(info, res, subs)
+	if !reflect.DeepEqual(s, again) {
+		t.Errorf("FromResult is not deterministic")
+	}
+	subs[0].PriceIDs[0] = "changed"
+	if s.Subscriptions[1].PriceIDs[0] != "p2" {
+		t.Errorf("rows alias the input slices")
+	}
+}
+
+func TestFromResultNil(t *testing.T) {
+	info, _, _ := testResult()
+	s := warehouse.FromResult(info, nil, nil)
+	if err := s.Validate(); err != nil || len(s.Runs) != 1 {
+		t.Errorf("FromResult(nil result) = %+v, %v", s, err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	info, res, subs := testResult()
+	s := warehouse.FromResult(info, res, subs)
+	s.ReferralDecisions[1].SnapshotDate = s.Date.AddDays(-1)
+	if err := s.Validate(); err == nil {
+		t.Errorf("Validate accepted a row of another date")
+	}
+	if err := (warehouse.Snapshot{}).Validate(); err == nil {
+		t.Errorf("Validate accepted a zero date")
+	}
+}
