@@ -1,0 +1,199 @@
+package snapshots
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestLockExcludesSecondOpenFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "public") // created by Lock
+	unlock, err := Lock(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Lock(dir, false)
+	var le *LockedError
+	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
+		t.Fatalf("second Lock: got %v, want a LockedError", err)
+	}
+	host, _ := os.Hostname()
+	if le.Holder.PID != os.Getpid() || le.Holder.Host != host || le.Holder.Command != commandName(os.Args) || le.Holder.Since.IsZero() {
+		t.Errorf("holder = %+v, want this process", le.Holder)
+	}
+	want := fmt.Sprintf("PUBLIC_DIR %s is locked by pid %d on host %s (%s, since ", dir, os.Getpid(), host, commandName(os.Args))
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q\nwant prefix %q", err, want)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, LockFile)); len(b) != 0 {
+		t.Errorf("lock file after unlock = %q, want empty", b)
+	}
+	if err := unlock(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	unlock2, err := Lock(dir, false)
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	if err := unlock2(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLockWaitCancelledThenAcquired(t *testing.T) {
+	defer func(d time.Duration) { pollInterval = d }(pollInterval)
+	pollInterval = time.Millisecond
+	dir := t.TempDir()
+	unlock, err := Lock(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A waiter whose context ends while the lock is held gets the context's
+	// error, not the lock.
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() {
+		u, err := LockContext(ctx, dir, true)
+		if u != nil {
+			u()
+		}
+		res <- err
+	}()
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: got %v, want context.Canceled", err)
+	}
+	// A waiter gets the lock once it is released.
+	go func() {
+		u, err := Lock(dir, true)
+		if err == nil {
+			err = u()
+		}
+		res <- err
+	}()
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("waiting Lock: %v", err)
+	}
+}
+
+func TestLockHolderUnknown(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LockFile)
+	if err := os.WriteFile(path, []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Lock(dir, false)
+	var le *LockedError
+	if !errors.As(err, &le) || !le.Holder.Unknown || !strings.Contains(err.Error(), "holder unknown") {
+		t.Fatalf("got %v, want a LockedError with an unknown holder", err)
+	}
+}
+
+func TestLockNotADirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(file, false); err == nil || errors.Is(err, ErrLocked) {
+		t.Fatalf("Lock on a file: got %v, want an error that is not ErrLocked", err)
+	}
+}
+
+// helperEnv makes the test binary, re-executed, hold the lock on the named
+// directory until it is killed.
+const helperEnv = "SNAPSHOTS_TEST_HOLD_LOCK"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperEnv); dir != "" {
+		if _, err := Lock(dir, false); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println("locked", os.Getpid())
+		select {} // until killed; the kernel then releases the lock
+	}
+	os.Exit(m.Run())
+}
+
+func TestLockAcrossProcesses(t *testing.T) {
+	defer func(d time.Duration) { pollInterval = d }(pollInterval)
+	pollInterval = time.Millisecond
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "locked "+strconv.Itoa(cmd.Process.Pid)+"\n" {
+		t.Fatalf("helper said %q (%v)", line, err)
+	}
+
+	_, err = Lock(dir, false)
+	var le *LockedError
+	if !errors.As(err, &le) || le.Holder.PID != cmd.Process.Pid {
+		t.Fatalf("Lock while the helper holds it: got %v, want held by pid %d", err, cmd.Process.Pid)
+	}
+
+	// SIGKILL gives the helper no chance to unlock: the kernel must.
+	res := make(chan error, 1)
+	go func() {
+		u, err := Lock(dir, true)
+		if err == nil {
+			err = u()
+		}
+		res <- err
+	}()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if err := <-res; err != nil {
+		t.Fatalf("Lock after the holder died: %v", err)
+	}
+}
+
+func TestCommandName(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "unknown"},
+		{[]string{"/usr/local/bin/refrecon", "run"}, "refrecon run"},
+		{[]string{"refrecon", "cycles", "validate", "https://x/y"}, "refrecon cycles validate"},
+		{[]string{"refrecon", "stripe", "export", "--out", "secret.ndjson"}, "refrecon stripe export"},
+		{[]string{"./refrecon", "--help"}, "refrecon"},
+	} {
+		if got := commandName(tc.args); got != tc.want {
+			t.Errorf("commandName(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
