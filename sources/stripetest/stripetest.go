@@ -162,7 +162,7 @@ func Customer(id string, email any, created int64) map[string]any {
 		"currency": "usd", "default_source": nil, "delinquent": false, "description": nil,
 		"discount": nil, "email": email, "invoice_prefix": strings.ToUpper(id[len(id)-4:]),
 		"invoice_settings": obj{"custom_fields": nil, "default_payment_method": nil, "footer": nil, "rendering_options": nil},
-		"livemode": false, "metadata": obj{}, "name": nil, "phone": nil,
+		"livemode":         false, "metadata": obj{}, "name": nil, "phone": nil,
 		"preferred_locales": []any{}, "shipping": nil, "tax_exempt": "none", "test_clock": nil,
 	}
 }
