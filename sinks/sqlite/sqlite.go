@@ -1,0 +1,512 @@
+// Package sqlite is the embedded warehouse driver: finance's tables (SPEC
+// 3.2) in a local SQLite file, through the pure-Go modernc.org/sqlite.
+//
+// Tables and columns are derived from the `bigquery` struct tags of the row
+// types in sinks/warehouse, so they match the BigQuery tables name for name.
+// Column types: string TEXT; int64 and int INTEGER; bool INTEGER 0/1;
+// float64 REAL; civil.Date TEXT 'YYYY-MM-DD'; time.Time TEXT RFC 3339 in UTC
+// (fractional seconds only when non-zero; the zero time is
+// '0001-01-01T00:00:00Z'); repeated fields ([]string, []Conversion) TEXT
+// holding a JSON array (times inside it in UTC). Each table has an index on
+// (snapshot_date) or (snapshot_date, cycle_id).
+//
+// WriteSnapshot replaces a day: in one transaction it deletes the rows of the
+// snapshot's date from every table and inserts the new rows with multi-row
+// INSERTs through prepared statements. A failed or cancelled write rolls
+// back and leaves the previous rows. The database runs in WAL mode with
+// synchronous=NORMAL.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/civil"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/refrecon/refrecon/sinks/warehouse"
+)
+
+// Warehouse is a warehouse in one SQLite file.
+type Warehouse struct {
+	db     *sql.DB
+	path   string
+	tables []table
+}
+
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+	kFloat
+	kDate
+	kTime
+	kJSON
+)
+
+type column struct {
+	name  string
+	field int
+	kind  kind
+}
+
+type table struct {
+	warehouse.Table
+	cols []column
+}
+
+var (
+	dateType = reflect.TypeOf(civil.Date{})
+	timeType = reflect.TypeOf(time.Time{})
+)
+
+// maxVars bounds the bound parameters of one INSERT (SQLite's default limit
+// is 32766).
+const maxVars = 30000
+
+// batchRows is how many rows one INSERT carries at most.
+const batchRows = 500
+
+func tablesFromRows() ([]table, error) {
+	var out []table
+	for _, wt := range warehouse.Tables() {
+		rt := wt.RowType()
+		t := table{Table: wt}
+		for i := 0; i < rt.NumField(); i++ {
+			f := rt.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("bigquery"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			k, err := kindOf(f.Type)
+			if err != nil {
+				return nil, fmt.Errorf("table %s column %s: %w", wt.Name, name, err)
+			}
+			t.cols = append(t.cols, column{name: name, field: i, kind: k})
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func kindOf(t reflect.Type) (kind, error) {
+	switch {
+	case t == dateType:
+		return kDate, nil
+	case t == timeType:
+		return kTime, nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return kString, nil
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return kInt, nil
+	case reflect.Bool:
+		return kBool, nil
+	case reflect.Float64:
+		return kFloat, nil
+	case reflect.Slice:
+		return kJSON, nil
+	}
+	return 0, fmt.Errorf("unsupported type %s", t)
+}
+
+func (k kind) sqlType() string {
+	switch k {
+	case kInt, kBool:
+		return "INTEGER"
+	case kFloat:
+		return "REAL"
+	}
+	return "TEXT"
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Open opens the warehouse at path, creating the file, its directory and the
+// tables when missing. Columns missing from an existing table (a file
+// written by an older version) are added.
+func Open(path string) (*Warehouse, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite warehouse: empty path")
+	}
+	tables, err := tablesFromRows()
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite warehouse: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+	dsn := u.String() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer anyway, and it keeps the
+	// per-connection pragmas in force for every statement.
+	db.SetMaxOpenConns(1)
+	w := &Warehouse{db: db, path: path, tables: tables}
+	if err := w.createTables(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
+	}
+	return w, nil
+}
+
+func (w *Warehouse) createTables(ctx context.Context) error {
+	for _, t := range w.tables {
+		defs := make([]string, len(t.cols))
+		hasCycle := false
+		for i, c := range t.cols {
+			defs[i] = quoteIdent(c.name) + " " + c.kind.sqlType()
+			hasCycle = hasCycle || c.name == "cycle_id"
+		}
+		stmt := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", quoteIdent(t.Name), strings.Join(defs, ", "))
+		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create table %s: %w", t.Name, err)
+		}
+		existing, err := w.columns(ctx, t.Name)
+		if err != nil {
+			return err
+		}
+		for _, c := range t.cols {
+			if existing[c.name] {
+				continue
+			}
+			stmt := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quoteIdent(t.Name), quoteIdent(c.name), c.kind.sqlType())
+			if _, err := w.db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("add column %s.%s: %w", t.Name, c.name, err)
+			}
+		}
+		idxCols := `"snapshot_date"`
+		if hasCycle {
+			idxCols += `, "cycle_id"`
+		}
+		stmt = fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", quoteIdent(t.Name+"_snapshot"), quoteIdent(t.Name), idxCols)
+		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create index on %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+func (w *Warehouse) columns(ctx context.Context, tableName string) (map[string]bool, error) {
+	rows, err := w.db.QueryContext(ctx, "SELECT name FROM pragma_table_info(?)", tableName)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", tableName, err)
+	}
+	defer rows.Close()
+	cols := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("read columns of %s: %w", tableName, err)
+		}
+		cols[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", tableName, err)
+	}
+	return cols, nil
+}
+
+// Close closes the database.
+func (w *Warehouse) Close() error {
+	if err := w.db.Close(); err != nil {
+		return fmt.Errorf("close sqlite warehouse %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// WriteSnapshot replaces the rows of s.Date in every table with s's rows, in
+// one transaction.
+func (w *Warehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error {
+	if err := w.writeSnapshot(ctx, s); err != nil {
+		return fmt.Errorf("write snapshot %v to sqlite warehouse %s: %w", s.Date, w.path, err)
+	}
+	return nil
+}
+
+func (w *Warehouse) writeSnapshot(ctx context.Context, s warehouse.Snapshot) (err error) {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the write's error is the one to report
+		}
+	}()
+	date := s.Date.String()
+	for _, t := range w.tables {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE snapshot_date = ?", quoteIdent(t.Name)), date); err != nil {
+			return fmt.Errorf("delete %s rows: %w", t.Name, err)
+		}
+		rows := reflect.ValueOf(t.Rows(&s)).Elem()
+		if err := w.insert(ctx, tx, t, rows); err != nil {
+			return fmt.Errorf("insert %s rows: %w", t.Name, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows reflect.Value) error {
+	n := rows.Len()
+	if n == 0 {
+		return nil
+	}
+	per := min(batchRows, maxVars/len(t.cols))
+	names := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		names[i] = quoteIdent(c.name)
+	}
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", len(t.cols)), ",") + ")"
+	prepare := func(k int) (*sql.Stmt, error) {
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", quoteIdent(t.Name), strings.Join(names, ","),
+			strings.TrimSuffix(strings.Repeat(tuple+",", k), ","))
+		return tx.PrepareContext(ctx, q)
+	}
+	var full *sql.Stmt
+	args := make([]any, 0, per*len(t.cols))
+	for start := 0; start < n; start += per {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(start+per, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			var err error
+			if args, err = appendArgs(args, t.cols, rows.Index(i)); err != nil {
+				return fmt.Errorf("row %d: %w", i, err)
+			}
+		}
+		stmt := full
+		if end-start == per {
+			if full == nil {
+				var err error
+				if full, err = prepare(per); err != nil {
+					return err
+				}
+				defer full.Close()
+			}
+			stmt = full
+		} else {
+			var err error
+			if stmt, err = prepare(end - start); err != nil {
+				return err
+			}
+			defer stmt.Close()
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendArgs(args []any, cols []column, row reflect.Value) ([]any, error) {
+	for _, c := range cols {
+		v := row.Field(c.field)
+		switch c.kind {
+		case kString:
+			args = append(args, v.String())
+		case kInt:
+			args = append(args, v.Int())
+		case kBool:
+			b := int64(0)
+			if v.Bool() {
+				b = 1
+			}
+			args = append(args, b)
+		case kFloat:
+			args = append(args, v.Float())
+		case kDate:
+			args = append(args, v.Interface().(civil.Date).String())
+		case kTime:
+			args = append(args, formatTime(v.Interface().(time.Time)))
+		case kJSON:
+			b, err := json.Marshal(utcCopy(v).Interface())
+			if err != nil {
+				return nil, fmt.Errorf("column %s: %w", c.name, err)
+			}
+			if v.Len() == 0 {
+				b = []byte("[]")
+			}
+			args = append(args, string(b))
+		}
+	}
+	return args, nil
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// utcCopy returns a copy of v with every time.Time in UTC, so JSON columns
+// hold UTC instants.
+func utcCopy(v reflect.Value) reflect.Value {
+	switch {
+	case v.Type() == timeType:
+		return reflect.ValueOf(v.Interface().(time.Time).UTC())
+	case v.Kind() == reflect.Struct:
+		out := reflect.New(v.Type()).Elem()
+		out.Set(v)
+		for i := 0; i < v.NumField(); i++ {
+			if out.Field(i).CanSet() {
+				out.Field(i).Set(utcCopy(v.Field(i)))
+			}
+		}
+		return out
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(utcCopy(v.Index(i)))
+		}
+		return out
+	}
+	return v
+}
+
+// ReadSnapshot reads the rows of one date from every table, in insertion
+// order. A date never written gives an empty snapshot.
+func (w *Warehouse) ReadSnapshot(ctx context.Context, date civil.Date) (warehouse.Snapshot, error) {
+	s := warehouse.Snapshot{Date: date}
+	for _, t := range w.tables {
+		if err := w.readTable(ctx, t, date, &s); err != nil {
+			return warehouse.Snapshot{}, fmt.Errorf("read snapshot %v from sqlite warehouse %s: %s: %w", date, w.path, t.Name, err)
+		}
+	}
+	return s, nil
+}
+
+func (w *Warehouse) readTable(ctx context.Context, t table, date civil.Date, s *warehouse.Snapshot) error {
+	names := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		names[i] = quoteIdent(c.name)
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE snapshot_date = ? ORDER BY rowid", strings.Join(names, ","), quoteIdent(t.Name))
+	rows, err := w.db.QueryContext(ctx, q, date.String())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	out := reflect.ValueOf(t.Rows(s)).Elem()
+	vals := make([]any, len(t.cols))
+	ptrs := make([]any, len(t.cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := reflect.New(t.RowType()).Elem()
+		for i, c := range t.cols {
+			if err := setField(row.Field(c.field), c.kind, vals[i]); err != nil {
+				return fmt.Errorf("row %d column %s: %w", out.Len()+1, c.name, err)
+			}
+		}
+		out.Set(reflect.Append(out, row))
+	}
+	return rows.Err()
+}
+
+// setField stores a value scanned from SQLite; NULL (a column added to an
+// older file) leaves the zero value.
+func setField(f reflect.Value, k kind, v any) error {
+	if v == nil {
+		return nil
+	}
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	switch k {
+	case kString:
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("want TEXT, got %T", v)
+		}
+		f.SetString(s)
+	case kInt, kBool:
+		n, ok := v.(int64)
+		if !ok {
+			return fmt.Errorf("want INTEGER, got %T", v)
+		}
+		if k == kBool {
+			f.SetBool(n != 0)
+		} else {
+			f.SetInt(n)
+		}
+	case kFloat:
+		switch x := v.(type) {
+		case float64:
+			f.SetFloat(x)
+		case int64:
+			f.SetFloat(float64(x))
+		default:
+			return fmt.Errorf("want REAL, got %T", v)
+		}
+	case kDate:
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("want TEXT date, got %T", v)
+		}
+		d, err := civil.ParseDate(s)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(d))
+	case kTime:
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("want TEXT time, got %T", v)
+		}
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(tm.UTC()))
+	case kJSON:
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("want TEXT JSON, got %T", v)
+		}
+		p := reflect.New(f.Type())
+		if err := json.Unmarshal([]byte(s), p.Interface()); err != nil {
+			return err
+		}
+		if p.Elem().Len() > 0 {
+			f.Set(utcCopy(p.Elem()))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/civil"
+
+	"github.com/refrecon/refrecon/sinks/sqlite"
+	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
+)
+
+var day = civil.Date{Year: 2026, Month: 4, Day: 15}
+
+func open(t *testing.T, path string) *sqlite.Warehouse {
+	t.Helper()
+	w, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return w
+}
+
+func TestConformance(t *testing.T) {
+	warehousetest.Run(t, func(t *testing.T) warehousetest.Driver {
+		return open(t, filepath.Join(t.TempDir(), "sub dir?#%", "warehouse.sqlite"))
+	})
+}
+
+func TestReopenKeepsRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.sqlite")
+	ctx := context.Background()
+	want := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
+	w := open(t, path)
+	if err := w.WriteSnapshot(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = open(t, path)
+	defer w.Close()
+	warehousetest.Check(ctx, t, w, want)
+}
+
+// A write that fails inside the transaction (here: a trigger that aborts
+// the insert of one accounting row, after every table's rows of the day were
+// already deleted) leaves the previous rows.
+func TestFailedWriteRollsBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.sqlite")
+	ctx := context.Background()
+	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
+	w := open(t, path)
+	defer w.Close()
+	if err := w.WriteSnapshot(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON payment_accounting WHEN NEW.invoice_id = 'boom'
+		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bad := warehousetest.Sample(day, "20260415T060000Z-bbbbbbbbbbbb")
+	bad.PaymentAccounting[2].InvoiceID = "boom"
+	err = w.WriteSnapshot(ctx, bad)
+	if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "payment_accounting") {
+		t.Fatalf("WriteSnapshot = %v, want the injected failure naming the table", err)
+	}
+	warehousetest.Check(ctx, t, w, good)
+}
+
+// Enough rows to cross batch boundaries (full batches and a remainder).
+func TestManyRows(t *testing.T) {
+	ctx := context.Background()
+	w := open(t, filepath.Join(t.TempDir(), "w.sqlite"))
+	defer w.Close()
+	s := warehouse.Snapshot{Date: day}
+	for i := range 2345 {
+		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
+			SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), Outcome: "valid",
+			Conversions: []warehouse.Conversion{{CycleID: "c", ConvertedAt: time.Unix(int64(i), 0), InvoiceID: fmt.Sprint(i)}},
+		})
+	}
+	if err := w.WriteSnapshot(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.ReadSnapshot(ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ReferralDecisions) != 2345 {
+		t.Fatalf("read %d rows, want 2345", len(got.ReferralDecisions))
+	}
+	// Insertion order is kept.
+	for i, r := range got.ReferralDecisions {
+		if r.RefereeEmail != s.ReferralDecisions[i].RefereeEmail {
+			t.Fatalf("row %d = %q, want %q", i, r.RefereeEmail, s.ReferralDecisions[i].RefereeEmail)
+		}
+	}
+	warehousetest.Check(ctx, t, w, s)
+}
+
+func TestSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.sqlite")
+	w := open(t, path)
+	ctx := context.Background()
+	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	colType := func(table, col string) string {
+		var typ string
+		if err := db.QueryRow("SELECT type FROM pragma_table_info(?) WHERE name = ?", table, col).Scan(&typ); err != nil {
+			t.Errorf("%s.%s: %v", table, col, err)
+		}
+		return typ
+	}
+	for _, c := range []struct{ table, col, typ string }{
+		{"runs", "snapshot_date", "TEXT"}, {"runs", "as_of", "TEXT"}, {"runs", "invoices", "INTEGER"}, {"runs", "notes", "TEXT"},
+		{"leaderboard_entries", "qualified", "INTEGER"}, {"leaderboard_entries", "final_score_boost", "REAL"},
+		{"referral_decisions", "conversions", "TEXT"}, {"subscriptions", "price_ids", "TEXT"},
+	} {
+		if got := colType(c.table, c.col); got != c.typ {
+			t.Errorf("%s.%s type = %q, want %q", c.table, c.col, got, c.typ)
+		}
+	}
+	// Stored representations, as other tools see them.
+	var asOf, date, notes, conv string
+	var qualified int64
+	if err := db.QueryRow("SELECT as_of, snapshot_date, notes FROM runs").Scan(&asOf, &date, &notes); err != nil {
+		t.Fatal(err)
+	}
+	if asOf != "2026-04-15T00:00:00Z" || date != "2026-04-15" || !strings.HasPrefix(notes, `["d1: users`) {
+		t.Errorf("runs row: as_of=%q snapshot_date=%q notes=%q", asOf, date, notes)
+	}
+	if err := db.QueryRow("SELECT conversions FROM referral_decisions WHERE canonical_email = 'bob@example.com'").Scan(&conv); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(conv, `"converted_at":"2026-03-07T00:00:00Z"`) || !strings.Contains(conv, `"converted_at":"2026-03-06T00:00:00Z"`) {
+		t.Errorf("conversions JSON not in UTC: %s", conv)
+	}
+	if err := db.QueryRow("SELECT qualified FROM leaderboard_entries WHERE rank = 3").Scan(&qualified); err != nil || qualified != 0 {
+		t.Errorf("qualified = %d, %v", qualified, err)
+	}
+	var idx int
+	if err := db.QueryRow("SELECT count(*) FROM pragma_index_list('payment_accounting')").Scan(&idx); err != nil || idx == 0 {
+		t.Errorf("payment_accounting has no index (%v)", err)
+	}
+}
+
+// A file written by an older version, whose table lacks a column, gets the
+// column added; old rows read back with the zero value.
+func TestOpenAddsMissingColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.sqlite")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`CREATE TABLE subscriptions (snapshot_id TEXT, snapshot_date TEXT, subscription_id TEXT);
+		INSERT INTO subscriptions VALUES ('old', '2026-04-15', 'sub_old')`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := open(t, path)
+	defer w.Close()
+	got, err := w.ReadSnapshot(context.Background(), day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Subscriptions) != 1 || got.Subscriptions[0].SubscriptionID != "sub_old" || got.Subscriptions[0].Status != "" {
+		t.Errorf("Subscriptions = %+v", got.Subscriptions)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := sqlite.Open(""); err == nil {
+		t.Errorf("Open(\"\") succeeded")
+	}
+	dir := t.TempDir()
+	if _, err := sqlite.Open(dir); err == nil { // a directory, not a database file
+		t.Errorf("Open(directory) succeeded")
+	}
+}
+
+// BenchmarkWriteSnapshot writes 100k referral decisions per iteration.
+func BenchmarkWriteSnapshot(b *testing.B) {
+	ctx := context.Background()
+	w, err := sqlite.Open(filepath.Join(b.TempDir(), "w.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	s := warehouse.Snapshot{Date: day}
+	for i := range 100_000 {
+		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
+			SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), CanonicalEmail: fmt.Sprintf("u%d@example.com", i),
+			Refcode: "ref", ReferredAtRaw: "2026-03-01 00:00:00", Outcome: "valid", Reason: "outside_cycles",
+		})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := w.WriteSnapshot(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
