@@ -1,0 +1,417 @@
+package pipeline
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// referrerMetrics are one referrer's metrics in the cycle being computed
+// (SPEC 2.3).
+type referrerMetrics struct {
+	referrals   int64
+	conversions int64
+	pendingConv int64
+	revenue     int64
+	pendingRev  int64
+	lastConv    int64 // valid when conversions > 0
+	lastRev     int64 // valid when revenue > 0
+	touched     bool
+}
+
+// revenueEvent is a qualifying payment paid in the cycle's window.
+type revenueEvent struct {
+	paidAt  int64
+	net     int64
+	inv     int32 // index into in.Stripe.Invoices
+	ref     int32 // index into engine.valid
+	pending bool
+}
+
+// qualifies reports whether a candidate payment qualifies for the cycle
+// (SPEC 2.2) given the referral's referred_at.
+func (e *engine) qualifies(c *cycleRules, p *payment, at int64) bool {
+	inv := &e.in.Stripe.Invoices[p.inv]
+	return inv.Currency == c.c.Rules.Currency && c.planEligible(inv) &&
+		(!c.hasAttr || p.paidAt <= satAdd(at, c.attrSecs))
+}
+
+// planEligible reports whether some line of the invoice has an eligible
+// price id or lookup key.
+func (c *cycleRules) planEligible(inv *Invoice) bool {
+	if c.plans == nil {
+		return true
+	}
+	for _, p := range inv.Prices {
+		if _, ok := c.plans[p.ID]; ok && p.ID != "" {
+			return true
+		}
+		if _, ok := c.plans[p.LookupKey]; ok && p.LookupKey != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// pending reports whether a payment paid at paidAt is still in its hold.
+func (e *engine) pending(c *cycleRules, paidAt int64) bool {
+	return satAdd(paidAt, c.holdSecs) > e.asOfSec
+}
+
+// computeCycle computes one cycle's metrics, leaderboard, awards and
+// accounting, and records the cycle's conversions in the decisions.
+func (e *engine) computeCycle(ci int) (CycleResult, error) {
+	c := &e.cycles[ci]
+	metrics := make(map[int32]*referrerMetrics)
+	slab := make([]referrerMetrics, 0, 64)
+	get := func(ref int32) *referrerMetrics {
+		if m, ok := metrics[ref]; ok {
+			return m
+		}
+		if len(slab) == cap(slab) {
+			slab = make([]referrerMetrics, 0, 2*cap(slab))
+		}
+		slab = append(slab, referrerMetrics{touched: true})
+		m := &slab[len(slab)-1]
+		metrics[ref] = m
+		return m
+	}
+	var events []revenueEvent
+	for vi := range e.valid {
+		v := &e.valid[vi]
+		if v.at >= c.start && v.at <= c.end {
+			get(v.referrer).referrals++
+		}
+		pays := e.payments[v.payLo:v.payHi]
+		// Only a referral with a candidate payment in the window can have
+		// revenue events or convert in this cycle.
+		first, _ := slices.BinarySearchFunc(pays, c.start, func(p payment, t int64) int { return cmp.Compare(p.paidAt, t) })
+		if first == len(pays) || pays[first].paidAt > c.end {
+			continue
+		}
+		var n int64
+		var m *referrerMetrics
+		for pi := range pays {
+			p := &pays[pi]
+			if p.paidAt > c.end {
+				break
+			}
+			if !e.qualifies(c, p, v.at) {
+				continue
+			}
+			n++
+			if p.paidAt < c.start {
+				continue
+			}
+			if m == nil {
+				m = get(v.referrer)
+			}
+			pend := e.pending(c, p.paidAt)
+			events = append(events, revenueEvent{paidAt: p.paidAt, net: p.net, inv: p.inv, ref: int32(vi), pending: pend})
+			var ok bool
+			if m.revenue, ok = addInt64(m.revenue, p.net); !ok {
+				return CycleResult{}, fmt.Errorf("referrer %q: revenue: %w", e.refcodes[v.referrer], errOverflow)
+			}
+			if pend {
+				m.pendingRev += p.net // <= revenue, cannot overflow
+			}
+			m.lastRev = p.paidAt // payments are in paid_at order
+			if n == c.minPays {
+				m.conversions++
+				if pend {
+					m.pendingConv++
+				}
+				m.lastConv = p.paidAt
+				v.converted = true
+				d := &e.decisions[v.decision]
+				d.Conversions = append(d.Conversions, e.conversion(c, v, d, p, pend))
+			}
+		}
+	}
+	slices.SortFunc(events, func(a, b revenueEvent) int { return e.compareEvents(&a, &b) })
+
+	// Ranked referrers: revenue > 0 in the cycle.
+	var ranked []rankedReferrer
+	for ref, m := range metrics {
+		if m.revenue > 0 {
+			r := rankedReferrer{referrer: ref, refcode: e.refcodes[ref], m: m, disqualified: c.disqualified(e.refcodes[ref])}
+			r.reachedAt = m.lastRev
+			if c.c.Rules.AwardModel == PieSplit && c.c.Rules.ScoreBy == ScoreByConversions && m.conversions > 0 {
+				r.reachedAt = m.lastConv
+			}
+			ranked = append(ranked, r)
+		}
+	}
+	cr := CycleResult{Cycle: c.c, Events: make([]AccountingLine, len(events))}
+	var err error
+	switch c.c.Rules.AwardModel {
+	case PieSplit:
+		err = e.pieSplitCycle(c, ranked, events, &cr)
+	case RevShareCap:
+		err = e.revShareCycle(c, ranked, events, &cr)
+	}
+	if err != nil {
+		return CycleResult{}, err
+	}
+
+	// Unranked: every other refcode of the users table.
+	rankedSet := make(map[int32]struct{}, len(ranked))
+	for _, r := range ranked {
+		rankedSet[r.referrer] = struct{}{}
+	}
+	cr.Unranked = make([]Entry, 0, len(e.refcodes)-len(ranked))
+	for ref, rc := range e.refcodes {
+		if _, ok := rankedSet[int32(ref)]; ok {
+			continue
+		}
+		en := Entry{Refcode: rc, BoostDen: 1, AdminAction: c.action(rc)}
+		if m, ok := metrics[int32(ref)]; ok {
+			en.Referrals = m.referrals
+		}
+		cr.Unranked = append(cr.Unranked, en)
+	}
+
+	if err := e.totals(&cr, metrics); err != nil {
+		return CycleResult{}, err
+	}
+	cr.Status, cr.SettlesAt, cr.IsFinal = e.status(c, cr.AwardPoolRemaining)
+	return cr, nil
+}
+
+// conversion is the decision record of a referral converting in a cycle on
+// payment p (SPEC 2.7). The reasons are checked in the order pending_hold,
+// referrer_disqualified, already_rewarded.
+func (e *engine) conversion(c *cycleRules, v *validReferral, d *ReferralDecision, p *payment, pending bool) Conversion {
+	conv := Conversion{
+		CycleID:     c.c.ID,
+		ConvertedAt: p.paidAt,
+		InvoiceID:   e.in.Stripe.Invoices[p.inv].ID,
+		Pending:     pending,
+	}
+	switch {
+	case pending:
+		conv.Reason = ReasonPendingHold
+	case c.disqualified(e.refcodes[v.referrer]):
+		conv.Reason = ReasonReferrerDisqualified
+	case d.Row.Rewarded:
+		conv.Reason = ReasonAlreadyRewarded
+	default:
+		conv.RewardEligible = true
+	}
+	return conv
+}
+
+// compareEvents orders revenue events by (paid_at, invoice id), then by the
+// rest of the invoice and the referral so that the order is total.
+func (e *engine) compareEvents(a, b *revenueEvent) int {
+	if c := cmp.Compare(a.paidAt, b.paidAt); c != 0 {
+		return c
+	}
+	if a.inv != b.inv {
+		if c := compareInvoices(&e.in.Stripe.Invoices[a.inv], &e.in.Stripe.Invoices[b.inv]); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(a.ref, b.ref)
+}
+
+// accountingLine is the accounting record of an event, without the claim.
+func (e *engine) accountingLine(ev *revenueEvent, accumulated int64) AccountingLine {
+	inv := &e.in.Stripe.Invoices[ev.inv]
+	v := &e.valid[ev.ref]
+	return AccountingLine{
+		InvoiceID:          inv.ID,
+		CustomerID:         inv.Customer,
+		Refcode:            e.refcodes[v.referrer],
+		RefereeEmail:       e.decisions[v.decision].Row.Email,
+		PaidAt:             ev.paidAt,
+		Net:                ev.net,
+		Pending:            ev.pending,
+		AccumulatedRevenue: accumulated,
+	}
+}
+
+// rankedReferrer is a referrer with revenue in the cycle.
+type rankedReferrer struct {
+	referrer     int32
+	refcode      string
+	m            *referrerMetrics
+	reachedAt    int64
+	disqualified bool
+}
+
+// entry is the leaderboard line of a ranked referrer, without award
+// fields.
+func (r *rankedReferrer) entry(c *cycleRules, rank int, score int64) Entry {
+	return Entry{
+		Rank:               rank,
+		Refcode:            r.refcode,
+		Score:              score,
+		Referrals:          r.m.referrals,
+		Conversions:        r.m.conversions,
+		PendingConversions: r.m.pendingConv,
+		Revenue:            r.m.revenue,
+		PendingRevenue:     r.m.pendingRev,
+		ScoreReachedAt:     r.reachedAt,
+		BoostDen:           1,
+		AdminAction:        c.action(r.refcode),
+	}
+}
+
+// totals fills the cycle's control totals.
+func (e *engine) totals(cr *CycleResult, metrics map[int32]*referrerMetrics) error {
+	t := &cr.Totals
+	var ok bool
+	for ref, m := range metrics {
+		rc := e.refcodes[ref]
+		if t.Referrals, ok = addInt64(t.Referrals, m.referrals); !ok {
+			return fmt.Errorf("referrals total at referrer %q: %w", rc, errOverflow)
+		}
+		if t.Conversions, ok = addInt64(t.Conversions, m.conversions); !ok {
+			return fmt.Errorf("conversions total at referrer %q: %w", rc, errOverflow)
+		}
+		if t.PendingConversions, ok = addInt64(t.PendingConversions, m.pendingConv); !ok {
+			return fmt.Errorf("pending conversions total at referrer %q: %w", rc, errOverflow)
+		}
+		if t.Revenue, ok = addInt64(t.Revenue, m.revenue); !ok {
+			return fmt.Errorf("revenue total at referrer %q: %w", rc, errOverflow)
+		}
+		if t.PendingRevenue, ok = addInt64(t.PendingRevenue, m.pendingRev); !ok {
+			return fmt.Errorf("pending revenue total at referrer %q: %w", rc, errOverflow)
+		}
+	}
+	t.RankedReferrers = int64(len(cr.Leaderboard))
+	for i := range cr.Leaderboard {
+		en := &cr.Leaderboard[i]
+		if en.Qualified {
+			t.QualifiedReferrers++
+		}
+		// Awards sum to at most the pool: no overflow.
+		t.Awarded += en.Award
+	}
+	return nil
+}
+
+// status is the cycle's state at asOf (SPEC 2.6).
+func (e *engine) status(c *cycleRules, remaining int64) (Status, time.Time, bool) {
+	r := &c.c.Rules
+	var st Status
+	switch {
+	case e.asOf.Before(r.StartTime):
+		st = Scheduled
+	case !e.asOf.After(r.EndTime):
+		st = Active
+		if r.AwardModel == RevShareCap && remaining == 0 {
+			st = Exhausted
+		}
+	case r.AreAwardsDistributed:
+		st = Closed
+	default:
+		st = AwardsReview
+	}
+	// settlesAt = endTime + holdDays (SPEC 2.6), days of 86400 s.
+	settles := time.Unix(satAdd(floorUnix(r.EndTime), c.holdSecs), int64(r.EndTime.Nanosecond())).UTC()
+	return st, settles, !e.asOf.Before(settles)
+}
+
+// assignStopReasons gives every valid referral that converts in no cycle the
+// furthest stage any of its invoices reached against any cycle (SPEC 2.7):
+// no_customer < no_paid_invoice < paid_before_referral < refunded <
+// currency_mismatch < plan_not_eligible < outside_attribution_window <
+// outside_cycles.
+func (e *engine) assignStopReasons() {
+	invoices := e.in.Stripe.Invoices
+	for vi := range e.valid {
+		v := &e.valid[vi]
+		if v.converted {
+			continue
+		}
+		d := &e.decisions[v.decision]
+		if !v.hasCustomer {
+			d.Reason = ReasonNoCustomer
+			continue
+		}
+		stage := stageNoPaidInvoice
+		for _, ii := range e.refInvoices[v.invLo:v.invHi] {
+			inv := &invoices[ii]
+			stage = max(stage, e.invoiceStage(inv, v.at))
+			if stage == stageOutsideCycles {
+				break
+			}
+		}
+		d.Reason = stageReasons[stage]
+	}
+}
+
+// The stages a referral's invoice can reach, in order.
+const (
+	stageNoPaidInvoice = iota
+	stagePaidBeforeReferral
+	stageRefunded
+	stageCurrencyMismatch
+	stagePlanNotEligible
+	stageOutsideAttribution
+	stageOutsideCycles
+)
+
+var stageReasons = [...]string{
+	stageNoPaidInvoice:      ReasonNoPaidInvoice,
+	stagePaidBeforeReferral: ReasonPaidBeforeReferral,
+	stageRefunded:           ReasonRefunded,
+	stageCurrencyMismatch:   ReasonCurrencyMismatch,
+	stagePlanNotEligible:    ReasonPlanNotEligible,
+	stageOutsideAttribution: ReasonOutsideAttributionWindow,
+	stageOutsideCycles:      ReasonOutsideCycles,
+}
+
+// invoiceStage is the furthest stage an invoice of a referral referred at
+// `at` reaches against any cycle. An invoice that charged nothing
+// (amount_paid - tax <= 0) counts as not paid; one whose refunds took its
+// net amount to 0 is refunded.
+func (e *engine) invoiceStage(inv *Invoice, at int64) int {
+	if !e.paid(inv) {
+		return stageNoPaidInvoice
+	}
+	if g, err := grossAmount(inv); err != nil || g <= 0 {
+		return stageNoPaidInvoice
+	}
+	if inv.PaidAt < at {
+		return stagePaidBeforeReferral
+	}
+	if net, err := netAmount(inv, e.refunded); err != nil || net <= 0 {
+		return stageRefunded
+	}
+	if len(e.cycles) == 0 {
+		return stageOutsideCycles
+	}
+	best := stageCurrencyMismatch
+	for ci := range e.cycles {
+		c := &e.cycles[ci]
+		s := stageCurrencyMismatch
+		switch {
+		case inv.Currency != c.c.Rules.Currency:
+		case !c.planEligible(inv):
+			s = stagePlanNotEligible
+		case c.hasAttr && inv.PaidAt > satAdd(at, c.attrSecs):
+			s = stageOutsideAttribution
+		default:
+			s = stageOutsideCycles
+		}
+		best = max(best, s)
+	}
+	return best
+}
+
+// compareRanked orders by key descending, then reachedAt ascending, then
+// refcode ascending.
+func compareRanked(aKey, bKey int64, a, b *rankedReferrer) int {
+	if c := cmp.Compare(bKey, aKey); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.reachedAt, b.reachedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.refcode, b.refcode)
+}
