@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"slices"
+	"sync"
+	"time"
+)
+
+// DigestInputs counts the inputs and hashes them independently of their
+// order: every record is encoded canonically (each field length-prefixed,
+// integers fixed-width) and hashed; each kind's record hashes are sorted;
+// and the digest is the SHA-256 of a version tag followed by, per kind, its
+// name, count and sorted record hashes. Two inputs that hold the same
+// records (as multisets) get the same digest.
+func DigestInputs(in Inputs) InputsDigest {
+	r, s := &in.Referrals, &in.Stripe
+	kinds := []struct {
+		name string
+		n    int
+		enc  func(i int, b []byte) []byte
+	}{
+		{"users", len(r.Users), func(i int, b []byte) []byte {
+			u := &r.Users[i]
+			return appendStr(appendStr(b, u.Email), u.Refcode)
+		}},
+		{"referrals", len(r.Rows), func(i int, b []byte) []byte {
+			x := &r.Rows[i]
+			b = appendStr(appendStr(appendStr(appendStr(b, x.Email), x.Refcode), x.ReferredAt), x.SelectedPlan)
+			return appendBool(b, x.Rewarded)
+		}},
+		{"customers", len(s.Customers), func(i int, b []byte) []byte {
+			c := &s.Customers[i]
+			return appendStr(appendStr(b, c.ID), c.Email)
+		}},
+		{"subscriptions", len(s.Subscriptions), func(i int, b []byte) []byte {
+			x := &s.Subscriptions[i]
+			b = appendStr(appendStr(appendStr(b, x.ID), x.Customer), x.Status)
+			b = binary.BigEndian.AppendUint64(b, uint64(x.Created))
+			b = binary.AppendUvarint(b, uint64(len(x.PriceIDs)))
+			for _, p := range x.PriceIDs {
+				b = appendStr(b, p)
+			}
+			return b
+		}},
+		{"invoices", len(s.Invoices), func(i int, b []byte) []byte {
+			x := &s.Invoices[i]
+			b = appendStr(appendStr(appendStr(appendStr(appendStr(appendStr(b,
+				x.ID), x.Customer), x.Subscription), x.Charge), x.Status), x.Currency)
+			b = binary.BigEndian.AppendUint64(b, uint64(x.AmountPaid))
+			b = binary.BigEndian.AppendUint64(b, uint64(x.Tax))
+			b = binary.BigEndian.AppendUint64(b, uint64(x.PaidAt))
+			b = binary.AppendUvarint(b, uint64(len(x.Prices)))
+			for _, p := range x.Prices {
+				b = appendStr(appendStr(b, p.ID), p.LookupKey)
+			}
+			return b
+		}},
+		{"refunds", len(s.Refunds), func(i int, b []byte) []byte {
+			x := &s.Refunds[i]
+			b = appendStr(b, x.ID)
+			b = binary.BigEndian.AppendUint64(b, uint64(x.Amount))
+			b = appendStr(b, x.Status)
+			b = binary.BigEndian.AppendUint64(b, uint64(x.Created))
+			return appendStr(b, x.Charge)
+		}},
+	}
+
+	// Hash each kind's records in parallel; the kinds are independent.
+	sums := make([][][sha256.Size]byte, len(kinds))
+	var wg sync.WaitGroup
+	for k := range kinds {
+		wg.Go(func() {
+			kind := &kinds[k]
+			hs := make([][sha256.Size]byte, kind.n)
+			var buf []byte
+			for i := range hs {
+				buf = kind.enc(i, buf[:0])
+				hs[i] = sha256.Sum256(buf)
+			}
+			slices.SortFunc(hs, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+			sums[k] = hs
+		})
+	}
+	wg.Wait()
+
+	h := sha256.New()
+	h.Write([]byte("refrecon-inputs-v1\n"))
+	var hdr []byte
+	for k := range kinds {
+		hdr = appendStr(hdr[:0], kinds[k].name)
+		hdr = binary.BigEndian.AppendUint64(hdr, uint64(kinds[k].n))
+		h.Write(hdr)
+		for i := range sums[k] {
+			h.Write(sums[k][i][:])
+		}
+	}
+	return InputsDigest{
+		SHA256: hex.EncodeToString(h.Sum(nil)),
+		Counts: InputCounts{
+			Users:         int64(len(r.Users)),
+			Referrals:     int64(len(r.Rows)),
+			Customers:     int64(len(s.Customers)),
+			Subscriptions: int64(len(s.Subscriptions)),
+			Invoices:      int64(len(s.Invoices)),
+			Refunds:       int64(len(s.Refunds)),
+		},
+	}
+}
+
+// appendStr appends s with its length as a uvarint prefix.
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendBool appends one byte, 0 or 1.
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// snapshotTimeLayout is how asOf starts a snapshot id (SPEC 3.1).
+const snapshotTimeLayout = "20060102T150405Z"
+
+// NewRunInfo identifies a run (SPEC 3.1): the snapshot id is asOf in UTC as
+// YYYYMMDDTHHMMSSZ, "-", and the first 12 hex digits of a SHA-256 over the
+// inputs' digest, the cycle set's SHA-256 and the code version (each
+// length-prefixed).
+func NewRunInfo(d InputsDigest, set CycleSet, asOf time.Time, codeVersion string) RunInfo {
+	setSHA := set.SHA256()
+	var b []byte
+	b = appendStr(b, "refrecon-snapshot-v1")
+	b = appendStr(b, d.SHA256)
+	b = appendStr(b, setSHA)
+	b = appendStr(b, codeVersion)
+	sum := sha256.Sum256(b)
+	asOf = asOf.UTC()
+	return RunInfo{
+		SnapshotID:     asOf.Format(snapshotTimeLayout) + "-" + hex.EncodeToString(sum[:])[:12],
+		AsOf:           asOf,
+		CodeVersion:    codeVersion,
+		CycleSetSHA256: setSHA,
+		Inputs:         d,
+	}
+}
