@@ -154,7 +154,7 @@ func dumpRows(ctx context.Context, db *sql.DB, w io.Writer, table string) error 
 	}
 	rs.Close()
 
-	rs, err = db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+quoteIdent(table)+" ORDER BY rowid")
+	rs, err = db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+quoteIdent(table))
 	if err != nil {
 		return fmt.Errorf("dump: rows of %s: %w", table, err)
 	}
