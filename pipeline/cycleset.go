@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"regexp"
@@ -155,73 +154,73 @@ func (n *csNode) describe() string {
 	}
 }
 
+// csParse reads a document into a tree. The document is checked by
+// encoding/json first, so the reader below only ever sees valid JSON.
 func csParse(data []byte) (*csNode, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	root, err := csParseValue(dec, 0)
-	if err != nil {
-		return nil, csSyntaxError(err, len(data))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty document")
 	}
-	switch _, err := dec.Token(); {
-	case err == io.EOF:
-		return root, nil
-	case err == nil:
-		return nil, fmt.Errorf("unexpected data after the top-level value at byte offset %d", root.end)
-	default:
-		return nil, csSyntaxError(err, len(data))
+	if !json.Valid(data) {
+		// Unmarshal reports the same syntax error with its byte offset.
+		var syn *json.SyntaxError
+		if err := json.Unmarshal(data, new(json.RawMessage)); errors.As(err, &syn) {
+			if syn.Error() == "unexpected end of JSON input" {
+				return nil, fmt.Errorf("unexpected end of document (byte offset %d)", len(data))
+			}
+			// Offset counts the bytes read, the offending one included.
+			return nil, fmt.Errorf("%v (byte offset %d)", syn, syn.Offset-1)
+		}
+		return nil, errors.New("not valid JSON")
 	}
-}
-
-// csSyntaxError makes sure a JSON error names its byte offset.
-func csSyntaxError(err error, size int) error {
-	var syn *json.SyntaxError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Errorf("%v (byte offset %d)", syn, syn.Offset)
-	case err == io.EOF && size == 0:
-		return errors.New("empty document")
-	case err == io.EOF, errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("unexpected end of document (byte offset %d)", size)
-	}
-	return err
+	r := &csReader{data: data}
+	return r.value(0)
 }
 
 var errCSTooDeep = fmt.Errorf("nested deeper than %d levels", csMaxDepth)
 
-func csParseValue(dec *json.Decoder, depth int) (*csNode, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+// csReader reads one valid JSON value into a csNode tree.
+type csReader struct {
+	data []byte
+	pos  int
+}
+
+func (r *csReader) skipSpace() {
+	for r.pos < len(r.data) {
+		switch r.data[r.pos] {
+		case ' ', '\t', '\n', '\r':
+			r.pos++
+		default:
+			return
+		}
 	}
-	n := &csNode{off: dec.InputOffset()}
-	switch t := tok.(type) {
-	case nil:
-		n.kind = csNull
-	case bool:
-		n.kind, n.boolean = csBool, t
-	case json.Number:
-		n.kind, n.text = csNumber, string(t)
-	case string:
-		n.kind, n.text = csString, t
-	case json.Delim:
+}
+
+func (r *csReader) value(depth int) (*csNode, error) {
+	r.skipSpace()
+	n := &csNode{off: int64(r.pos)}
+	switch c := r.data[r.pos]; c {
+	case '{', '[':
 		if depth >= csMaxDepth {
-			return nil, fmt.Errorf("%w (byte offset %d)", errCSTooDeep, n.off)
+			return nil, fmt.Errorf("%w (byte offset %d)", errCSTooDeep, r.pos)
 		}
-		if t == '[' {
-			n.kind = csArray
-		} else {
-			n.kind = csObject
+		closing := byte(']')
+		n.kind = csArray
+		if c == '{' {
+			closing, n.kind = '}', csObject
 		}
-		for dec.More() {
+		r.pos++
+		for r.skipSpace(); r.data[r.pos] != closing; r.skipSpace() {
+			if r.data[r.pos] == ',' {
+				r.pos++
+				r.skipSpace()
+			}
 			var key string
 			if n.kind == csObject {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key, _ = kt.(string) // the decoder only yields strings here
+				key = r.str()
+				r.skipSpace()
+				r.pos++ // ':'
 			}
-			child, err := csParseValue(dec, depth+1)
+			child, err := r.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
@@ -231,12 +230,47 @@ func csParseValue(dec *json.Decoder, depth int) (*csNode, error) {
 				n.elems = append(n.elems, child)
 			}
 		}
-		if _, err := dec.Token(); err != nil { // the closing delimiter
-			return nil, err
+		r.pos++
+	case '"':
+		n.kind, n.text = csString, r.str()
+	case 't':
+		n.kind, n.boolean = csBool, true
+		r.pos += len("true")
+	case 'f':
+		n.kind = csBool
+		r.pos += len("false")
+	case 'n':
+		n.kind = csNull
+		r.pos += len("null")
+	default:
+		start := r.pos
+		for r.pos < len(r.data) && strings.IndexByte("+-0123456789.eE", r.data[r.pos]) >= 0 {
+			r.pos++
+		}
+		n.kind, n.text = csNumber, string(r.data[start:r.pos])
+	}
+	n.end = int64(r.pos)
+	return n, nil
+}
+
+// str reads a string literal at r.pos.
+func (r *csReader) str() string {
+	start := r.pos
+	escaped := false
+	for r.pos++; r.data[r.pos] != '"'; r.pos++ {
+		if r.data[r.pos] == '\\' {
+			escaped = true
+			r.pos++ // the escaped byte is never the closing quote
 		}
 	}
-	n.end = dec.InputOffset()
-	return n, nil
+	r.pos++
+	lit := r.data[start:r.pos]
+	if !escaped {
+		return string(lit[1 : len(lit)-1])
+	}
+	var s string
+	_ = json.Unmarshal(lit, &s) // a valid literal always decodes
+	return s
 }
 
 // --- validation ------------------------------------------------------------
@@ -256,7 +290,6 @@ var (
 var (
 	csIDPattern       = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	csCurrencyPattern = regexp.MustCompile(`^[a-z]{3}$`)
-	csIdentPattern    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 type csProblem struct {
@@ -644,20 +677,21 @@ func (v *csValidator) instant(n *csNode, path string) (time.Time, bool) {
 
 // integer parses a JSON integer (no fraction, no exponent) in [lo, hi].
 func (v *csValidator) integer(n *csNode, path string, lo, hi int64) int64 {
+	if n.kind == csNumber && !strings.ContainsAny(n.text, ".eE") {
+		if i, err := strconv.ParseInt(n.text, 10, 64); err == nil && lo <= i && i <= hi {
+			return i
+		}
+	}
 	want := fmt.Sprintf("an integer between %d and %d", lo, hi)
 	if hi == math.MaxInt64 {
 		want = fmt.Sprintf("an integer of at least %d", lo)
 	}
-	if n.kind != csNumber || strings.ContainsAny(n.text, ".eE") {
-		v.addf(n.off, path, "must be %s, got %s", want, n.describe())
-		return 0
+	got := n.describe()
+	if n.kind == csNumber && !strings.ContainsAny(n.text, ".eE") {
+		got = csTruncate(n.text)
 	}
-	i, err := strconv.ParseInt(n.text, 10, 64)
-	if err != nil || i < lo || i > hi {
-		v.addf(n.off, path, "must be %s, got %s", want, csTruncate(n.text))
-		return 0
-	}
-	return i
+	v.addf(n.off, path, "must be %s, got %s", want, got)
+	return 0
 }
 
 func (v *csValidator) str(n *csNode, path string) (string, bool) {
@@ -686,12 +720,11 @@ func (v *csValidator) object(n *csNode, path string, known []string) (map[string
 	}
 	f := make(map[string]*csNode, len(n.members))
 	for _, m := range n.members {
-		mp := csKeyPath(path, m.key)
 		switch _, dup := f[m.key]; {
 		case !slices.Contains(known, m.key):
-			v.addf(m.val.off, mp, "unknown key")
+			v.addf(m.val.off, csKeyPath(path, m.key), "unknown key")
 		case dup:
-			v.addf(m.val.off, mp, "duplicate key")
+			v.addf(m.val.off, csKeyPath(path, m.key), "duplicate key")
 		default:
 			f[m.key] = m.val
 		}
@@ -721,8 +754,17 @@ func (v *csValidator) forbidden(f map[string]*csNode, path string, model AwardMo
 	}
 }
 
+// csKeyPath is the path of an object member: path.key, or path["key"] when
+// the key is not an identifier.
 func csKeyPath(path, key string) string {
-	if csIdentPattern.MatchString(key) {
+	ident := key != ""
+	for i, c := range key {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			ident = false
+			break
+		}
+	}
+	if ident {
 		return path + "." + key
 	}
 	return path + "[" + csQuote(key) + "]"
