@@ -432,12 +432,7 @@ func compareInvoices(a, b *Invoice) int {
 	if c := cmp.Compare(a.Tax, b.Tax); c != 0 {
 		return c
 	}
-	return slices.CompareFunc(a.Prices, b.Prices, func(x, y Price) int {
-		if c := strings.Compare(x.ID, y.ID); c != 0 {
-			return c
-		}
-		return strings.Compare(x.LookupKey, y.LookupKey)
-	})
+	return slices.CompareFunc(a.Prices, b.Prices, comparePrices)
 }
 
 // matchInvoices groups the matched customers' invoices by referral and

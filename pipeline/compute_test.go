@@ -483,7 +483,7 @@ func TestRevShareCapCycle(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	pie := pieCycleMarch() // 1 Mar .. 31 Mar 23:59:59, hold 30 days
+	// pieCycleMarch: 1 Mar .. 31 Mar 23:59:59, hold 30 days.
 	settles := "2026-04-30T23:59:59Z"
 	tests := []struct {
 		name      string
@@ -508,7 +508,6 @@ func TestStatus(t *testing.T) {
 		{"rev-share exhausted then review", func() Cycle { c := revCycleMarch(); c.Rules.AwardPool.Amount = 0; return c }, "2026-04-02T00:00:00Z", AwardsReview, false, settles},
 		{"rev-share exhausted not yet started", func() Cycle { c := revCycleMarch(); c.Rules.AwardPool.Amount = 0; return c }, "2026-02-02T00:00:00Z", Scheduled, false, settles},
 	}
-	_ = pie
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := computeOK(t, Inputs{}, setOf(tt.cycle()), atTime(tt.asOf))

@@ -6,13 +6,15 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // DigestInputs counts the inputs and hashes them independently of their
 // order: every record is encoded canonically (each field length-prefixed,
-// integers fixed-width) and hashed; each kind's record hashes are sorted;
+// integers fixed-width, an invoice's prices and a subscription's price ids
+// sorted) and hashed; each kind's record hashes are sorted;
 // and the digest is the SHA-256 of a version tag followed by, per kind, its
 // name, count and sorted record hashes. Two inputs that hold the same
 // records (as multisets) get the same digest.
@@ -41,7 +43,11 @@ func DigestInputs(in Inputs) InputsDigest {
 			b = appendStr(appendStr(appendStr(b, x.ID), x.Customer), x.Status)
 			b = binary.BigEndian.AppendUint64(b, uint64(x.Created))
 			b = binary.AppendUvarint(b, uint64(len(x.PriceIDs)))
-			for _, p := range x.PriceIDs {
+			ids := x.PriceIDs
+			if !slices.IsSorted(ids) {
+				ids = slices.Sorted(slices.Values(ids))
+			}
+			for _, p := range ids {
 				b = appendStr(b, p)
 			}
 			return b
@@ -54,7 +60,11 @@ func DigestInputs(in Inputs) InputsDigest {
 			b = binary.BigEndian.AppendUint64(b, uint64(x.Tax))
 			b = binary.BigEndian.AppendUint64(b, uint64(x.PaidAt))
 			b = binary.AppendUvarint(b, uint64(len(x.Prices)))
-			for _, p := range x.Prices {
+			prices := x.Prices
+			if !slices.IsSortedFunc(prices, comparePrices) {
+				prices = slices.SortedFunc(slices.Values(prices), comparePrices)
+			}
+			for _, p := range prices {
 				b = appendStr(appendStr(b, p.ID), p.LookupKey)
 			}
 			return b
@@ -109,6 +119,14 @@ func DigestInputs(in Inputs) InputsDigest {
 			Refunds:       int64(len(s.Refunds)),
 		},
 	}
+}
+
+// comparePrices orders prices by id, then lookup key.
+func comparePrices(a, b Price) int {
+	if c := strings.Compare(a.ID, b.ID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.LookupKey, b.LookupKey)
 }
 
 // appendStr appends s with its length as a uvarint prefix.
