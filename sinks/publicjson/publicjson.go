@@ -1,0 +1,542 @@
+// Package publicjson publishes a run's public snapshot (SPEC 3.1): static
+// JSON files for the frontend, with no email address anywhere.
+//
+// Layout, under the public directory:
+//
+//	latest.json                                       {"snapshotId", "path": "snapshots/<id>/"}
+//	snapshots/<id>/manifest.json                      run identity, inputs, every other file with sha256 and size
+//	snapshots/<id>/cycles.json                        {"snapshotId", "asOf", "cycles": [summaries, startTime desc]}
+//	snapshots/<id>/cycles/<cycle>/leaderboard/<n>.json  page n (1-based) of a cycle's ranked referrers
+//	snapshots/<id>/referrers/<name>.json              one per users refcode, name = RefcodeFileName(refcode)
+//
+// Every file is compact JSON (no insignificant whitespace) followed by one
+// newline; keys come in a fixed order, so the same run gives the same bytes.
+// Money is {"currency": "usd", "amount": "<minor units>"}; times are RFC 3339
+// in UTC. A leaderboard entry's "score" is a JSON integer when a pie-split
+// cycle scores by conversions, and Money when the score is revenue (pie-split
+// by revenue, rev-share-cap). "finalScoreBoost" is a JSON number on
+// pie-split cycles (the shortest decimal of the float64 quotient) and is
+// absent on rev-share-cap cycles.
+//
+// No email address is published: the fields of a result that hold emails
+// are never read, a refcode that contains '@' is published as "redacted-"
+// and 12 hex digits of its SHA-256, a word containing '@' in free text
+// (admin action reasons, cycle display names, notes) becomes "[redacted]",
+// and as a last guard every file is checked for '@' before it is written.
+//
+// Publishing is atomic. Files are written under
+// snapshots/.tmp-<id>-<random>/, flushed (syncfs on Linux, fsync per file
+// elsewhere), the manifest is written last, and the directory is renamed to
+// snapshots/<id>/; only then is latest.json replaced by rename. A failed or
+// cancelled Publish removes its temporary directory and leaves latest.json
+// and the previous snapshots untouched. Publish removes .tmp-* directories
+// left by crashed runs, so the caller must make sure that only one Publish
+// runs at a time on a directory (sinks/snapshots.Lock).
+package publicjson
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/refrecon/refrecon/pipeline"
+)
+
+// DefaultRecordsPerPage is the leaderboard page size when none is given.
+const DefaultRecordsPerPage = 25
+
+// workers is how many goroutines write files at once.
+const workers = 4
+
+// Publisher publishes snapshots into one public directory.
+type Publisher struct {
+	dir            string
+	recordsPerPage int
+	// beforeFile, when set (tests), runs before each snapshot file is
+	// queued; an error aborts the publish.
+	beforeFile func(rel string) error
+}
+
+// New returns a Publisher for dir with recordsPerPage entries per
+// leaderboard page: 0 means DefaultRecordsPerPage; outside 1..100 Publish
+// fails.
+func New(dir string, recordsPerPage int) *Publisher {
+	if recordsPerPage == 0 {
+		recordsPerPage = DefaultRecordsPerPage
+	}
+	return &Publisher{dir: dir, recordsPerPage: recordsPerPage}
+}
+
+var (
+	safeSnapshotID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+	safeCycleID    = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+)
+
+// Publish writes the snapshot of one run and then points latest.json at it.
+func (p *Publisher) Publish(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) error {
+	if err := p.publish(ctx, info, res); err != nil {
+		return fmt.Errorf("publish snapshot %s to %s: %w", info.SnapshotID, p.dir, err)
+	}
+	return nil
+}
+
+func (p *Publisher) publish(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) (err error) {
+	if p.recordsPerPage < 1 || p.recordsPerPage > 100 {
+		return fmt.Errorf("records per page %d: must be 1..100", p.recordsPerPage)
+	}
+	if !safeSnapshotID.MatchString(info.SnapshotID) {
+		return fmt.Errorf("snapshot id %q: not a safe directory name", info.SnapshotID)
+	}
+	if res == nil {
+		return errors.New("no result")
+	}
+	for _, c := range res.Cycles {
+		if !safeCycleID.MatchString(c.Cycle.ID) || len(c.Cycle.ID) > 64 {
+			return fmt.Errorf("cycle id %q: not a valid cycle id", c.Cycle.ID)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	snaps := filepath.Join(p.dir, "snapshots")
+	if err := os.MkdirAll(snaps, 0o755); err != nil {
+		return err
+	}
+	if err := removeStale(snaps, ".tmp-"); err != nil {
+		return err
+	}
+	if err := removeStale(p.dir, ".latest.json.tmp-"); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(snaps, ".tmp-"+info.SnapshotID+"-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if tmp != "" {
+			_ = os.RemoveAll(tmp) // best effort; the next Publish removes leftovers
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+
+	files, err := p.writeFiles(ctx, tmp, info, res)
+	if err != nil {
+		return err
+	}
+	manifest, err := manifestBytes(info, files)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(tmp, "manifest.json"), manifest, true); err != nil {
+		return err
+	}
+	if err := syncDir(tmp); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	final := filepath.Join(snaps, info.SnapshotID)
+	if err := install(tmp, final, manifest); err != nil {
+		return err
+	}
+	tmp = "" // installed (or identical one kept and tmp removed)
+	if err := syncDir(snaps); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return p.writeLatest(info.SnapshotID)
+}
+
+// removeStale removes the temporary files and directories in dir that
+// crashed publishes left behind.
+func removeStale(dir, prefix string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove stale %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// install moves the finished tmp directory to final. When final exists (the
+// same run published again) with the same manifest, the files are the same:
+// it is kept as it is, so readers following latest.json never miss it.
+// Otherwise the old directory is moved aside and replaced.
+func install(tmp, final string, manifest []byte) error {
+	if _, err := os.Lstat(final); errors.Is(err, os.ErrNotExist) {
+		return os.Rename(tmp, final)
+	}
+	if old, err := os.ReadFile(filepath.Join(final, "manifest.json")); err == nil && bytes.Equal(old, manifest) {
+		return os.RemoveAll(tmp)
+	}
+	aside := tmp + "-replaced" // a .tmp- name: removed by the next Publish if we crash
+	if err := os.Rename(final, aside); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		_ = os.Rename(aside, final) // put the old one back; the rename error is the one to report
+		return err
+	}
+	return os.RemoveAll(aside)
+}
+
+func (p *Publisher) writeLatest(id string) error {
+	var buf bytes.Buffer
+	if err := encodeJSON(&buf, latestDoc{SnapshotID: id, Path: "snapshots/" + id + "/"}); err != nil {
+		return err
+	}
+	tmp := filepath.Join(p.dir, ".latest.json.tmp-"+randomHex())
+	if err := writeFile(tmp, buf.Bytes(), true); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(p.dir, "latest.json")); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(p.dir)
+}
+
+func randomHex() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on failure instead)
+	return hex.EncodeToString(b[:])
+}
+
+func manifestBytes(info pipeline.RunInfo, files []FileEntry) ([]byte, error) {
+	slices.SortFunc(files, func(a, b FileEntry) int { return strings.Compare(a.Path, b.Path) })
+	notes := make([]string, len(info.Notes))
+	for i, n := range info.Notes {
+		notes[i] = publicText(n)
+	}
+	doc := manifestDoc{
+		SnapshotID: info.SnapshotID, AsOf: formatTime(info.AsOf), CodeVersion: publicText(info.CodeVersion),
+		CycleSetSHA256: info.CycleSetSHA256,
+		Inputs:         manifestInputs{Counts: info.Inputs.Counts, SHA256: info.Inputs.SHA256},
+		Notes:          notes, Files: files,
+	}
+	var buf bytes.Buffer
+	if err := encodeJSON(&buf, doc); err != nil {
+		return nil, err
+	}
+	if i := bytes.IndexByte(buf.Bytes(), '@'); i >= 0 {
+		return nil, errors.New("manifest.json would contain '@'")
+	}
+	return buf.Bytes(), nil
+}
+
+// job is one file to write, relative to the snapshot directory.
+type job struct {
+	rel string
+	buf *bytes.Buffer
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeFiles writes every snapshot file but the manifest with a small pool
+// of writers, flushes them, and returns their manifest entries.
+func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.RunInfo, res *pipeline.Result) ([]FileEntry, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan job, workers*4)
+	results := make([][]FileEntry, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if ctx.Err() == nil {
+					data := j.buf.Bytes()
+					if err := writeFile(filepath.Join(root, filepath.FromSlash(j.rel)), data, !haveSyncFS); err != nil {
+						cancel(err)
+					} else {
+						sum := sha256.Sum256(data)
+						results[w] = append(results[w], FileEntry{Path: j.rel, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))})
+					}
+				}
+				j.buf.Reset()
+				bufPool.Put(j.buf)
+			}
+		}()
+	}
+
+	dirs := []string{root}
+	mkdir := func(rel string) error {
+		for d := rel; d != "."; d = path.Dir(d) {
+			dirs = append(dirs, filepath.Join(root, filepath.FromSlash(d)))
+		}
+		return os.MkdirAll(filepath.Join(root, filepath.FromSlash(rel)), 0o755)
+	}
+	genErr := p.generate(info, res, mkdir, func(rel string, v any) error {
+		if p.beforeFile != nil {
+			if err := p.beforeFile(rel); err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		buf := bufPool.Get().(*bytes.Buffer)
+		if err := encodeJSON(buf, v); err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		if bytes.IndexByte(buf.Bytes(), '@') >= 0 {
+			return fmt.Errorf("%s would contain '@' (an email address must never be published)", rel)
+		}
+		select {
+		case jobs <- job{rel: rel, buf: buf}:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	if genErr != nil {
+		return nil, genErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	var files []FileEntry
+	for _, r := range results {
+		files = append(files, r...)
+	}
+	if haveSyncFS {
+		if err := syncFS(root); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(dirs)
+	for _, d := range slices.Compact(dirs) {
+		if err := syncDir(d); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// generate produces every document of the snapshot, in a fixed order,
+// creating directories before their files.
+func (p *Publisher) generate(info pipeline.RunInfo, res *pipeline.Result, mkdir func(rel string) error, emit func(rel string, v any) error) error {
+	asOf := formatTime(info.AsOf)
+
+	// cycles.json: summaries, startTime descending (ties: id).
+	order := make([]int, len(res.Cycles))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ca, cb := res.Cycles[a].Cycle, res.Cycles[b].Cycle
+		if c := cb.Rules.StartTime.Compare(ca.Rules.StartTime); c != 0 {
+			return c
+		}
+		return strings.Compare(ca.ID, cb.ID)
+	})
+	doc := cyclesDoc{SnapshotID: info.SnapshotID, AsOf: asOf, Cycles: []cycleSummary{}}
+	for _, i := range order {
+		cr := res.Cycles[i]
+		c := cr.Cycle
+		rules, err := publicRules(c)
+		if err != nil {
+			return err
+		}
+		m := func(a int64) pipeline.Money { return pipeline.Money{Currency: c.Rules.Currency, Amount: a} }
+		t := cr.Totals
+		doc.Cycles = append(doc.Cycles, cycleSummary{
+			ID: c.ID, DisplayName: publicText(c.DisplayName), RulesURL: publicText(c.RulesURL), Rules: rules,
+			Status: cr.Status, IsFinal: cr.IsFinal, SettlesAt: formatTime(cr.SettlesAt),
+			AwardPoolRemaining: m(cr.AwardPoolRemaining),
+			Totals: totals{
+				Referrals: t.Referrals, Conversions: t.Conversions, PendingConversions: t.PendingConversions,
+				Revenue: m(t.Revenue), PendingRevenue: m(t.PendingRevenue),
+				RankedReferrers: t.RankedReferrers, QualifiedReferrers: t.QualifiedReferrers, Awarded: m(t.Awarded),
+			},
+		})
+	}
+	if err := emit("cycles.json", doc); err != nil {
+		return err
+	}
+
+	// Leaderboard pages.
+	for _, cr := range res.Cycles {
+		dir := path.Join("cycles", cr.Cycle.ID, "leaderboard")
+		if err := mkdir(dir); err != nil {
+			return err
+		}
+		n := len(cr.Leaderboard)
+		pages := max(1, (n+p.recordsPerPage-1)/p.recordsPerPage)
+		for page := 1; page <= pages; page++ {
+			lo := min(n, (page-1)*p.recordsPerPage)
+			hi := min(n, page*p.recordsPerPage)
+			entries := make([]entry, 0, hi-lo)
+			for _, e := range cr.Leaderboard[lo:hi] {
+				entries = append(entries, entryFor(cr.Cycle, e))
+			}
+			lp := leaderboardPage{
+				CycleID: cr.Cycle.ID, Status: cr.Status, AsOf: asOf, Entries: entries,
+				PageContext: pageContext{
+					Page: page, RecordsPerPage: p.recordsPerPage, TotalRecords: n, TotalPages: pages,
+					HasNext: page < pages, HasPrev: page > 1,
+				},
+			}
+			if err := emit(path.Join(dir, strconv.Itoa(page)+".json"), lp); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Referrer files: one per users refcode, every cycle (cycle id order).
+	if err := mkdir("referrers"); err != nil {
+		return err
+	}
+	type found struct {
+		e      pipeline.Entry
+		ranked bool
+	}
+	byCycle := make([]map[string]found, len(res.Cycles))
+	for i, cr := range res.Cycles {
+		m := make(map[string]found, len(cr.Leaderboard)+len(cr.Unranked))
+		for _, e := range cr.Unranked {
+			m[e.Refcode] = found{e: e}
+		}
+		for _, e := range cr.Leaderboard {
+			m[e.Refcode] = found{e: e, ranked: true}
+		}
+		byCycle[i] = m
+	}
+	idOrder := make([]int, len(res.Cycles))
+	for i := range idOrder {
+		idOrder[i] = i
+	}
+	slices.SortFunc(idOrder, func(a, b int) int { return strings.Compare(res.Cycles[a].Cycle.ID, res.Cycles[b].Cycle.ID) })
+
+	seen := make(map[string]string, len(res.Referrers))
+	for _, u := range res.Referrers {
+		if u.Refcode == "" {
+			continue // a users row without a refcode cannot be referred
+		}
+		pub := publicRefcode(u.Refcode)
+		name := RefcodeFileName(pub)
+		if prev, dup := seen[name]; dup {
+			if prev == u.Refcode {
+				continue // the same refcode twice in users
+			}
+			return fmt.Errorf("refcodes %q and %q map to the same file %s.json", prev, u.Refcode, name)
+		}
+		seen[name] = u.Refcode
+		rf := referrerFile{refcode: pub}
+		for _, i := range idOrder {
+			cr := res.Cycles[i]
+			f, ok := byCycle[i][u.Refcode]
+			if !ok {
+				f = found{e: pipeline.Entry{Refcode: u.Refcode}}
+			}
+			rf.cycles = append(rf.cycles, namedCycle{id: cr.Cycle.ID, v: referrerCycleFor(cr.Cycle, f.e, f.ranked)})
+		}
+		if err := emit("referrers/"+name+".json", rf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// referrerFile is {"refcode": ..., "cycles": {"<id>": {...}, ...}} with the
+// cycles in id order.
+type referrerFile struct {
+	refcode string
+	cycles  []namedCycle
+}
+
+type namedCycle struct {
+	id string
+	v  referrerCycle
+}
+
+func (r referrerFile) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"refcode":`)
+	if err := writeCompact(&b, r.refcode); err != nil {
+		return nil, err
+	}
+	b.WriteString(`,"cycles":{`)
+	for i, c := range r.cycles {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := writeCompact(&b, c.id); err != nil {
+			return nil, err
+		}
+		b.WriteByte(':')
+		if err := writeCompact(&b, c.v); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteString(`}}`)
+	return b.Bytes(), nil
+}
+
+func writeCompact(b *bytes.Buffer, v any) error {
+	if err := encodeJSON(b, v); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1) // the encoder's newline
+	return nil
+}
+
+// writeFile creates path with data, fsyncing it when sync is set.
+func writeFile(path string, data []byte, sync bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// syncDir fsyncs a directory so that the entries in it are durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
