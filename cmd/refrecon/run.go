@@ -2,23 +2,416 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/bigquery"
+	"github.com/refrecon/refrecon/sinks/csvreport"
+	"github.com/refrecon/refrecon/sinks/publicjson"
+	"github.com/refrecon/refrecon/sinks/snapshots"
+	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
+	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sources/d1"
+	"github.com/refrecon/refrecon/sources/d1dump"
+	sqlitesrc "github.com/refrecon/refrecon/sources/sqlite"
 	"github.com/rs/zerolog"
+	"github.com/sethvargo/go-envconfig"
 )
 
-// runReport is what one run did; its fields make the final log record.
+// codeVersion is set at build time (-ldflags -X main.codeVersion=...). It
+// is part of every snapshot id: a new version may compute differently.
+var codeVersion = "dev"
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "one run now (or at AS_OF), then exit",
+		run:     runCommand,
+	})
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wait := fs.Bool("wait-lock", false, "wait for another process publishing into PUBLIC_DIR instead of failing")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: refrecon run [--wait-lock]\n\nOne run: reads the sources, computes every cycle, writes the finance CSV reports and the\nwarehouse, then publishes the public JSON snapshot. Configured from the environment (README.md).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
+	if err != nil {
+		return err
+	}
+	cfg.LockWait = cfg.LockWait || *wait
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	rep, err := runOnce(ctx, cfg, log)
+	if rep != nil && rep.Result != nil {
+		writeSummary(stdout, rep)
+	}
+	return err
+}
+
+// runReport is what one run did; it makes the final log record and the
+// summary table.
 type runReport struct {
 	RunID      string
 	SnapshotID string
 	Status     string // "ok" or "failed"
 	Seconds    float64
 	Counts     pipeline.InputCounts
+	Notes      []string
+	Result     *pipeline.Result // nil when the run failed before computing
+	Pruned     []string
 }
 
-// runOnce performs one whole run: config checks, sources, compute, private
-// outputs, warehouse, and the public snapshot last.
-func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (*runReport, error) {
-	return nil, errors.New("run: not wired yet")
+// plan is a run's validated configuration: everything is parsed and checked
+// before any input is read or any output written.
+type plan struct {
+	asOf      time.Time
+	cycles    pipeline.CycleSet
+	referrals referralSource
+	stripe    stripeSource
+	warehouse func(ctx context.Context) (warehouseWriter, error) // nil = none
+	cleanup   []func()
+}
+
+type referralSource interface {
+	ReadReferrals(ctx context.Context) (pipeline.Referrals, error)
+}
+
+type warehouseWriter interface {
+	WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error
+	Close() error
+}
+
+// noter is a source that has something to say about what it read.
+type noter interface{ Notes() []string }
+
+// runOnce performs one whole run: configuration, sources, compute, private
+// outputs and warehouse, and the public snapshot last. A failure at any step
+// before the publish leaves the previous snapshot and latest.json untouched.
+func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runReport, err error) {
+	started := time.Now() // timing only; the computation uses asOf
+	rep = &runReport{RunID: newRunID(), Status: "failed"}
+	log = log.With().Str("run_id", rep.RunID).Logger()
+	defer func() {
+		rep.Seconds = time.Since(started).Seconds()
+		if err == nil {
+			rep.Status = "ok"
+		}
+		logRunFinished(log, rep, err)
+	}()
+
+	p, err := newPlan(ctx, cfg, log)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		for _, f := range p.cleanup {
+			f()
+		}
+	}()
+	log.Info().Str("stage", "config").Time("as_of", p.asOf).Int("cycles", len(p.cycles.Cycles)).
+		Float64("seconds", time.Since(started).Seconds()).Msg("configuration loaded")
+
+	unlock, err := snapshots.LockContext(ctx, cfg.PublicDir, cfg.LockWait)
+	if err != nil {
+		return rep, fmt.Errorf("lock public dir: %w", err)
+	}
+	defer func() {
+		if uerr := unlock(); uerr != nil && err == nil {
+			err = fmt.Errorf("unlock public dir: %w", uerr)
+		}
+	}()
+
+	stage := time.Now()
+	in, notes, err := readInputs(ctx, p)
+	if err != nil {
+		return rep, err
+	}
+	digest := pipeline.DigestInputs(in)
+	rep.Counts = digest.Counts
+	info := pipeline.NewRunInfo(digest, p.cycles, p.asOf, codeVersion)
+	info.Notes = notes
+	rep.SnapshotID, rep.Notes = info.SnapshotID, notes
+	for _, n := range notes {
+		log.Warn().Str("stage", "read").Str("note", n).Msg("source note")
+	}
+	c := digest.Counts
+	log.Info().Str("stage", "read").Int64("users", c.Users).Int64("referrals", c.Referrals).
+		Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).Int64("invoices", c.Invoices).
+		Int64("refunds", c.Refunds).Float64("seconds", time.Since(stage).Seconds()).Msg("inputs read")
+
+	stage = time.Now()
+	res, err := pipeline.Compute(in, p.cycles, p.asOf)
+	if err != nil {
+		return rep, fmt.Errorf("compute: %w", err)
+	}
+	log.Info().Str("stage", "compute").Str("snapshot_id", info.SnapshotID).Int("cycles", len(res.Cycles)).
+		Int("decisions", len(res.Decisions)).Float64("seconds", time.Since(stage).Seconds()).Msg("cycles computed")
+
+	stage = time.Now()
+	if err := writePrivate(ctx, cfg, p, info, res, in.Stripe.Subscriptions, log); err != nil {
+		return rep, err
+	}
+	log.Info().Str("stage", "private").Float64("seconds", time.Since(stage).Seconds()).Msg("reports and warehouse written")
+
+	stage = time.Now()
+	pub := publicjson.New(cfg.PublicDir, cfg.RecordsPerPage)
+	if err := pub.Publish(ctx, info, res); err != nil {
+		return rep, fmt.Errorf("publish public snapshot: %w", err)
+	}
+	rep.Result = res
+	log.Info().Str("stage", "publish").Str("snapshot_id", info.SnapshotID).Str("dir", cfg.PublicDir).
+		Float64("seconds", time.Since(stage).Seconds()).Msg("public snapshot published")
+
+	if cfg.KeepSnapshots > 0 {
+		removed, err := snapshots.Prune(cfg.PublicDir, cfg.KeepSnapshots)
+		if err != nil {
+			// The snapshot is published; a failed clean-up is reported, not fatal.
+			log.Warn().Err(err).Str("stage", "retention").Msg("old snapshots not pruned")
+		}
+		rep.Pruned = removed
+	}
+	return rep, nil
+}
+
+// newPlan checks every variable and loads the cycle set. It reads no input
+// and writes no output; every error it returns is a configuration error.
+func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error) {
+	p := &plan{}
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+
+	if cfg.AsOf == "" {
+		p.asOf = time.Now().UTC().Truncate(time.Second)
+	} else if t, err := time.Parse(time.RFC3339, cfg.AsOf); err != nil {
+		bad("AS_OF %q: want an RFC 3339 instant such as 2026-04-15T00:00:00Z", cfg.AsOf)
+	} else {
+		p.asOf = t.UTC()
+	}
+	if cfg.RecordsPerPage < 1 || cfg.RecordsPerPage > 100 {
+		bad("RECORDS_PER_PAGE %d: want 1..100", cfg.RecordsPerPage)
+	}
+	if cfg.KeepSnapshots < 0 {
+		bad("KEEP_SNAPSHOTS %d: want 0 (keep all) or more", cfg.KeepSnapshots)
+	}
+	if strings.TrimSpace(cfg.PublicDir) == "" {
+		bad("PUBLIC_DIR is empty")
+	}
+	if strings.TrimSpace(cfg.PrivateDir) == "" {
+		bad("PRIVATE_DIR is empty")
+	}
+	var err error
+	if p.referrals, err = newReferralSource(cfg, p); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if p.stripe, err = newStripeSource(cfg, log); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if p.warehouse, err = newWarehouse(cfg); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) == 0 {
+		if p.cycles, err = loadCycleSet(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if len(problems) > 0 {
+		for _, f := range p.cleanup {
+			f()
+		}
+		return nil, asConfigError(errors.New(strings.Join(problems, "; ")))
+	}
+	return p, nil
+}
+
+// newReferralSource builds the source REFERRALS_SOURCE names.
+func newReferralSource(cfg *config, p *plan) (referralSource, error) {
+	kind, arg, _ := strings.Cut(cfg.ReferralsSource, ":")
+	switch {
+	case cfg.ReferralsSource == "":
+		return embeddedReferrals{}, nil
+	case kind == "sqlite" && arg != "":
+		return sqlitesrc.New(arg), nil
+	case kind == "d1dump" && arg != "":
+		return d1dump.New(arg), nil
+	case cfg.ReferralsSource == "d1":
+		var missing []string
+		for name, v := range map[string]string{"D1_ACCOUNT_ID": cfg.D1AccountID, "D1_DATABASE_ID": cfg.D1DatabaseID, "D1_API_TOKEN": cfg.D1APIToken} {
+			if v == "" {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			slices.Sort(missing)
+			return nil, fmt.Errorf("REFERRALS_SOURCE=d1 needs %s", strings.Join(missing, ", "))
+		}
+		return d1.New(d1.Config{AccountID: cfg.D1AccountID, DatabaseID: cfg.D1DatabaseID, Token: cfg.D1APIToken, BaseURL: cfg.D1APIBase})
+	default:
+		return nil, fmt.Errorf("REFERRALS_SOURCE %q: want sqlite:PATH, d1dump:PATH or d1", cfg.ReferralsSource)
+	}
+}
+
+// embeddedReferrals reads the fixture SQLite file embedded in the binary.
+type embeddedReferrals struct{}
+
+func (embeddedReferrals) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
+	f, err := os.CreateTemp("", "refrecon-fixture-*.sqlite")
+	if err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("embedded referrals: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(fixtures.ReferralsSQLite); err != nil {
+		f.Close()
+		return pipeline.Referrals{}, fmt.Errorf("embedded referrals: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("embedded referrals: %w", err)
+	}
+	return sqlitesrc.New(f.Name()).ReadReferrals(ctx)
+}
+
+// newWarehouse checks WAREHOUSE and returns how to open it (nil for none);
+// nothing is opened or created here.
+func newWarehouse(cfg *config) (func(ctx context.Context) (warehouseWriter, error), error) {
+	kind, arg, _ := strings.Cut(cfg.Warehouse, ":")
+	switch {
+	case cfg.Warehouse == "none":
+		return nil, nil
+	case kind == "sqlite" && arg != "":
+		return func(context.Context) (warehouseWriter, error) { return sqlitewh.Open(arg) }, nil
+	case kind == "bigquery":
+		project, dataset, ok := strings.Cut(arg, ".")
+		if !ok || project == "" || dataset == "" || strings.Contains(dataset, ".") {
+			return nil, fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse)
+		}
+		return func(ctx context.Context) (warehouseWriter, error) {
+			return bigquery.Open(ctx, bigquery.Config{Project: project, Dataset: dataset,
+				Location: cfg.BigQueryLoc, Endpoint: cfg.BigQueryEndpt})
+		}, nil
+	default:
+		return nil, fmt.Errorf("WAREHOUSE %q: want sqlite:PATH, bigquery:PROJECT.DATASET or none", cfg.Warehouse)
+	}
+}
+
+// readInputs reads both sources at once.
+func readInputs(ctx context.Context, p *plan) (pipeline.Inputs, []string, error) {
+	var (
+		in         pipeline.Inputs
+		wg         sync.WaitGroup
+		rErr, sErr error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if in.Referrals, rErr = p.referrals.ReadReferrals(ctx); rErr != nil {
+			cancel()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if in.Stripe, sErr = p.stripe.ReadStripe(ctx); sErr != nil {
+			cancel()
+		}
+	}()
+	wg.Wait()
+	// Report the error that caused the other's cancellation, not the echo.
+	switch {
+	case rErr != nil && !(errors.Is(rErr, context.Canceled) && sErr != nil):
+		return in, nil, fmt.Errorf("read referrals: %w", rErr)
+	case sErr != nil:
+		return in, nil, fmt.Errorf("read stripe: %w", sErr)
+	}
+	var notes []string
+	for _, s := range []any{p.referrals, p.stripe} {
+		if n, ok := s.(noter); ok {
+			notes = append(notes, n.Notes()...)
+		}
+	}
+	return in, notes, nil
+}
+
+// writePrivate writes the finance CSV reports and the warehouse at once.
+func writePrivate(ctx context.Context, cfg *config, p *plan, info pipeline.RunInfo, res *pipeline.Result,
+	subs []pipeline.Subscription, log zerolog.Logger) error {
+	var (
+		wg            sync.WaitGroup
+		csvErr, whErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := csvreport.New(cfg.PrivateDir).Write(ctx, info, res); err != nil {
+			csvErr = fmt.Errorf("write finance reports: %w", err)
+		}
+	}()
+	if p.warehouse != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			whErr = writeWarehouse(ctx, p, info, res, subs)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(csvErr, whErr)
+}
+
+func writeWarehouse(ctx context.Context, p *plan, info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Subscription) (err error) {
+	w, err := p.warehouse(ctx)
+	if err != nil {
+		return fmt.Errorf("open warehouse: %w", err)
+	}
+	defer func() {
+		if cerr := w.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close warehouse: %w", cerr)
+		}
+	}()
+	if err := w.WriteSnapshot(ctx, warehouse.FromResult(info, res, subs)); err != nil {
+		return fmt.Errorf("write warehouse: %w", err)
+	}
+	return nil
+}
+
+// logRunFinished emits the one-line record per run that alerts match on.
+func logRunFinished(log zerolog.Logger, rep *runReport, err error) {
+	ev := log.Info()
+	if err != nil {
+		ev = log.Error().Err(err)
+	}
+	c := rep.Counts
+	ev.Str("event", "run_finished").Str("snapshot_id", rep.SnapshotID).Str("status", rep.Status).
+		Float64("seconds", rep.Seconds).
+		Dict("counts", zerolog.Dict().Int64("users", c.Users).Int64("referrals", c.Referrals).
+			Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).
+			Int64("invoices", c.Invoices).Int64("refunds", c.Refunds)).
+		Msg("run finished")
+}
+
+func newRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

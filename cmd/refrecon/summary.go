@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/refrecon/refrecon/pipeline"
+)
+
+// writeSummary prints the table a person reads after a run: per cycle its
+// status, ranked referrers, conversions, revenue, pool and what was awarded.
+func writeSummary(w io.Writer, rep *runReport) {
+	fmt.Fprintf(w, "snapshot %s (%s referrals, %s invoices)\n", rep.SnapshotID,
+		strconv.FormatInt(rep.Counts.Referrals, 10), strconv.FormatInt(rep.Counts.Invoices, 10))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "cycle\tstatus\tfinal\tranked\tconversions\tpending\trevenue\tpool\tawarded\tremaining\t")
+	for i := len(rep.Result.Cycles) - 1; i >= 0; i-- {
+		c := rep.Result.Cycles[i]
+		cur := c.Cycle.Rules.Currency
+		final := "no"
+		if c.IsFinal {
+			final = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", c.Cycle.ID, c.Status, final,
+			c.Totals.RankedReferrers, c.Totals.Conversions, c.Totals.PendingConversions,
+			formatMoney(cur, c.Totals.Revenue), formatMoney(cur, c.Cycle.Rules.AwardPool.Amount),
+			formatMoney(cur, c.Totals.Awarded), formatMoney(cur, c.AwardPoolRemaining))
+	}
+	tw.Flush()
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+// formatMoney renders minor units as "USD 1234.56" for people to read.
+func formatMoney(currency string, minor int64) string {
+	return fmt.Sprintf("%s %s", strings.ToUpper(currency), pipeline.FormatDecimal(currency, minor))
+}
