@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/refrecon/refrecon/fixtures"
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/stripeapi"
+	"github.com/refrecon/refrecon/sources/stripeexport"
+	"github.com/rs/zerolog"
+	"github.com/sethvargo/go-envconfig"
+)
+
+func init() {
+	register(&command{
+		name:    "stripe export",
+		summary: "write the live Stripe data as an NDJSON export, for offline replay",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return stripeExportCommand(ctx, args, stdout, stderr, envconfig.OsLookuper())
+		},
+	})
+}
+
+const stripeExportUsage = `Usage: refrecon stripe export --out FILE
+
+Lists the Stripe account through the API (customers, subscriptions of every
+status, invoices, refunds) and writes it to FILE in the export format: one
+Stripe API object per line (API version 2023-10-16), customers, then
+subscriptions, invoices and refunds, each sorted by id. A run with
+STRIPE_SOURCE=file:FILE then reads exactly what STRIPE_SOURCE=api would have.
+
+FILE is written as FILE.tmp, synced, then renamed over FILE, so FILE is
+either the old file or the complete new one. It is created with mode 0600:
+it holds customer emails.
+
+Needs STRIPE_SECRET_KEY (a restricted read-only key is enough: customers,
+subscriptions, invoices, refunds). STRIPE_API_BASE and STRIPE_RATE_LIMIT
+(requests per second, default 20) as for "refrecon run"; STRIPE_SOURCE is
+ignored. Exit status 0 done, 1 failed (FILE untouched), 2 configuration error.
+
+Flags:
+  --out FILE   where to write the export (required)
+`
+
+func stripeExportCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) error {
+	fs := flag.NewFlagSet("stripe export", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := fs.String("out", "", "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, stripeExportUsage)
+			return nil
+		}
+		fmt.Fprintf(stderr, "refrecon stripe export: %v\n\n%s", err, stripeExportUsage)
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "refrecon stripe export: unexpected arguments %q\n\n%s", fs.Args(), stripeExportUsage)
+		return errUsage
+	}
+	if *out == "" {
+		fmt.Fprintf(stderr, "refrecon stripe export: --out FILE is required\n\n%s", stripeExportUsage)
+		return errUsage
+	}
+	cfg, err := loadConfig(ctx, env)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	src, err := newStripeAPISource(cfg, log)
+	if err != nil {
+		return err
+	}
+	n, err := writeStripeExport(ctx, src, *out)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("file", *out).Int("objects", n).Msg("stripe export written")
+	fmt.Fprintf(stdout, "wrote %d Stripe objects to %s\n", n, *out)
+	return nil
+}
+
+// writeStripeExport lists the account and replaces path with the export,
+// atomically: path.tmp is written and synced, renamed over path, and the
+// directory synced. On failure path is untouched and path.tmp removed.
+func writeStripeExport(ctx context.Context, src *stripeapi.Source, path string) (n int, err error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("stripe export: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	w := stripeexport.NewWriter(f)
+	if err := src.Export(ctx, w); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("stripe export: syncing %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("stripe export: closing %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, fmt.Errorf("stripe export: %w", err)
+	}
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
+		serr := d.Sync()
+		d.Close()
+		if serr != nil {
+			return w.Count(), fmt.Errorf("stripe export: syncing the directory of %s: %w", path, serr)
+		}
+	}
+	return w.Count(), nil
+}
+
+// stripeSource is what a run reads Stripe data from.
+type stripeSource interface {
+	ReadStripe(ctx context.Context) (pipeline.Stripe, error)
+}
+
+// newStripeSource builds the Stripe source STRIPE_SOURCE names: "" the
+// embedded fixture, "file:PATH" an export file, "api" the live API. Every
+// problem it finds is a configuration error; it reads nothing.
+func newStripeSource(cfg *config, log zerolog.Logger) (stripeSource, error) {
+	switch s := cfg.StripeSource; {
+	case s == "":
+		return embeddedStripe{}, nil
+	case strings.HasPrefix(s, "file:"):
+		path := strings.TrimPrefix(s, "file:")
+		if path == "" {
+			return nil, asConfigError(errors.New(`STRIPE_SOURCE "file:": the path of an export file is missing`))
+		}
+		return stripeexport.NewFile(path), nil
+	case s == "api":
+		return newStripeAPISource(cfg, log)
+	default:
+		return nil, asConfigError(fmt.Errorf("STRIPE_SOURCE %q: want file:PATH or api (unset: the embedded fixture)", s))
+	}
+}
+
+// newStripeAPISource builds the live Stripe source from STRIPE_SECRET_KEY,
+// STRIPE_API_BASE and STRIPE_RATE_LIMIT.
+func newStripeAPISource(cfg *config, log zerolog.Logger) (*stripeapi.Source, error) {
+	if cfg.StripeSecretKey == "" {
+		return nil, asConfigError(errors.New("STRIPE_SECRET_KEY is not set; the Stripe API needs it"))
+	}
+	if !(cfg.StripeRateLimit > 0) {
+		return nil, asConfigError(fmt.Errorf("STRIPE_RATE_LIMIT %v: want a number of requests per second greater than 0", cfg.StripeRateLimit))
+	}
+	src, err := stripeapi.New(stripeapi.Config{
+		SecretKey: cfg.StripeSecretKey,
+		BaseURL:   cfg.StripeAPIBase,
+		RateLimit: cfg.StripeRateLimit,
+		Logger:    log.With().Str("source", "stripe").Logger(),
+	})
+	if err != nil {
+		return nil, asConfigError(fmt.Errorf("STRIPE_SECRET_KEY / STRIPE_API_BASE: %w", err))
+	}
+	return src, nil
+}
+
+// embeddedStripe is the Stripe export shipped in fixtures.
+type embeddedStripe struct{}
+
+func (embeddedStripe) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
+	s, err := stripeexport.Read(ctx, bytes.NewReader(fixtures.StripeNDJSON))
+	if err != nil {
+		return pipeline.Stripe{}, fmt.Errorf("embedded fixture: %w", err)
+	}
+	return s, nil
+}
