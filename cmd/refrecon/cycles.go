@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/cycleurl"
+	"github.com/sethvargo/go-envconfig"
+)
+
+// cyclesEnvVar is the variable that names a custom cycle set (SPEC 1.3).
+const cyclesEnvVar = "CUSTOM_REFERRAL_PROGRAM_CYCLES"
+
+func init() {
+	register(&command{
+		name:    "cycles validate",
+		summary: "load and validate a cycle set (default: the configured one); print a summary or every error",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return cyclesValidateCommand(ctx, args, stdout, stderr, envconfig.OsLookuper())
+		},
+	})
+	register(&command{
+		name:    "cycles default",
+		summary: "print the built-in default cycle set as JSON",
+		run:     cyclesDefaultCommand,
+	})
+}
+
+// loadCycleSet returns the run's cycle set: the built-in default when
+// CUSTOM_REFERRAL_PROGRAM_CYCLES is empty, otherwise the set at that URL.
+// Any failure is a configuration error whose one message names the
+// variable, the URL without credentials or query string, and every problem
+// with its JSON path.
+func loadCycleSet(ctx context.Context, cfg *config) (pipeline.CycleSet, error) {
+	if cfg.CyclesURL == "" {
+		return pipeline.DefaultCycleSet(), nil
+	}
+	set, err := cycleurl.Load(ctx, cfg.CyclesURL)
+	if err != nil {
+		// err reads "load cycle set from <redacted URL>: <cause or problems>".
+		return pipeline.CycleSet{}, asConfigError(fmt.Errorf("%s: %w", cyclesEnvVar, err))
+	}
+	return set, nil
+}
+
+const cyclesValidateUsage = `Usage: refrecon cycles validate [URL]
+
+Loads the cycle set at URL (an absolute https://, http:// or file:// URL)
+and checks it against the rules of SPEC 1.3. Without URL it checks the set
+a run would use: the one in CUSTOM_REFERRAL_PROGRAM_CYCLES, or the built-in
+default set when that variable is empty.
+
+A valid set prints one line per cycle (id, name, award model, window in UTC
+with both ends inclusive, currency, award pool) and its SHA-256. An invalid
+one prints every problem with its JSON path, for example
+  [1].rules.awardPool.amount: must be a non-negative integer string
+Exit status 0 valid, 2 invalid or not loadable.
+`
+
+func cyclesValidateCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) error {
+	rest, done, err := cyclesParseFlags("cycles validate", cyclesValidateUsage, args, stdout, stderr)
+	if done {
+		return err
+	}
+	if len(rest) > 1 {
+		fmt.Fprintf(stderr, "refrecon cycles validate: at most one URL, got %q\n\n%s", rest, cyclesValidateUsage)
+		return errUsage
+	}
+	cfg := &config{}
+	if len(rest) == 1 {
+		cfg.CyclesURL = rest[0]
+		if cfg.CyclesURL == "" {
+			fmt.Fprintf(stderr, "refrecon cycles validate: the URL is empty\n\n%s", cyclesValidateUsage)
+			return errUsage
+		}
+	} else if cfg, err = loadConfig(ctx, env); err != nil {
+		return err
+	}
+	set, err := loadCycleSet(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	source := "built-in default set"
+	if cfg.CyclesURL != "" {
+		source = cycleurl.Redact(cfg.CyclesURL)
+	}
+	return cyclesPrintSummary(stdout, source, set)
+}
+
+// cyclesPrintSummary writes one table row per cycle, in document order.
+func cyclesPrintSummary(w io.Writer, source string, set pipeline.CycleSet) error {
+	var buf bytes.Buffer
+	noun := "cycles"
+	if len(set.Cycles) == 1 {
+		noun = "cycle"
+	}
+	fmt.Fprintf(&buf, "%s: valid, %d %s, sha256 %s\n\n", source, len(set.Cycles), noun, set.SHA256())
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tMODEL\tWINDOW (UTC, inclusive)\tCURRENCY\tPOOL")
+	for _, c := range set.Cycles {
+		r := c.Rules
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s .. %s\t%s\t%s\n", c.ID, c.DisplayName, r.AwardModel,
+			r.StartTime.UTC().Format(time.RFC3339), r.EndTime.UTC().Format(time.RFC3339),
+			r.Currency, pipeline.FormatDecimal(r.Currency, r.AwardPool.Amount))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("format cycle summary: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write cycle summary: %w", err)
+	}
+	return nil
+}
+
+const cyclesDefaultUsage = `Usage: refrecon cycles default
+
+Prints the built-in default cycle set (used when
+CUSTOM_REFERRAL_PROGRAM_CYCLES is empty) as indented canonical JSON: a
+starting point for a custom set.
+`
+
+func cyclesDefaultCommand(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	rest, done, err := cyclesParseFlags("cycles default", cyclesDefaultUsage, args, stdout, stderr)
+	if done {
+		return err
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "refrecon cycles default: unexpected arguments %q\n\n%s", rest, cyclesDefaultUsage)
+		return errUsage
+	}
+	canonical, err := pipeline.DefaultCycleSet().MarshalJSON()
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, canonical, "", "  "); err != nil {
+		return fmt.Errorf("indent default cycle set: %w", err)
+	}
+	out.WriteByte('\n')
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		return fmt.Errorf("write default cycle set: %w", err)
+	}
+	return nil
+}
+
+// cyclesParseFlags parses a cycles command's flags (only --help). done says
+// the command must return err at once: nil after --help, errUsage after a bad
+// flag.
+func cyclesParseFlags(name, usage string, args []string, stdout, stderr io.Writer) (rest []string, done bool, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return nil, true, nil
+		}
+		fmt.Fprintf(stderr, "refrecon %s: %v\n\n%s", name, err, usage)
+		return nil, true, errUsage
+	}
+	return fs.Args(), false, nil
+}
