@@ -84,7 +84,7 @@ func (r *retryable) Unwrap() error { return r.err }
 // query runs one parameterised statement and returns its result rows, with
 // values as SQLite storage classes (nil, int64, float64, string, []byte).
 // Rate limits (429), server errors (5xx) and transport errors are retried
-// with exponential backoff and jitter, at most MaxRetries times and for at
+// after the server's Retry-After, or else with exponential backoff and jitter, at most MaxRetries times and for at
 // most RetryBudget of waiting; other failures return at once.
 func (s *Source) query(ctx context.Context, sql string, params ...any) ([]map[string]any, error) {
 	if params == nil {
@@ -178,8 +178,8 @@ func (s *Source) attempt(ctx context.Context, body []byte) ([]map[string]any, er
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			return nil, &retryable{err: apiErr, after: retryAfter(resp.Header.Get("Retry-After"))}
-		case resp.StatusCode >= 500:
-			return nil, &retryable{err: apiErr}
+		case resp.StatusCode >= 500: // a 503 may say when to come back, too
+			return nil, &retryable{err: apiErr, after: retryAfter(resp.Header.Get("Retry-After"))}
 		}
 		return nil, apiErr
 	}
