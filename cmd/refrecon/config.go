@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -47,7 +50,22 @@ type config struct {
 func loadConfig(ctx context.Context, l envconfig.Lookuper) (*config, error) {
 	var c config
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return nil, asConfigError(err)
+		return nil, asConfigError(errors.New(nameVariables(err.Error())))
 	}
 	return &c, nil
+}
+
+// nameVariables rewrites go-envconfig's messages, which name the Go field
+// ("RecordsPerPage: strconv.ParseInt: ..."), to name the variable a person
+// set ("RECORDS_PER_PAGE: strconv.ParseInt: ...").
+func nameVariables(msg string) string {
+	t := reflect.TypeFor[config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if strings.HasPrefix(msg, f.Name+":") {
+			return name + msg[len(f.Name):]
+		}
+	}
+	return msg
 }
