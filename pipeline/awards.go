@@ -179,7 +179,7 @@ func bpsShare(amount, bps int64) int64 {
 
 // pieSplitCycle ranks, qualifies and awards a pie-split cycle and fills its
 // leaderboard, accounting lines and pool remaining.
-func (e *engine) pieSplitCycle(c *cycleRules, ranked []rankedReferrer, events []revenueEvent, cr *CycleResult) error {
+func (e *engine) pieSplitCycle(c *cycleRules, ranked []rankedReferrer, events []revenueEvent, sc *cycleScratch, cr *CycleResult) error {
 	r := &c.c.Rules
 	score := func(x *rankedReferrer) int64 {
 		if r.ScoreBy == ScoreByRevenue {
@@ -205,12 +205,11 @@ func (e *engine) pieSplitCycle(c *cycleRules, ranked []rankedReferrer, events []
 		cr.Leaderboard[i] = en
 	}
 	cr.AwardPoolRemaining = r.AwardPool.Amount - awarded
-	acc := make(map[int32]int64, len(ranked))
 	for k := range events {
 		ev := &events[k]
-		ref := e.valid[ev.ref].referrer
-		acc[ref] += ev.net // bounded by the referrer's checked revenue
-		cr.Events[k] = e.accountingLine(ev, acc[ref])
+		m := sc.get(e.valid[ev.ref].referrer)
+		m.accumulated += ev.net // bounded by the referrer's checked revenue
+		cr.Events[k] = e.accountingLine(ev, m.accumulated)
 	}
 	return nil
 }

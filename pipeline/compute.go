@@ -35,16 +35,11 @@ func Compute(in Inputs, set CycleSet, asOf time.Time) (*Result, error) {
 	}
 	res := &Result{
 		AsOf:      asOf,
-		Cycles:    make([]CycleResult, 0, len(cycles)),
 		Decisions: e.decisions,
 		Referrers: e.sortedUsers(),
 	}
-	for ci := range e.cycles {
-		cr, err := e.computeCycle(ci)
-		if err != nil {
-			return nil, fmt.Errorf("compute: cycle %q: %w", e.cycles[ci].c.ID, err)
-		}
-		res.Cycles = append(res.Cycles, cr)
+	if res.Cycles, err = e.computeCycles(); err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
 	}
 	e.assignStopReasons()
 	return res, nil
@@ -67,8 +62,10 @@ type engine struct {
 	decisions []ReferralDecision
 	// valid referrals, in decision order.
 	valid []validReferral
-	// canonical referee email -> index into valid.
-	validByEmail map[string]int32
+	// canonical referee email -> index into decisions of its valid row.
+	refereeDecision map[string]int32
+	// decision index -> index into valid (for valid decisions).
+	validOf []int32
 
 	// customer id -> valid referral whose referee has the customer's
 	// canonical email; custExtra holds the rare further referrals of a
@@ -304,11 +301,36 @@ func parseReferredAt(s string) (int64, bool) {
 // the valid referrals.
 func (e *engine) classifyRows() {
 	rows := e.in.Referrals.Rows
-	order := make([]int32, len(rows))
-	for i := range order {
-		order[i] = int32(i)
+	// The pure per-row work first, on every core: canonical emails and
+	// timestamps, in input order.
+	type parsed struct {
+		canon   string
+		at      int64
+		emailOK bool
+		atOK    bool
 	}
-	slices.SortFunc(order, func(a, b int32) int { return compareRows(&rows[a], &rows[b]) })
+	pr := make([]parsed, len(rows))
+	parallelRanges(len(rows), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p := &pr[i]
+			p.canon, p.emailOK = CanonicalEmail(rows[i].Email)
+			p.at, p.atOK = parseReferredAt(rows[i].ReferredAt)
+		}
+	})
+	type key struct {
+		email string
+		row   int32
+	}
+	order := make([]key, len(rows))
+	for i := range rows {
+		order[i] = key{rows[i].Email, int32(i)}
+	}
+	parallelSortFunc(order, func(a, b key) int {
+		if a.email != b.email {
+			return strings.Compare(a.email, b.email)
+		}
+		return compareRows(&rows[a.row], &rows[b.row])
+	})
 
 	e.decisions = make([]ReferralDecision, len(rows))
 	// Rows that pass the quarantine and self-referral checks compete for
@@ -316,14 +338,14 @@ func (e *engine) classifyRows() {
 	// then the smallest raw email, then the decision order.
 	winner := make(map[string]int32, len(rows))
 	refOf := make([]int32, len(rows))
-	for di, ri := range order {
+	for di, k := range order {
 		d := &e.decisions[di]
-		d.Row = rows[ri]
-		canon, emailOK := CanonicalEmail(d.Row.Email)
+		d.Row = rows[k.row]
+		p := &pr[k.row]
+		canon, emailOK, at, atOK := p.canon, p.emailOK, p.at, p.atOK
 		if emailOK {
 			d.CanonicalEmail = canon
 		}
-		at, atOK := parseReferredAt(d.Row.ReferredAt)
 		if atOK {
 			d.ReferredAt = at
 		}
@@ -357,29 +379,50 @@ func (e *engine) classifyRows() {
 			}
 		}
 	}
-	e.validByEmail = make(map[string]int32, len(winner))
+	// The winners are the valid referrals, kept in decision order; the
+	// winner map now finds a referee's decision, and validOf its referral.
+	e.refereeDecision = winner
+	e.validOf = make([]int32, len(e.decisions))
 	e.valid = make([]validReferral, 0, len(winner))
 	for di := range e.decisions {
 		d := &e.decisions[di]
 		if d.Outcome != Valid {
 			continue
 		}
-		e.validByEmail[d.CanonicalEmail] = int32(len(e.valid))
 		e.valid = append(e.valid, validReferral{decision: int32(di), referrer: refOf[di], at: d.ReferredAt})
+		e.validOf[di] = int32(len(e.valid) - 1)
 	}
+}
+
+// validByEmail finds the valid referral of a canonical referee email.
+func (e *engine) validByEmail(canon string) (int32, bool) {
+	di, ok := e.refereeDecision[canon]
+	if !ok {
+		return 0, false
+	}
+	return e.validOf[di], true
 }
 
 // matchCustomers maps every Stripe customer whose canonical email is a valid
 // referee's to that referral.
 func (e *engine) matchCustomers() {
-	e.custRef = make(map[string]int32, len(e.valid))
-	for _, c := range e.in.Stripe.Customers {
-		canon, ok := CanonicalEmail(c.Email)
-		if !ok {
-			continue
+	customers := e.in.Stripe.Customers
+	// Canonical emails and lookups on every core (map reads only).
+	match := make([]int32, len(customers))
+	parallelRanges(len(customers), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			match[i] = -1
+			if canon, ok := CanonicalEmail(customers[i].Email); ok {
+				if v, ok := e.validByEmail(canon); ok {
+					match[i] = v
+				}
+			}
 		}
-		v, ok := e.validByEmail[canon]
-		if !ok {
+	})
+	e.custRef = make(map[string]int32, len(e.valid))
+	for i := range customers {
+		c, v := &customers[i], match[i]
+		if v < 0 {
 			continue
 		}
 		e.valid[v].hasCustomer = true
@@ -440,11 +483,21 @@ func compareInvoices(a, b *Invoice) int {
 func (e *engine) matchInvoices() error {
 	invoices := e.in.Stripe.Invoices
 	type pair struct{ ref, inv int32 }
+	// Customer lookups on every core (map reads only).
+	match := make([]int32, len(invoices))
+	parallelRanges(len(invoices), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			match[i] = -1
+			if v, ok := e.custRef[invoices[i].Customer]; ok {
+				match[i] = v
+			}
+		}
+	})
 	var pairs []pair
 	counts := make([]int32, len(e.valid)+1)
 	for i := range invoices {
-		v, ok := e.custRef[invoices[i].Customer]
-		if !ok {
+		v := match[i]
+		if v < 0 {
 			continue
 		}
 		pairs = append(pairs, pair{v, int32(i)})

@@ -3,14 +3,18 @@ package pipeline
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 // referrerMetrics are one referrer's metrics in the cycle being computed
 // (SPEC 2.3).
 type referrerMetrics struct {
+	referrer    int32
+	ranked      bool
 	referrals   int64
 	conversions int64
 	pendingConv int64
@@ -18,7 +22,41 @@ type referrerMetrics struct {
 	pendingRev  int64
 	lastConv    int64 // valid when conversions > 0
 	lastRev     int64 // valid when revenue > 0
-	touched     bool
+	accumulated int64 // revenue so far while the events are replayed
+}
+
+// cycleScratch is one worker's reusable per-cycle state: the metrics of the
+// referrers a cycle touches, found through a dense slot index.
+type cycleScratch struct {
+	slot    []int32 // per referrer: index into metrics, or -1
+	metrics []referrerMetrics
+}
+
+func newCycleScratch(referrers int) *cycleScratch {
+	sc := &cycleScratch{slot: make([]int32, referrers)}
+	for i := range sc.slot {
+		sc.slot[i] = -1
+	}
+	return sc
+}
+
+// get is the referrer's metrics. The pointer is valid until the next get of
+// another referrer.
+func (sc *cycleScratch) get(ref int32) *referrerMetrics {
+	if k := sc.slot[ref]; k >= 0 {
+		return &sc.metrics[k]
+	}
+	sc.slot[ref] = int32(len(sc.metrics))
+	sc.metrics = append(sc.metrics, referrerMetrics{referrer: ref})
+	return &sc.metrics[len(sc.metrics)-1]
+}
+
+// reset forgets the cycle's metrics.
+func (sc *cycleScratch) reset() {
+	for i := range sc.metrics {
+		sc.slot[sc.metrics[i].referrer] = -1
+	}
+	sc.metrics = sc.metrics[:0]
 }
 
 // revenueEvent is a qualifying payment paid in the cycle's window.
@@ -28,6 +66,12 @@ type revenueEvent struct {
 	inv     int32 // index into in.Stripe.Invoices
 	ref     int32 // index into engine.valid
 	pending bool
+}
+
+// refConversion is a valid referral's conversion in a cycle.
+type refConversion struct {
+	valid int32 // index into engine.valid
+	conv  Conversion
 }
 
 // qualifies reports whether a candidate payment qualifies for the cycle
@@ -60,29 +104,59 @@ func (e *engine) pending(c *cycleRules, paidAt int64) bool {
 	return satAdd(paidAt, c.holdSecs) > e.asOfSec
 }
 
-// computeCycle computes one cycle's metrics, leaderboard, awards and
-// accounting, and records the cycle's conversions in the decisions.
-func (e *engine) computeCycle(ci int) (CycleResult, error) {
-	c := &e.cycles[ci]
-	metrics := make(map[int32]*referrerMetrics)
-	slab := make([]referrerMetrics, 0, 64)
-	get := func(ref int32) *referrerMetrics {
-		if m, ok := metrics[ref]; ok {
-			return m
-		}
-		if len(slab) == cap(slab) {
-			slab = make([]referrerMetrics, 0, 2*cap(slab))
-		}
-		slab = append(slab, referrerMetrics{touched: true})
-		m := &slab[len(slab)-1]
-		metrics[ref] = m
-		return m
+// computeCycles computes every cycle, in parallel, and records the
+// conversions in the decisions in cycle order.
+func (e *engine) computeCycles() ([]CycleResult, error) {
+	type output struct {
+		cr    CycleResult
+		convs []refConversion
+		err   error
 	}
+	outs := make([]output, len(e.cycles))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(e.cycles)) {
+		wg.Go(func() {
+			sc := newCycleScratch(len(e.refcodes))
+			for ci := range next {
+				o := &outs[ci]
+				o.cr, o.convs, o.err = e.computeCycle(ci, sc)
+				sc.reset()
+			}
+		})
+	}
+	for ci := range e.cycles {
+		next <- ci
+	}
+	close(next)
+	wg.Wait()
+	res := make([]CycleResult, len(e.cycles))
+	for ci := range outs {
+		if err := outs[ci].err; err != nil {
+			return nil, fmt.Errorf("cycle %q: %w", e.cycles[ci].c.ID, err)
+		}
+		res[ci] = outs[ci].cr
+		for _, rc := range outs[ci].convs {
+			v := &e.valid[rc.valid]
+			v.converted = true
+			d := &e.decisions[v.decision]
+			d.Conversions = append(d.Conversions, rc.conv)
+		}
+	}
+	return res, nil
+}
+
+// computeCycle computes one cycle's metrics, leaderboard, awards and
+// accounting, and the conversions of the referrals in it. It only reads the
+// engine.
+func (e *engine) computeCycle(ci int, sc *cycleScratch) (CycleResult, []refConversion, error) {
+	c := &e.cycles[ci]
 	var events []revenueEvent
+	var convs []refConversion
 	for vi := range e.valid {
 		v := &e.valid[vi]
 		if v.at >= c.start && v.at <= c.end {
-			get(v.referrer).referrals++
+			sc.get(v.referrer).referrals++
 		}
 		pays := e.payments[v.payLo:v.payHi]
 		// Only a referral with a candidate payment in the window can have
@@ -92,7 +166,7 @@ func (e *engine) computeCycle(ci int) (CycleResult, error) {
 			continue
 		}
 		var n int64
-		var m *referrerMetrics
+		m := sc.get(v.referrer)
 		for pi := range pays {
 			p := &pays[pi]
 			if p.paidAt > c.end {
@@ -105,14 +179,11 @@ func (e *engine) computeCycle(ci int) (CycleResult, error) {
 			if p.paidAt < c.start {
 				continue
 			}
-			if m == nil {
-				m = get(v.referrer)
-			}
 			pend := e.pending(c, p.paidAt)
 			events = append(events, revenueEvent{paidAt: p.paidAt, net: p.net, inv: p.inv, ref: int32(vi), pending: pend})
 			var ok bool
 			if m.revenue, ok = addInt64(m.revenue, p.net); !ok {
-				return CycleResult{}, fmt.Errorf("referrer %q: revenue: %w", e.refcodes[v.referrer], errOverflow)
+				return CycleResult{}, nil, fmt.Errorf("referrer %q: revenue: %w", e.refcodes[v.referrer], errOverflow)
 			}
 			if pend {
 				m.pendingRev += p.net // <= revenue, cannot overflow
@@ -124,9 +195,7 @@ func (e *engine) computeCycle(ci int) (CycleResult, error) {
 					m.pendingConv++
 				}
 				m.lastConv = p.paidAt
-				v.converted = true
-				d := &e.decisions[v.decision]
-				d.Conversions = append(d.Conversions, e.conversion(c, v, d, p, pend))
+				convs = append(convs, refConversion{int32(vi), e.conversion(c, v, p, pend)})
 			}
 		}
 	}
@@ -134,56 +203,56 @@ func (e *engine) computeCycle(ci int) (CycleResult, error) {
 
 	// Ranked referrers: revenue > 0 in the cycle.
 	var ranked []rankedReferrer
-	for ref, m := range metrics {
-		if m.revenue > 0 {
-			r := rankedReferrer{referrer: ref, refcode: e.refcodes[ref], m: m, disqualified: c.disqualified(e.refcodes[ref])}
-			r.reachedAt = m.lastRev
-			if c.c.Rules.AwardModel == PieSplit && c.c.Rules.ScoreBy == ScoreByConversions && m.conversions > 0 {
-				r.reachedAt = m.lastConv
-			}
-			ranked = append(ranked, r)
+	for k := range sc.metrics {
+		m := &sc.metrics[k]
+		if m.revenue <= 0 {
+			continue
 		}
+		m.ranked = true
+		r := rankedReferrer{referrer: m.referrer, refcode: e.refcodes[m.referrer], m: m, disqualified: c.disqualified(e.refcodes[m.referrer])}
+		r.reachedAt = m.lastRev
+		if c.c.Rules.AwardModel == PieSplit && c.c.Rules.ScoreBy == ScoreByConversions && m.conversions > 0 {
+			r.reachedAt = m.lastConv
+		}
+		ranked = append(ranked, r)
 	}
 	cr := CycleResult{Cycle: c.c, Events: make([]AccountingLine, len(events))}
 	var err error
 	switch c.c.Rules.AwardModel {
 	case PieSplit:
-		err = e.pieSplitCycle(c, ranked, events, &cr)
+		err = e.pieSplitCycle(c, ranked, events, sc, &cr)
 	case RevShareCap:
 		err = e.revShareCycle(c, ranked, events, &cr)
 	}
 	if err != nil {
-		return CycleResult{}, err
+		return CycleResult{}, nil, err
 	}
 
 	// Unranked: every other refcode of the users table.
-	rankedSet := make(map[int32]struct{}, len(ranked))
-	for _, r := range ranked {
-		rankedSet[r.referrer] = struct{}{}
-	}
 	cr.Unranked = make([]Entry, 0, len(e.refcodes)-len(ranked))
 	for ref, rc := range e.refcodes {
-		if _, ok := rankedSet[int32(ref)]; ok {
-			continue
+		en := Entry{Refcode: rc, BoostDen: 1}
+		if k := sc.slot[ref]; k >= 0 {
+			if sc.metrics[k].ranked {
+				continue
+			}
+			en.Referrals = sc.metrics[k].referrals
 		}
-		en := Entry{Refcode: rc, BoostDen: 1, AdminAction: c.action(rc)}
-		if m, ok := metrics[int32(ref)]; ok {
-			en.Referrals = m.referrals
-		}
+		en.AdminAction = c.action(rc)
 		cr.Unranked = append(cr.Unranked, en)
 	}
 
-	if err := e.totals(&cr, metrics); err != nil {
-		return CycleResult{}, err
+	if err := e.totals(&cr, sc.metrics); err != nil {
+		return CycleResult{}, nil, err
 	}
 	cr.Status, cr.SettlesAt, cr.IsFinal = e.status(c, cr.AwardPoolRemaining)
-	return cr, nil
+	return cr, convs, nil
 }
 
 // conversion is the decision record of a referral converting in a cycle on
 // payment p (SPEC 2.7). The reasons are checked in the order pending_hold,
 // referrer_disqualified, already_rewarded.
-func (e *engine) conversion(c *cycleRules, v *validReferral, d *ReferralDecision, p *payment, pending bool) Conversion {
+func (e *engine) conversion(c *cycleRules, v *validReferral, p *payment, pending bool) Conversion {
 	conv := Conversion{
 		CycleID:     c.c.ID,
 		ConvertedAt: p.paidAt,
@@ -195,7 +264,7 @@ func (e *engine) conversion(c *cycleRules, v *validReferral, d *ReferralDecision
 		conv.Reason = ReasonPendingHold
 	case c.disqualified(e.refcodes[v.referrer]):
 		conv.Reason = ReasonReferrerDisqualified
-	case d.Row.Rewarded:
+	case e.decisions[v.decision].Row.Rewarded:
 		conv.Reason = ReasonAlreadyRewarded
 	default:
 		conv.RewardEligible = true
@@ -261,11 +330,12 @@ func (r *rankedReferrer) entry(c *cycleRules, rank int, score int64) Entry {
 }
 
 // totals fills the cycle's control totals.
-func (e *engine) totals(cr *CycleResult, metrics map[int32]*referrerMetrics) error {
+func (e *engine) totals(cr *CycleResult, metrics []referrerMetrics) error {
 	t := &cr.Totals
 	var ok bool
-	for ref, m := range metrics {
-		rc := e.refcodes[ref]
+	for k := range metrics {
+		m := &metrics[k]
+		rc := e.refcodes[m.referrer]
 		if t.Referrals, ok = addInt64(t.Referrals, m.referrals); !ok {
 			return fmt.Errorf("referrals total at referrer %q: %w", rc, errOverflow)
 		}

@@ -121,18 +121,21 @@ func TestDigestInputs(t *testing.T) {
 	}
 	bd := DigestInputs(base)
 	mods := map[string]func(in *Inputs){
-		"user split":       func(in *Inputs) { in.Referrals.Users[0] = User{"a", "bc"} },
-		"row rewarded":     func(in *Inputs) { in.Referrals.Rows[0].Rewarded = true },
-		"row plan":         func(in *Inputs) { in.Referrals.Rows[0].SelectedPlan = "q" },
-		"customer email":   func(in *Inputs) { in.Stripe.Customers[0].Email = "f" },
-		"subscription":     func(in *Inputs) { in.Stripe.Subscriptions[0].PriceIDs = nil },
-		"invoice tax":      func(in *Inputs) { in.Stripe.Invoices[0].Tax = 2 },
-		"invoice paid_at":  func(in *Inputs) { in.Stripe.Invoices[0].PaidAt = 6 },
-		"invoice price":    func(in *Inputs) { in.Stripe.Invoices[0].Prices[0].LookupKey = "" },
-		"refund status":    func(in *Inputs) { in.Stripe.Refunds[0].Status = "failed" },
-		"refund moved":     func(in *Inputs) { in.Stripe.Refunds = nil; in.Stripe.Invoices = append(in.Stripe.Invoices, Invoice{}) },
-		"duplicated user":  func(in *Inputs) { in.Referrals.Users = append(in.Referrals.Users, in.Referrals.Users[0]) },
-		"user to customer": func(in *Inputs) { in.Referrals.Users = nil; in.Stripe.Customers = append(in.Stripe.Customers, Customer{"ab", "c"}) },
+		"user split":      func(in *Inputs) { in.Referrals.Users[0] = User{"a", "bc"} },
+		"row rewarded":    func(in *Inputs) { in.Referrals.Rows[0].Rewarded = true },
+		"row plan":        func(in *Inputs) { in.Referrals.Rows[0].SelectedPlan = "q" },
+		"customer email":  func(in *Inputs) { in.Stripe.Customers[0].Email = "f" },
+		"subscription":    func(in *Inputs) { in.Stripe.Subscriptions[0].PriceIDs = nil },
+		"invoice tax":     func(in *Inputs) { in.Stripe.Invoices[0].Tax = 2 },
+		"invoice paid_at": func(in *Inputs) { in.Stripe.Invoices[0].PaidAt = 6 },
+		"invoice price":   func(in *Inputs) { in.Stripe.Invoices[0].Prices[0].LookupKey = "" },
+		"refund status":   func(in *Inputs) { in.Stripe.Refunds[0].Status = "failed" },
+		"refund moved":    func(in *Inputs) { in.Stripe.Refunds = nil; in.Stripe.Invoices = append(in.Stripe.Invoices, Invoice{}) },
+		"duplicated user": func(in *Inputs) { in.Referrals.Users = append(in.Referrals.Users, in.Referrals.Users[0]) },
+		"user to customer": func(in *Inputs) {
+			in.Referrals.Users = nil
+			in.Stripe.Customers = append(in.Stripe.Customers, Customer{"ab", "c"})
+		},
 	}
 	seen := map[string]string{bd.SHA256: "base"}
 	for name, mod := range mods {

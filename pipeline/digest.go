@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -79,23 +78,20 @@ func DigestInputs(in Inputs) InputsDigest {
 		}},
 	}
 
-	// Hash each kind's records in parallel; the kinds are independent.
+	// Hash every kind's records on every core, then sort the hashes.
 	sums := make([][][sha256.Size]byte, len(kinds))
-	var wg sync.WaitGroup
 	for k := range kinds {
-		wg.Go(func() {
-			kind := &kinds[k]
-			hs := make([][sha256.Size]byte, kind.n)
+		kind := &kinds[k]
+		hs := make([][sha256.Size]byte, kind.n)
+		parallelRanges(kind.n, func(lo, hi int) {
 			var buf []byte
-			for i := range hs {
+			for i := lo; i < hi; i++ {
 				buf = kind.enc(i, buf[:0])
 				hs[i] = sha256.Sum256(buf)
 			}
-			slices.SortFunc(hs, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
-			sums[k] = hs
 		})
+		sums[k] = sortHashes(hs)
 	}
-	wg.Wait()
 
 	h := sha256.New()
 	h.Write([]byte("refrecon-inputs-v1\n"))
@@ -120,6 +116,39 @@ func DigestInputs(in Inputs) InputsDigest {
 		},
 	}
 }
+
+// sortHashes sorts uniformly distributed hashes: a counting sort on their
+// first 16 bits into buckets, then each (small) bucket by comparison.
+func sortHashes(hs [][sha256.Size]byte) [][sha256.Size]byte {
+	if len(hs) < 1<<12 {
+		slices.SortFunc(hs, compareHashes)
+		return hs
+	}
+	var start [1<<16 + 1]int
+	for i := range hs {
+		start[int(hs[i][0])<<8|int(hs[i][1])+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := make([][sha256.Size]byte, len(hs))
+	next := start
+	for i := range hs {
+		b := int(hs[i][0])<<8 | int(hs[i][1])
+		out[next[b]] = hs[i]
+		next[b]++
+	}
+	parallelRanges(1<<16, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			if bucket := out[start[b]:start[b+1]]; len(bucket) > 1 {
+				slices.SortFunc(bucket, compareHashes)
+			}
+		}
+	})
+	return out
+}
+
+func compareHashes(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) }
 
 // comparePrices orders prices by id, then lookup key.
 func comparePrices(a, b Price) int {
