@@ -11,7 +11,7 @@ import (
 )
 
 // config is every variable refrecon reads (SPEC 4, README "Configuration").
-// Values are parsed here and checked by validate; nothing else reads the
+// Values are parsed here and checked by newPlan (run.go); nothing else reads the
 // environment.
 type config struct {
 	ReferralsSource string `env:"REFERRALS_SOURCE"` // sqlite:PATH, d1dump:PATH, d1; "" = the embedded fixture
