@@ -188,13 +188,13 @@ func (e *engine) computeCycle(ci int, sc *cycleScratch) (CycleResult, []refConve
 			if pend {
 				m.pendingRev += p.net // <= revenue, cannot overflow
 			}
-			m.lastRev = p.paidAt // payments are in paid_at order
+			m.lastRev = max(m.lastRev, p.paidAt) // a referrer's payments come from many referrals, in no order
 			if n == c.minPays {
 				m.conversions++
 				if pend {
 					m.pendingConv++
 				}
-				m.lastConv = p.paidAt
+				m.lastConv = max(m.lastConv, p.paidAt)
 				convs = append(convs, refConversion{int32(vi), e.conversion(c, v, p, pend)})
 			}
 		}
