@@ -63,19 +63,39 @@ func scheduleCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	opts := scheduleOptions{Spec: cfg.Schedule, RunTimeout: cfg.RunTimeout, ShutdownGrace: cfg.ShutdownGrace}
+	if err := opts.check(); err != nil {
+		return err
+	}
+	// Check every other variable (and the cycle set) now, as each run will:
+	// a bad configuration is exit 2 at start, not a failed run at 04:00.
+	p, err := newPlan(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	for _, f := range p.cleanup {
+		f()
+	}
 	return runSchedule(ctx, opts, log, scheduledRun(cfg, log))
 }
 
 // scheduledRun is the job run at each firing: one runOnce, exactly as
-// "refrecon run" does it. The one-line "run finished" record is emitted by
-// runOnce itself (hook: if it moves out of runOnce, call the same helper
-// here). A failed run's error is logged by runSchedule, its only receiver.
+// "refrecon run" does it. runOnce emits the run's one-line "run finished"
+// record (logRunFinished), error included, so its error comes back marked
+// as reported and runSchedule does not log it a second time.
 func scheduledRun(cfg *config, log zerolog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
-		_, err := runOnce(ctx, cfg, log)
-		return err
+		if _, err := runOnce(ctx, cfg, log); err != nil {
+			return &reportedError{err: err}
+		}
+		return nil
 	}
 }
+
+// reportedError marks a job error that has already been logged.
+type reportedError struct{ err error }
+
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }
 
 // scheduleOptions are the scheduler's settings (SCHEDULE, RUN_TIMEOUT,
 // SHUTDOWN_GRACE).
@@ -91,6 +111,20 @@ var errRunCancelled = errors.New("a run was still going when SHUTDOWN_GRACE expi
 // stopWait bounds how long, after cancelling a run at shutdown, runSchedule
 // waits for it to return.
 const stopWait = 30 * time.Second
+
+// check reports a bad option as a configuration error.
+func (o scheduleOptions) check() error {
+	if _, err := parseSchedule(o.Spec); err != nil {
+		return asConfigError(err)
+	}
+	if o.RunTimeout <= 0 {
+		return asConfigError(fmt.Errorf("RUN_TIMEOUT %s: want more than 0", o.RunTimeout))
+	}
+	if o.ShutdownGrace < 0 {
+		return asConfigError(fmt.Errorf("SHUTDOWN_GRACE %s: want 0 or more", o.ShutdownGrace))
+	}
+	return nil
+}
 
 // parseSchedule parses a five-field cron expression (or a descriptor such as
 // @daily), evaluated in UTC unless prefixed with CRON_TZ=Zone or TZ=Zone.
@@ -116,16 +150,10 @@ func parseSchedule(spec string) (cron.Schedule, error) {
 // values but not from its cancellation: a signal alone never cuts a run
 // short. A run's error or panic is logged; the schedule goes on.
 func runSchedule(ctx context.Context, opts scheduleOptions, log zerolog.Logger, job func(context.Context) error) error {
-	sched, err := parseSchedule(opts.Spec)
-	if err != nil {
-		return asConfigError(err)
+	if err := opts.check(); err != nil {
+		return err
 	}
-	if opts.RunTimeout <= 0 {
-		return asConfigError(fmt.Errorf("RUN_TIMEOUT %s: want more than 0", opts.RunTimeout))
-	}
-	if opts.ShutdownGrace < 0 {
-		return asConfigError(fmt.Errorf("SHUTDOWN_GRACE %s: want 0 or more", opts.ShutdownGrace))
-	}
+	sched, _ := parseSchedule(opts.Spec)
 
 	runBase, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
@@ -157,13 +185,20 @@ func runSchedule(ctx context.Context, opts scheduleOptions, log zerolog.Logger, 
 		}()
 		rlog.Info().Msg("scheduled run starting")
 		err := job(runCtx)
+		if err == nil {
+			return
+		}
+		ev := rlog.Error()
+		if reported := (*reportedError)(nil); !errors.As(err, &reported) {
+			ev = ev.Err(err)
+		}
 		switch {
-		case err != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded):
-			rlog.Error().Err(err).Dur("run_timeout", opts.RunTimeout).Msg("scheduled run failed: RUN_TIMEOUT exceeded")
-		case err != nil && runBase.Err() != nil:
-			rlog.Error().Err(err).Msg("scheduled run failed: cancelled at shutdown")
-		case err != nil:
-			rlog.Error().Err(err).Msg("scheduled run failed")
+		case errors.Is(runCtx.Err(), context.DeadlineExceeded):
+			ev.Dur("run_timeout", opts.RunTimeout).Msg("scheduled run failed: RUN_TIMEOUT exceeded")
+		case runBase.Err() != nil:
+			ev.Msg("scheduled run failed: cancelled at shutdown")
+		default:
+			ev.Msg("scheduled run failed")
 		}
 	}))
 

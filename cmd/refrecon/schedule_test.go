@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sethvargo/go-envconfig"
 )
 
 // Inside a synctest bubble the clock starts at 2000-01-01 00:00:00 UTC and
@@ -204,6 +207,62 @@ func TestScheduleJobErrorIsLogged(t *testing.T) {
 	})
 }
 
+func TestScheduleReportedErrorNotLoggedTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		job := jobRecorder{body: func(ctx context.Context, n int) error {
+			return &reportedError{err: errors.New("already in the run finished record")}
+		}}
+		stop, logs := startSchedule(defaults("* * * * *"), job.run)
+		time.Sleep(90 * time.Second)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		f := logs.records(t, "scheduled run failed")
+		if len(f) != 1 || f[0]["error"] != nil || f[0]["level"] != "error" {
+			t.Errorf("failure records %v, want one at error level without the error repeated", f)
+		}
+	})
+}
+
+// TestScheduledRunEmitsRunFinished runs the production job once on the
+// embedded fixtures: the run's one-line record must be there, as for
+// "refrecon run".
+func TestScheduledRunEmitsRunFinished(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"PUBLIC_DIR":  dir + "/public",
+		"PRIVATE_DIR": dir + "/private",
+		"WAREHOUSE":   "none",
+		"AS_OF":       "2026-04-15T00:00:00Z", // a fixed asOf keeps the test's snapshot id stable
+	}
+	cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	if err := scheduledRun(cfg, zerolog.New(logs))(context.Background()); err != nil {
+		t.Fatalf("scheduled run: %v", err)
+	}
+	r := logs.records(t, "run finished")
+	if len(r) != 1 || r[0]["status"] != "ok" || r[0]["snapshot_id"] == "" || r[0]["run_id"] == "" {
+		t.Fatalf("run finished records %v, want one ok record with run and snapshot ids", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "public", "latest.json")); err != nil {
+		t.Errorf("no snapshot published: %v", err)
+	}
+
+	// A failing run comes back marked as reported (its record has the error).
+	cfg.ReferralsSource = "sqlite:" + filepath.Join(dir, "missing.sqlite")
+	err = scheduledRun(cfg, zerolog.New(logs))(context.Background())
+	var rep *reportedError
+	if !errors.As(err, &rep) {
+		t.Fatalf("failing run: got %v, want a reportedError", err)
+	}
+	if r := logs.records(t, "run finished"); len(r) != 2 || r[1]["status"] != "failed" || r[1]["error"] == nil {
+		t.Errorf("run finished records %v, want a second, failed one with the error", r)
+	}
+}
+
 func TestScheduleShutdownLetsRunFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		job := jobRecorder{body: func(ctx context.Context, n int) error {
@@ -349,6 +408,7 @@ func TestScheduleCommand(t *testing.T) {
 		"bad SCHEDULE":    {env: map[string]string{"SCHEDULE": "every day"}},
 		"AS_OF":           {env: map[string]string{"AS_OF": "2026-04-15T00:00:00Z"}},
 		"bad RUN_TIMEOUT": {env: map[string]string{"RUN_TIMEOUT": "0s"}},
+		"bad RECORDS_PER_PAGE (checked at start)": {env: map[string]string{"RECORDS_PER_PAGE": "0"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for k, v := range tc.env {
