@@ -1,6 +1,7 @@
 package stripeapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,9 @@ const attemptsHeader = "X-Refrecon-Attempts"
 // (whose Timeout bounds one attempt). Idempotent requests (GET, HEAD) are
 // retried with exponential backoff and jitter on 429, on 5xx and on
 // transport errors, honouring Retry-After and Stripe-Should-Retry, at most
-// maxRetries times and sleeping at most budget in total.
+// maxRetries times and sleeping at most budget in total. The body is read
+// here, so a connection that breaks mid-body (a truncated page) is a
+// transport error too, retried like a reset.
 type transport struct {
 	inner      *http.Client
 	limiter    *rate.Limiter
@@ -48,6 +51,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("rate limiter: %w", err)
 		}
 		resp, err := t.inner.Do(req.Clone(ctx))
+		if err == nil {
+			// Read the whole body here: a connection that breaks while the
+			// body arrives is a transport error worth another attempt, not a
+			// page stripe-go fails to decode.
+			err = bufferBody(resp)
+			if err != nil {
+				resp = nil
+			}
+		}
 		if err != nil {
 			var uerr *url.Error
 			if errors.As(err, &uerr) {
@@ -64,10 +76,6 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return finish(resp, nil, attempt)
 		}
-		if resp != nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-		}
 		t.log.Warn().Str("path", req.URL.Path).Int("attempt", attempt).Dur("backoff", delay).
 			Str("reason", why).Msg("stripe request failed; retrying")
 		if err := t.sleep(ctx, delay); err != nil {
@@ -75,6 +83,27 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		slept += delay
 	}
+}
+
+// maxBodyBytes bounds one response body; a list page of 100 objects is a
+// few hundred KiB.
+const maxBodyBytes = 64 << 20
+
+// bufferBody replaces resp.Body with its content, read in full. On a read
+// error (or a body over maxBodyBytes) it closes the body and returns the
+// error.
+func bufferBody(resp *http.Response) error {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	if err != nil {
+		return fmt.Errorf("reading the response body (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if len(b) > maxBodyBytes {
+		return fmt.Errorf("response body over %d bytes (HTTP %d)", maxBodyBytes, resp.StatusCode)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	return nil
 }
 
 func finish(resp *http.Response, err error, attempts int) (*http.Response, error) {

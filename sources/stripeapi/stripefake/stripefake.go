@@ -47,6 +47,13 @@ type Fault struct {
 	ShouldRetry string        // Stripe-Should-Retry header, if any
 	Delay       time.Duration // wait before answering (ends early if the client goes away)
 	Malformed   bool          // answer 200 with a truncated JSON page
+	// Reset closes the connection without an answer (the client sees a
+	// connection reset or EOF: a transport error).
+	Reset bool
+	// Truncate answers 200 with the real page's headers and Content-Length
+	// but only the first half of its body, then closes the connection (the
+	// client sees an unexpected EOF while reading the body).
+	Truncate bool
 }
 
 // Server is the fake Stripe API.
@@ -159,6 +166,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Stripe-Should-Retry", fault.ShouldRetry)
 		}
 		switch {
+		case fault.Reset:
+			hijackClose(w)
+			return
+		case fault.Truncate:
+			rec := httptest.NewRecorder()
+			s.serveData(rec, r)
+			body := rec.Body.Bytes()
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body[:len(body)/2])
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			hijackClose(w)
+			return
 		case fault.Malformed:
 			_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"cus_trunc`))
 			return
@@ -174,6 +199,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	s.serveData(w, r)
+}
+
+// hijackClose closes the connection under w without answering (or after
+// what was already flushed).
+func hijackClose(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err == nil {
+		if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+			_ = tc.SetLinger(0) // RST rather than FIN: a connection reset
+		}
+		conn.Close()
+	}
+}
+
+// serveData answers a request that no fault replaced.
+func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	if got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "); s.Key != "" && got != s.Key {
 		writeError(w, http.StatusUnauthorized, "invalid_request_error", "api_key_invalid", "Invalid API Key provided: "+got)
 		return
