@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -81,6 +82,10 @@ type engine struct {
 	payments []payment
 	// succeeded refunds created by asOf, summed per charge.
 	refunded map[string]int64
+	// aligned with refInvoices: net amount (0 when it does not fit int64)
+	// and the cycles (bit = index in cycles) whose eligible plans match.
+	invNet   []int64
+	invPlans []uint64
 }
 
 // validReferral is a referrals row that passed SPEC 2.1.
@@ -101,11 +106,13 @@ type validReferral struct {
 type payment struct {
 	paidAt int64
 	net    int64
-	inv    int32 // index into in.Stripe.Invoices
+	plans  uint64 // bit ci: plan eligible in cycle ci (when at most 64 cycles)
+	inv    int32  // index into in.Stripe.Invoices
 }
 
 // cycleRules is a cycle with its rules in the units the engine compares.
 type cycleRules struct {
+	idx        int // position in the sorted cycles
 	c          Cycle
 	start, end int64 // the window [start, end] in whole seconds
 	holdSecs   int64 // saturated
@@ -195,6 +202,9 @@ func prepareCycles(set CycleSet) ([]cycleRules, error) {
 		}
 		return strings.Compare(a.c.ID, b.c.ID)
 	})
+	for i := range out {
+		out[i].idx = i
+	}
 	return out, nil
 }
 
@@ -521,27 +531,57 @@ func (e *engine) matchInvoices() error {
 	if e.refunded, err = e.refundsByCharge(); err != nil {
 		return err
 	}
-	refunded := e.refunded
+	// Per referral, on every core: order its invoices, compute their net
+	// amounts and, for up to 64 cycles, which cycles' plans they match.
+	e.invNet = make([]int64, len(pairs))
+	e.invPlans = make([]uint64, len(pairs))
+	masks := len(e.cycles) <= 64
+	var mu sync.Mutex
+	errRef, errFirst := len(e.valid), error(nil)
+	parallelRanges(len(e.valid), func(lo, hi int) {
+		for vi := lo; vi < hi; vi++ {
+			v := &e.valid[vi]
+			v.invLo, v.invHi = counts[vi], counts[vi+1]
+			mine := e.refInvoices[v.invLo:v.invHi]
+			if len(mine) > 1 {
+				slices.SortFunc(mine, func(a, b int32) int { return compareInvoices(&invoices[a], &invoices[b]) })
+			}
+			for k, ii := range mine {
+				inv := &invoices[ii]
+				net, err := netAmount(inv, e.refunded)
+				if err != nil && e.paid(inv) && inv.PaidAt >= v.at {
+					// Only a candidate payment's amount matters; report the
+					// first referral's error whatever the scheduling.
+					mu.Lock()
+					if vi < errRef {
+						errRef, errFirst = vi, err
+					}
+					mu.Unlock()
+				}
+				pos := int(v.invLo) + k
+				e.invNet[pos] = net
+				if masks {
+					for ci := range e.cycles {
+						if e.cycles[ci].planEligible(inv) {
+							e.invPlans[pos] |= 1 << ci
+						}
+					}
+				}
+			}
+		}
+	})
+	if errFirst != nil {
+		return errFirst
+	}
 	e.payments = make([]payment, 0, len(pairs))
 	for vi := range e.valid {
 		v := &e.valid[vi]
-		v.invLo, v.invHi = counts[vi], counts[vi+1]
-		mine := e.refInvoices[v.invLo:v.invHi]
-		if len(mine) > 1 {
-			slices.SortFunc(mine, func(a, b int32) int { return compareInvoices(&invoices[a], &invoices[b]) })
-		}
 		v.payLo = int32(len(e.payments))
-		for _, ii := range mine {
+		for pos := v.invLo; pos < v.invHi; pos++ {
+			ii := e.refInvoices[pos]
 			inv := &invoices[ii]
-			if !e.paid(inv) || inv.PaidAt < v.at {
-				continue
-			}
-			net, err := netAmount(inv, refunded)
-			if err != nil {
-				return err
-			}
-			if net > 0 {
-				e.payments = append(e.payments, payment{paidAt: inv.PaidAt, net: net, inv: ii})
+			if e.paid(inv) && inv.PaidAt >= v.at && e.invNet[pos] > 0 {
+				e.payments = append(e.payments, payment{paidAt: inv.PaidAt, net: e.invNet[pos], inv: ii, plans: e.invPlans[pos]})
 			}
 		}
 		v.payHi = int32(len(e.payments))

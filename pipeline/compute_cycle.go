@@ -78,8 +78,13 @@ type refConversion struct {
 // (SPEC 2.2) given the referral's referred_at.
 func (e *engine) qualifies(c *cycleRules, p *payment, at int64) bool {
 	inv := &e.in.Stripe.Invoices[p.inv]
-	return inv.Currency == c.c.Rules.Currency && c.planEligible(inv) &&
-		(!c.hasAttr || p.paidAt <= satAdd(at, c.attrSecs))
+	if inv.Currency != c.c.Rules.Currency || (c.hasAttr && p.paidAt > satAdd(at, c.attrSecs)) {
+		return false
+	}
+	if len(e.cycles) <= 64 {
+		return p.plans&(1<<c.idx) != 0
+	}
+	return c.planEligible(inv)
 }
 
 // planEligible reports whether some line of the invoice has an eligible
@@ -404,9 +409,8 @@ func (e *engine) assignStopReasons() {
 			continue
 		}
 		stage := stageNoPaidInvoice
-		for _, ii := range e.refInvoices[v.invLo:v.invHi] {
-			inv := &invoices[ii]
-			stage = max(stage, e.invoiceStage(inv, v.at))
+		for pos := v.invLo; pos < v.invHi; pos++ {
+			stage = max(stage, e.invoiceStage(&invoices[e.refInvoices[pos]], e.invNet[pos], v.at))
 			if stage == stageOutsideCycles {
 				break
 			}
@@ -440,7 +444,7 @@ var stageReasons = [...]string{
 // `at` reaches against any cycle. An invoice that charged nothing
 // (amount_paid - tax <= 0) counts as not paid; one whose refunds took its
 // net amount to 0 is refunded.
-func (e *engine) invoiceStage(inv *Invoice, at int64) int {
+func (e *engine) invoiceStage(inv *Invoice, net, at int64) int {
 	if !e.paid(inv) {
 		return stageNoPaidInvoice
 	}
@@ -450,7 +454,7 @@ func (e *engine) invoiceStage(inv *Invoice, at int64) int {
 	if inv.PaidAt < at {
 		return stagePaidBeforeReferral
 	}
-	if net, err := netAmount(inv, e.refunded); err != nil || net <= 0 {
+	if net <= 0 {
 		return stageRefunded
 	}
 	if len(e.cycles) == 0 {

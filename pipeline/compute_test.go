@@ -652,3 +652,28 @@ func TestDuplicateCustomerID(t *testing.T) {
 		}
 	}
 }
+
+func TestManyCycles(t *testing.T) {
+	// More than 64 cycles: plan eligibility is checked without the bitmask.
+	var set CycleSet
+	for d := range 70 {
+		c := pieCycleMarch()
+		c.ID = "d" + strings.Repeat("x", d/26) + string(rune('a'+d%26))
+		c.Rules.StartTime = atTime("2026-03-01T00:00:00Z").AddDate(0, 0, d)
+		c.Rules.EndTime = c.Rules.StartTime.Add(24*time.Hour - time.Second)
+		c.Rules.EligiblePlans = []string{"price_pro"}
+		set.Cycles = append(set.Cycles, c)
+	}
+	w := &testWorld{}
+	w.user("a@r.test", "A").
+		referee("A", "x", 100, "2026-03-03T12:00:00Z").
+		referee("A", "y", 100, "2026-04-10T12:00:00Z") // day 40
+	w.in.Stripe.Invoices[1].Prices = []Price{{ID: "price_basic"}}
+	res := computeOK(t, w.in, set, atTime("2026-08-01T00:00:00Z"))
+	if d := decisionFor(t, res, "x@example.com"); len(d.Conversions) != 1 || d.Conversions[0].CycleID != "dc" {
+		t.Errorf("x: %+v", d)
+	}
+	if d := decisionFor(t, res, "y@example.com"); d.Reason != ReasonPlanNotEligible {
+		t.Errorf("y: %+v", d)
+	}
+}
