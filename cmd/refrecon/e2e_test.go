@@ -472,6 +472,8 @@ func TestE2EConfigErrors(t *testing.T) {
 		{"stripe api without key", []string{"STRIPE_SOURCE", "api"}, "STRIPE_SECRET_KEY"},
 		{"unknown warehouse", []string{"WAREHOUSE", "postgres:x"}, "WAREHOUSE"},
 		{"bigquery without dataset", []string{"WAREHOUSE", "bigquery:proj"}, "WAREHOUSE"},
+		{"bigquery bad project", []string{"WAREHOUSE", "bigquery:Bad_Project!.ds"}, "invalid project ID"},
+		{"bigquery bad endpoint", []string{"WAREHOUSE", "bigquery:proj.ds", "BIGQUERY_ENDPOINT", "ftp://bq.example"}, "BIGQUERY_ENDPOINT"},
 		{"bad log level", []string{"LOG_LEVEL", "loud"}, "LOG_LEVEL"},
 		{"bad log format", []string{"LOG_FORMAT", "xml"}, "LOG_FORMAT"},
 		{"cycle set URL relative", []string{"CUSTOM_REFERRAL_PROGRAM_CYCLES", "cycles.json"}, "CUSTOM_REFERRAL_PROGRAM_CYCLES"},
