@@ -229,7 +229,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	if p.stripe, err = newStripeSource(cfg, log); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if p.warehouse, err = newWarehouse(cfg); err != nil {
+	if p.warehouse, err = newWarehouse(ctx, cfg); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) == 0 {
@@ -293,8 +293,8 @@ func (embeddedReferrals) ReadReferrals(ctx context.Context) (pipeline.Referrals,
 }
 
 // newWarehouse checks WAREHOUSE and returns how to open it (nil for none);
-// nothing is opened or created here.
-func newWarehouse(cfg *config) (func(ctx context.Context) (warehouseWriter, error), error) {
+// nothing is created here and no request is made.
+func newWarehouse(ctx context.Context, cfg *config) (func(ctx context.Context) (warehouseWriter, error), error) {
 	kind, arg, _ := strings.Cut(cfg.Warehouse, ":")
 	switch {
 	case cfg.Warehouse == "none":
@@ -306,10 +306,16 @@ func newWarehouse(cfg *config) (func(ctx context.Context) (warehouseWriter, erro
 		if !ok || project == "" || dataset == "" || strings.Contains(dataset, ".") {
 			return nil, fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse)
 		}
-		return func(ctx context.Context) (warehouseWriter, error) {
-			return bigquery.Open(ctx, bigquery.Config{Project: project, Dataset: dataset,
-				Location: cfg.BigQueryLoc, Endpoint: cfg.BigQueryEndpt})
-		}, nil
+		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLoc, Endpoint: cfg.BigQueryEndpt}
+		// Open makes no request but checks the project, dataset, endpoint and
+		// credentials: a bad one is a configuration error before any input
+		// is read.
+		w, err := bigquery.Open(ctx, bqCfg)
+		if err != nil {
+			return nil, fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err)
+		}
+		_ = w.Close()
+		return func(ctx context.Context) (warehouseWriter, error) { return bigquery.Open(ctx, bqCfg) }, nil
 	default:
 		return nil, fmt.Errorf("WAREHOUSE %q: want sqlite:PATH, bigquery:PROJECT.DATASET or none", cfg.Warehouse)
 	}
