@@ -677,3 +677,24 @@ func TestManyCycles(t *testing.T) {
 		t.Errorf("y: %+v", d)
 	}
 }
+
+func TestScoreReachedAtAcrossReferrals(t *testing.T) {
+	// The referrals are processed in decision (email) order; the latest
+	// payment belongs to the first one.
+	w := &testWorld{}
+	w.user("a@r.test", "A").
+		referee("A", "p1", 100, "2026-03-09T00:00:00Z").
+		referee("A", "p2", 100, "2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z")
+	for _, by := range []ScoreBy{ScoreByConversions, ScoreByRevenue} {
+		c := pieCycleMarch()
+		c.Rules.ScoreBy = by
+		res := computeOK(t, w.in, setOf(c), atTime("2026-05-01T00:00:00Z"))
+		if got := res.Cycles[0].Leaderboard[0].ScoreReachedAt; got != atUnix("2026-03-09T00:00:00Z") {
+			t.Errorf("%s: scoreReachedAt %s", by, time.Unix(got, 0).UTC())
+		}
+	}
+	res := computeOK(t, w.in, setOf(revCycleMarch()), atTime("2026-05-01T00:00:00Z"))
+	if got := res.Cycles[0].Leaderboard[0].ScoreReachedAt; got != atUnix("2026-03-09T00:00:00Z") {
+		t.Errorf("rev-share: scoreReachedAt %s", time.Unix(got, 0).UTC())
+	}
+}
