@@ -12,6 +12,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -587,5 +588,90 @@ func TestE2EHelpOnEveryCommand(t *testing.T) {
 	code, stdout, _ := runMainEnv(t, nil, "--help")
 	if code != exitOK || !strings.Contains(stdout, "Usage") {
 		t.Errorf("refrecon --help: exit %d, stdout %q", code, stdout)
+	}
+}
+
+// Small pages split the same leaderboard: the entries of every page, in
+// order, are the one-page leaderboard's, and each page says where it is.
+func TestE2EPagination(t *testing.T) {
+	t.Parallel()
+	one, paged := newDirs(t), newDirs(t)
+	rep := mustRun(t, one.env(fixtureAsOf))
+	mustRun(t, paged.env(fixtureAsOf, "RECORDS_PER_PAGE", "5"))
+	treeOne, treePaged := readTree(t, one.Public), readTree(t, paged.Public)
+	for _, c := range rep.Result.Cycles {
+		prefix := "snapshots/" + rep.SnapshotID + "/cycles/" + c.Cycle.ID + "/leaderboard/"
+		var whole struct{ Entries []json.RawMessage }
+		if err := json.Unmarshal(treeOne[prefix+"1.json"], &whole); err != nil {
+			t.Fatal(err)
+		}
+		total := len(c.Leaderboard)
+		pages := max(1, (total+4)/5)
+		var joined []json.RawMessage
+		for page := 1; page <= pages+1; page++ {
+			b, ok := treePaged[fmt.Sprintf("%s%d.json", prefix, page)]
+			if page == pages+1 {
+				if ok {
+					t.Errorf("cycle %s: page %d published, want %d pages", c.Cycle.ID, page, pages)
+				}
+				break
+			}
+			if !ok {
+				t.Fatalf("cycle %s: page %d missing", c.Cycle.ID, page)
+			}
+			var p struct {
+				Entries     []json.RawMessage
+				PageContext struct {
+					Page, RecordsPerPage, TotalRecords, TotalPages int
+					HasNext, HasPrev                               bool
+				}
+			}
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			pc := p.PageContext
+			if pc.Page != page || pc.RecordsPerPage != 5 || pc.TotalRecords != total || pc.TotalPages != pages ||
+				pc.HasNext != (page < pages) || pc.HasPrev != (page > 1) {
+				t.Errorf("cycle %s page %d: pageContext %+v", c.Cycle.ID, page, pc)
+			}
+			joined = append(joined, p.Entries...)
+		}
+		if len(joined) != len(whole.Entries) {
+			t.Errorf("cycle %s: %d entries over the pages, %d on one page", c.Cycle.ID, len(joined), len(whole.Entries))
+			continue
+		}
+		for i := range joined {
+			if !bytes.Equal(joined[i], whole.Entries[i]) {
+				t.Errorf("cycle %s entry %d: paged %s, one page %s", c.Cycle.ID, i, joined[i], whole.Entries[i])
+			}
+		}
+	}
+}
+
+// KEEP_SNAPSHOTS bounds the snapshots kept; the served one always stays.
+func TestE2ERetention(t *testing.T) {
+	t.Parallel()
+	d := newDirs(t)
+	var last *runReport
+	for _, asOf := range []string{"2026-04-13T00:00:00Z", "2026-04-14T00:00:00Z", "2026-04-15T00:00:00Z"} {
+		last = mustRun(t, d.env(asOf, "KEEP_SNAPSHOTS", "2"))
+	}
+	entries, err := os.ReadDir(filepath.Join(d.Public, "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2 || !slices.Contains(names, last.SnapshotID) || !strings.HasPrefix(names[0], "20260414T") {
+		t.Errorf("snapshots kept: %q, want the 04-14 one and %s", names, last.SnapshotID)
+	}
+	var latest struct{ SnapshotID, Path string }
+	if err := json.Unmarshal(readTree(t, d.Public)["latest.json"], &latest); err != nil {
+		t.Fatal(err)
+	}
+	if latest.SnapshotID != last.SnapshotID || latest.Path != "snapshots/"+last.SnapshotID+"/" {
+		t.Errorf("latest.json %+v, want %s", latest, last.SnapshotID)
 	}
 }
