@@ -347,8 +347,26 @@ func fixtureEmails(t *testing.T) []string {
 // No public file contains an email address, in any form.
 func TestE2EPublicFilesHaveNoEmail(t *testing.T) {
 	t.Parallel()
-	emails := fixtureEmails(t)
-	for _, gc := range goldenCases() {
+	emails := append(fixtureEmails(t), "jane.doe@example.com", "ops@example.org")
+	// A cycle set whose free texts (display names, admin action reasons)
+	// hold email addresses: they are public fields.
+	set, err := os.ReadFile(repoFile(t, "fixtures/cycles-custom.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set = bytes.ReplaceAll(set, []byte(`"reason": "`), []byte(`"reason": "Reported by jane.doe@example.com: `))
+	set = bytes.ReplaceAll(set, []byte(`"displayName": "`), []byte(`"displayName": "ops@example.org `))
+	if !bytes.Contains(set, []byte("jane.doe@example.com")) {
+		t.Fatal("no admin action reason in the custom cycle set")
+	}
+	leaky := filepath.Join(t.TempDir(), "cycles-with-emails.json")
+	if err := os.WriteFile(leaky, set, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := append(goldenCases(), goldenCase{name: "emails in cycle texts", asOf: fixtureAsOf, extra: func(*testing.T) []string {
+		return []string{"CUSTOM_REFERRAL_PROGRAM_CYCLES", "file://" + leaky}
+	}})
+	for _, gc := range cases {
 		t.Run(gc.name, func(t *testing.T) {
 			d := newDirs(t)
 			mustRun(t, d.env(gc.asOf, gc.extra(t)...))
@@ -673,5 +691,28 @@ func TestE2ERetention(t *testing.T) {
 	}
 	if latest.SnapshotID != last.SnapshotID || latest.Path != "snapshots/"+last.SnapshotID+"/" {
 		t.Errorf("latest.json %+v, want %s", latest, last.SnapshotID)
+	}
+}
+
+// While another process holds PUBLIC_DIR, a run fails (without
+// --wait-lock) and changes nothing there.
+func TestE2ELockedPublicDir(t *testing.T) {
+	t.Parallel()
+	d := newDirs(t)
+	mustRun(t, d.env(fixtureAsOf))
+	before := readTree(t, d.Public)
+	unlock, err := snapshots.Lock(d.Public, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runEnv(t, d.env("2026-04-16T00:00:00Z"))
+	if uerr := unlock(); uerr != nil {
+		t.Fatal(uerr)
+	}
+	if !errors.Is(err, snapshots.ErrLocked) {
+		t.Errorf("run while PUBLIC_DIR is locked: %v, want ErrLocked", err)
+	}
+	if diff := diffTrees(before, readTree(t, d.Public)); diff != "" {
+		t.Errorf("a locked-out run changed the public tree:\n%s", diff)
 	}
 }
