@@ -8,7 +8,8 @@
 //
 // The file is opened read-only for queries, as D1 read replicas would be for
 // this job. Faults can be injected per request (429 with Retry-After, 5xx,
-// an error envelope, 401, a repeated page, a dropped connection), and a hook
+// an error envelope, 401, a repeated page, a dropped connection, a body cut
+// short), and a hook
 // sees every request before it is answered, with a writable handle on the
 // file, to change the data mid-read.
 package d1test
@@ -76,6 +77,7 @@ type Fault struct {
 	Message    string // API error message in the envelope
 	Repeat     bool   // answer with the previous successful answer's body, HTTP 200
 	Drop       bool   // close the connection without answering
+	Truncate   bool   // answer normally, but close the connection half-way through the body
 }
 
 // TooManyRequests is D1's rate-limit answer: 429 with Retry-After.
@@ -103,6 +105,11 @@ func RepeatPreviousPage() Fault { return Fault{Repeat: true} }
 
 // DropConnection closes the connection without an answer: a transport error.
 func DropConnection() Fault { return Fault{Drop: true} }
+
+// TruncatedBody sends the real answer's status and Content-Length but only
+// the first half of its body, then closes the connection: the client sees
+// an unexpected EOF while reading the body.
+func TruncatedBody() Fault { return Fault{Truncate: true} }
 
 // Option configures a Server.
 type Option func(*Server)
@@ -191,6 +198,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
 	}
+	if f, ok := s.faultFor(req.N); ok && f.Truncate {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		w.Write(body[:len(body)/2]) //nolint:errcheck // cut short on purpose
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+			}
+		}
+		return
+	}
 	w.WriteHeader(status)
 	w.Write(body) //nolint:errcheck // the client sees a short body
 }
@@ -248,6 +269,7 @@ func (s *Server) answer(r *http.Request, req *Request) (int, []byte) {
 			if s.lastOK != nil {
 				return http.StatusOK, s.lastOK
 			}
+		case f.Truncate: // the real answer, cut by serve
 		default:
 			return failure(f.Status, f.Code, f.Message)
 		}
