@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"slices"
@@ -333,7 +334,12 @@ func retryable(err error) bool {
 	if errors.As(err, &ge) {
 		return ge.Code >= 500 || ge.Code == 429
 	}
-	// The connection failed or broke (no HTTP answer): try again.
+	// The connection failed or broke (no HTTP answer, or an answer cut
+	// short: the job may have run, and WRITE_TRUNCATE makes loading again
+	// safe): try again.
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
 	var ue *url.Error
 	return errors.As(err, &ue)
 }

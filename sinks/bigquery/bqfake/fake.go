@@ -26,7 +26,8 @@
 // WRITE_APPEND (the default) appends.
 //
 // Fault injection: FailNextJobs makes load jobs finish with an errorResult,
-// FailNextUploads makes uploads answer with an HTTP error status. Requests
+// FailNextUploads makes uploads answer with an HTTP error status (and
+// FailNextUploadsWith reset the connection or cut the answer short). Requests
 // counts the calls per method name.
 package bqfake
 
@@ -64,9 +65,20 @@ type Server struct {
 	requests    map[string]int
 	unknown     []string
 	jobFaults   []JobFault
-	uploadFault []int
+	uploadFault []UploadFault
 	pageSize    int
 	nextJob     int
+}
+
+// UploadFault is how one load upload (jobs.insert) fails.
+type UploadFault struct {
+	Status int // answer this HTTP status (e.g. 429, 503) without creating a job
+	// Reset closes the connection without an answer; no job is created.
+	Reset bool
+	// Truncate runs the job, then sends only the first half of the answer's
+	// body (with the full Content-Length) and closes the connection: the job
+	// exists but the client never learns it.
+	Truncate bool
 }
 
 // JobFault is the error a failed load job reports (its status.errorResult).
@@ -144,7 +156,16 @@ func (s *Server) FailNextUploads(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.uploadFault = append(s.uploadFault, status)
+		s.uploadFault = append(s.uploadFault, UploadFault{Status: status})
+	}
+}
+
+// FailNextUploadsWith makes the next n load uploads fail as f says.
+func (s *Server) FailNextUploadsWith(n int, f UploadFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.uploadFault = append(s.uploadFault, f)
 	}
 }
 
@@ -525,21 +546,60 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
-	p := r.PathValue("p")
 	if ut := r.URL.Query().Get("uploadType"); ut != "multipart" {
 		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("bqfake: uploadType %q is not supported (only multipart: set googleapi.ChunkSize(0))", ut))
 		return
 	}
 	s.mu.Lock()
+	var fault UploadFault
 	if len(s.uploadFault) > 0 {
-		status := s.uploadFault[0]
+		fault = s.uploadFault[0]
 		s.uploadFault = s.uploadFault[1:]
-		s.mu.Unlock()
-		_, _ = io.Copy(io.Discard, r.Body)
-		writeError(w, status, "backendError", "bqfake: injected upload failure")
-		return
 	}
 	s.mu.Unlock()
+	switch {
+	case fault.Reset:
+		_, _ = io.Copy(io.Discard, r.Body)
+		hijackClose(w)
+		return
+	case fault.Status != 0:
+		_, _ = io.Copy(io.Discard, r.Body)
+		reason := "backendError"
+		if fault.Status == http.StatusTooManyRequests {
+			reason = "rateLimitExceeded"
+		}
+		writeError(w, fault.Status, reason, "bqfake: injected upload failure")
+		return
+	case fault.Truncate:
+		rec := httptest.NewRecorder()
+		s.insertJobNow(rec, r)
+		body := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:len(body)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		hijackClose(w)
+		return
+	}
+	s.insertJobNow(w, r)
+}
+
+// hijackClose closes the connection under w without (more of) an answer.
+func hijackClose(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+		}
+	}
+}
+
+func (s *Server) insertJobNow(w http.ResponseWriter, r *http.Request) {
+	p := r.PathValue("p")
 
 	job, media, err := readMultipart(r)
 	if err != nil {
