@@ -19,24 +19,29 @@ var windowsReserved = map[string]bool{
 }
 
 // RefcodeFileName is the base name (without ".json") of a refcode's file
-// under referrers/. The rule, byte by byte over the refcode's UTF-8 bytes:
+// under referrers/. An ordinary refcode is its own file name, as SPEC 3.1
+// says (referrers/<refcode>.json); anything else is encoded. The rule, byte
+// by byte over the refcode's UTF-8 bytes:
 //
-//   - a-z, 0-9, '_' and '-' are kept;
-//   - every other byte (upper case letters, '.', '/', '%', '~', NUL,
-//     non-ASCII bytes...) becomes '~' followed by two upper case hex
-//     digits: "A" → "~41", "../x" → "~2E~2E~2Fx", "é" → "~C3~A9";
+//   - A-Z, a-z, 0-9, '_' and '-' are kept;
+//   - every other byte ('.', '/', '%', '~', NUL, space, non-ASCII
+//     bytes...) becomes '~' followed by two upper case hex digits:
+//     "../x" → "~2E~2E~2Fx", "é" → "~C3~A9", "~" → "~7E";
 //   - the empty refcode is "~";
-//   - a name equal to a Windows device name (con, nul, com1...) has its
-//     first byte encoded: "con" → "~63on";
+//   - a name equal to a Windows device name in any case (con, NUL,
+//     com1...) has its first byte encoded: "con" → "~63on";
 //   - a name longer than 200 bytes is cut to at most 167 bytes (never
 //     inside a "~XX" escape) and followed by "." and the 32 lower case hex
 //     digits of the first 16 bytes of the SHA-256 of the refcode.
 //
-// Names use only [a-z0-9_~.A-F-], so they need no escaping in a URL and
-// can never be ".", ".." or contain a path separator. The rule is injective
-// (different refcodes get different names, the hashed ones up to a 128-bit
-// hash collision) even on case-insensitive filesystems: letters that are
-// kept are lower case, and hex digits only follow a '~'.
+// Names use only [A-Za-z0-9_~.-], so they need no escaping in a URL and can
+// never be ".", ".." or contain a path separator. The rule is injective:
+// '~' always starts an escape, so a name decodes to exactly one refcode
+// (the hashed ones up to a 128-bit hash collision). Two refcodes that differ
+// only in case get names that differ only in case: on a case-insensitive
+// filesystem they would be one file, and Publish fails with a clear error
+// rather than lose one (files are created with O_EXCL). Production
+// publishes to case-sensitive storage.
 func RefcodeFileName(refcode string) string {
 	if refcode == "" {
 		return "~"
@@ -59,7 +64,7 @@ func RefcodeFileName(refcode string) string {
 		}
 	}
 	name := b.String()
-	if windowsReserved[name] {
+	if windowsReserved[strings.ToLower(name)] {
 		c := name[0]
 		name = "~" + string(hexDigits[c>>4]) + string(hexDigits[c&0xF]) + name[1:]
 	}
@@ -74,7 +79,7 @@ func RefcodeFileName(refcode string) string {
 }
 
 func keep(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 // publicRefcode is the refcode as published. A refcode that contains '@'
