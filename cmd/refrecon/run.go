@@ -267,7 +267,9 @@ func newReferralSource(cfg *config, p *plan) (referralSource, error) {
 			slices.Sort(missing)
 			return nil, fmt.Errorf("REFERRALS_SOURCE=d1 needs %s", strings.Join(missing, ", "))
 		}
-		return d1.New(d1.Config{AccountID: cfg.D1AccountID, DatabaseID: cfg.D1DatabaseID, Token: cfg.D1APIToken, BaseURL: cfg.D1APIBase})
+		dc := d1.Config{AccountID: cfg.D1AccountID, DatabaseID: cfg.D1DatabaseID, Token: cfg.D1APIToken, BaseURL: cfg.D1APIBase}
+		testRetryOverride.d1(&dc)
+		return d1.New(dc)
 	default:
 		return nil, fmt.Errorf("REFERRALS_SOURCE %q: want sqlite:PATH, d1dump:PATH or d1", cfg.ReferralsSource)
 	}
@@ -307,6 +309,7 @@ func newWarehouse(ctx context.Context, cfg *config) (func(ctx context.Context) (
 			return nil, fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse)
 		}
 		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLoc, Endpoint: cfg.BigQueryEndpt}
+		testRetryOverride.bigquery(&bqCfg)
 		// Open makes no request but checks the project, dataset, endpoint and
 		// credentials: a bad one is a configuration error before any input
 		// is read.

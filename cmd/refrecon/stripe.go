@@ -163,12 +163,14 @@ func newStripeAPISource(cfg *config, log zerolog.Logger) (*stripeapi.Source, err
 	if !(cfg.StripeRateLimit > 0) {
 		return nil, asConfigError(fmt.Errorf("STRIPE_RATE_LIMIT %v: want a number of requests per second greater than 0", cfg.StripeRateLimit))
 	}
-	src, err := stripeapi.New(stripeapi.Config{
+	sc := stripeapi.Config{
 		SecretKey: cfg.StripeSecretKey,
 		BaseURL:   cfg.StripeAPIBase,
 		RateLimit: cfg.StripeRateLimit,
 		Logger:    log.With().Str("source", "stripe").Logger(),
-	})
+	}
+	testRetryOverride.stripe(&sc)
+	src, err := stripeapi.New(sc)
 	if err != nil {
 		return nil, asConfigError(fmt.Errorf("STRIPE_SECRET_KEY / STRIPE_API_BASE: %w", err))
 	}
