@@ -310,6 +310,10 @@ func (s *Source) readTable(ctx context.Context, t sqlite.Table, size func(n int6
 			return fmt.Errorf("read table %s, rows with a NULL key: %w", t.Name, err)
 		}
 		for _, r := range rows {
+			if k, ok := r[keyAlias]; !ok || k != nil {
+				return fmt.Errorf("read table %s, rows with a NULL key: malformed D1 API response: a row with a key (%q): the API returned rows repeated",
+					t.Name, sqlite.TextValue(k))
+			}
 			if err := emit(r); err != nil {
 				return fmt.Errorf("read table %s: %w", t.Name, err)
 			}

@@ -42,3 +42,16 @@ func TestPersistentTruncationFails(t *testing.T) {
 		t.Error("the error holds the token")
 	}
 }
+
+// The unpaged query for rows with a NULL key answered with a page of rows
+// that have keys (a repeated answer) is an error, not duplicated rows.
+func TestRepeatedAnswerToNullKeyQueryIsAnError(t *testing.T) {
+	path, _ := largeDB(t, 5, 3, 0)
+	// Users: PRAGMA, COUNT, pages of 2, 2 and 1, then the NULL-key query.
+	srv := d1test.NewServer(t, path, d1test.WithFault(6, d1test.RepeatPreviousPage()))
+	src, _ := newSource(t, srv, func(c *d1.Config) { c.PageSize = 2 })
+	refs, err := src.ReadReferrals(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "read table users, rows with a NULL key") {
+		t.Fatalf("err = %v (%d users read), want an error about the NULL-key rows", err, len(refs.Users))
+	}
+}
