@@ -194,7 +194,7 @@ func runSchedule(ctx context.Context, opts scheduleOptions, log zerolog.Logger, 
 		}
 		switch {
 		case errors.Is(runCtx.Err(), context.DeadlineExceeded):
-			ev.Dur("run_timeout", opts.RunTimeout).Msg("scheduled run failed: RUN_TIMEOUT exceeded")
+			ev.Stringer("run_timeout", opts.RunTimeout).Msg("scheduled run failed: RUN_TIMEOUT exceeded")
 		case runBase.Err() != nil:
 			ev.Msg("scheduled run failed: cancelled at shutdown")
 		default:
@@ -204,12 +204,12 @@ func runSchedule(ctx context.Context, opts scheduleOptions, log zerolog.Logger, 
 
 	c.Start()
 	log.Info().Str("schedule", opts.Spec).Time("next_run", sched.Next(time.Now())).
-		Dur("run_timeout", opts.RunTimeout).Dur("shutdown_grace", opts.ShutdownGrace).Msg("scheduler started")
+		Dur("run_timeout", opts.RunTimeout).Stringer("shutdown_grace", opts.ShutdownGrace).Msg("scheduler started")
 
 	<-ctx.Done()
 	stopped := c.Stop()
 	if active.Load() > 0 {
-		log.Info().Dur("shutdown_grace", opts.ShutdownGrace).Msg("stopping: no new runs; waiting for the current run to finish")
+		log.Info().Stringer("shutdown_grace", opts.ShutdownGrace).Msg("stopping: no new runs; waiting for the current run to finish")
 	}
 	grace := time.NewTimer(opts.ShutdownGrace)
 	defer grace.Stop()
@@ -224,7 +224,7 @@ func runSchedule(ctx context.Context, opts scheduleOptions, log zerolog.Logger, 
 		log.Info().Msg("scheduler stopped")
 		return nil
 	}
-	log.Warn().Dur("shutdown_grace", opts.ShutdownGrace).Msg("SHUTDOWN_GRACE expired: cancelling the current run")
+	log.Warn().Stringer("shutdown_grace", opts.ShutdownGrace).Msg("SHUTDOWN_GRACE expired: cancelling the current run")
 	cancelRuns()
 	wait := time.NewTimer(stopWait)
 	defer wait.Stop()
