@@ -204,7 +204,7 @@ func runSchedule(ctx context.Context, opts scheduleOptions, log zerolog.Logger, 
 
 	c.Start()
 	log.Info().Str("schedule", opts.Spec).Time("next_run", sched.Next(time.Now())).
-		Dur("run_timeout", opts.RunTimeout).Stringer("shutdown_grace", opts.ShutdownGrace).Msg("scheduler started")
+		Stringer("run_timeout", opts.RunTimeout).Stringer("shutdown_grace", opts.ShutdownGrace).Msg("scheduler started")
 
 	<-ctx.Done()
 	stopped := c.Stop()
