@@ -1,0 +1,726 @@
+package main
+
+// Reliability tests of whole runs (issue "Reliability and security"):
+// faults injected into the fake Stripe, D1 and BigQuery services, secrets
+// that must never be printed or written, shuffled inputs that must give the
+// same bytes, and a generated dataset whose public files must hold no
+// email. Helpers here are prefixed rel* so that they never collide with the
+// other test files of the package.
+//
+// The fault tests set testRetryOverride (1 ms backoffs, 1 s per attempt),
+// so they are sequential: top-level parallel tests only start after them.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/civil"
+	"github.com/refrecon/refrecon/fixtures"
+	"github.com/refrecon/refrecon/fixtures/synth"
+	"github.com/refrecon/refrecon/sinks/bigquery"
+	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
+	"github.com/refrecon/refrecon/sinks/snapshots"
+	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
+	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
+	"github.com/refrecon/refrecon/sources/d1/d1test"
+	sqlitesrc "github.com/refrecon/refrecon/sources/sqlite"
+	"github.com/refrecon/refrecon/sources/stripeapi/stripefake"
+	"github.com/rs/zerolog"
+	"github.com/sethvargo/go-envconfig"
+)
+
+const (
+	relAsOf      = "2026-04-15T00:00:00Z"
+	relStripeKey = "sk_test_SECRETcanary123"
+	relD1Token   = "d1canarytoken456"
+	relBQProject = "refrecon-rel"
+	relBQDataset = "rel_ds"
+)
+
+var relDay = civil.Date{Year: 2026, Month: time.April, Day: 15}
+
+// relDirs is one run's output locations.
+type relDirs struct{ root, public, private, warehouse string }
+
+func relNewDirs(t *testing.T) relDirs {
+	t.Helper()
+	root := t.TempDir()
+	return relDirs{root: root, public: filepath.Join(root, "public"), private: filepath.Join(root, "private"),
+		warehouse: filepath.Join(root, "warehouse.sqlite")}
+}
+
+// env is the configuration of a run into d; kv adds pairs.
+func (d relDirs) env(kv ...string) map[string]string {
+	m := map[string]string{"AS_OF": relAsOf, "PUBLIC_DIR": d.public, "PRIVATE_DIR": d.private,
+		"WAREHOUSE": "sqlite:" + d.warehouse, "KEEP_SNAPSHOTS": "0"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// relFastRetries makes every remote client retry after 1 ms, with 1 s per
+// attempt, for the rest of the test.
+func relFastRetries(t *testing.T) {
+	t.Helper()
+	testRetryOverride = &retryTuning{Backoff: time.Millisecond, AttemptTimeout: time.Second}
+	t.Cleanup(func() { testRetryOverride = nil })
+}
+
+// relRun runs the job in process with env and returns the report, the
+// error and the logs.
+func relRun(t *testing.T, env map[string]string) (*runReport, string, error) {
+	t.Helper()
+	cfg, err := loadConfig(t.Context(), envconfig.MapLookuper(env))
+	if err != nil {
+		t.Fatalf("config %v: %v", env, err)
+	}
+	var logs bytes.Buffer
+	rep, err := runOnce(t.Context(), cfg, zerolog.New(&logs))
+	return rep, logs.String(), err
+}
+
+// relRunMain runs "refrecon run" through runMain under env (the process
+// environment, restored when the test ends) and returns its exit status,
+// stdout and stderr.
+func relRunMain(t *testing.T, env map[string]string) (int, string, string) {
+	t.Helper()
+	rt := reflect.TypeFor[config]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("env"), ",")
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	code := runMain(t.Context(), []string{"run"}, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// relTree reads every regular file under dir (but the lock file).
+func relTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() || e.Name() == snapshots.LockFile {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// relDiff says how two trees differ ("" when equal).
+func relDiff(want, got map[string][]byte) string {
+	var b strings.Builder
+	for p, w := range want {
+		if g, ok := got[p]; !ok {
+			fmt.Fprintf(&b, "missing %s\n", p)
+		} else if !bytes.Equal(g, w) {
+			fmt.Fprintf(&b, "differs %s\n", p)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			fmt.Fprintf(&b, "unexpected %s\n", p)
+		}
+	}
+	return b.String()
+}
+
+func relSQLiteRows(t *testing.T, path string) warehouse.Snapshot {
+	t.Helper()
+	w, err := sqlitewh.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s, err := w.ReadSnapshot(t.Context(), relDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func relBigQueryRows(t *testing.T, fake *bqfake.Server) warehouse.Snapshot {
+	t.Helper()
+	w, err := bigquery.Open(t.Context(), bigquery.Config{Project: relBQProject, Dataset: relBQDataset, Endpoint: fake.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s, err := w.ReadSnapshot(t.Context(), relDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// relBaseline is a clean run on the embedded fixtures.
+type relBaseline struct {
+	snapshotID string
+	public     map[string][]byte
+	rows       warehouse.Snapshot
+}
+
+func relClean(t *testing.T) relBaseline {
+	t.Helper()
+	d := relNewDirs(t)
+	rep, logs, err := relRun(t, d.env())
+	if err != nil {
+		t.Fatalf("clean run: %v\n%s", err, logs)
+	}
+	return relBaseline{snapshotID: rep.SnapshotID, public: relTree(t, d.public), rows: relSQLiteRows(t, d.warehouse)}
+}
+
+// relService is one remote service with its fault kinds.
+type relService struct {
+	name string
+	// start starts a fresh fake with the fault injected (nil: none) and
+	// returns the configuration that points a run at it, and for BigQuery
+	// the fake to read rows back from.
+	start func(t *testing.T, fault string, persistent bool) ([]string, *bqfake.Server)
+	// wantErr are strings the error of a persistent fault must contain:
+	// the service and the step.
+	wantErr []string
+	faults  []string
+}
+
+func relServices() []relService {
+	return []relService{
+		{
+			name: "stripe",
+			start: func(t *testing.T, fault string, persistent bool) ([]string, *bqfake.Server) {
+				fake := stripefake.New(t, relStripeKey, fixtures.StripeNDJSON)
+				f := stripefake.Fault{Path: "/v1/invoices", After: 1, Count: 1} // the second page
+				switch fault {
+				case "429 storm":
+					f.Status, f.Count = http.StatusTooManyRequests, 5
+				case "5xx":
+					f.Status = http.StatusServiceUnavailable
+				case "reset":
+					f.Reset = true
+				case "truncated":
+					f.Truncate = true
+				case "timeout":
+					f.Delay = time.Hour // the attempt times out after 1 s
+				}
+				if persistent {
+					f.Count = -1
+				}
+				if fault != "" {
+					fake.Inject(f)
+				}
+				return []string{"STRIPE_SOURCE", "api", "STRIPE_SECRET_KEY", relStripeKey, "STRIPE_API_BASE", fake.URL,
+					"STRIPE_RATE_LIMIT", "10000"}, nil
+			},
+			wantErr: []string{"read stripe", "stripe api", "listing invoices, page 2"},
+			faults:  []string{"429 storm", "5xx", "reset", "truncated", "timeout"},
+		},
+		{
+			name: "d1",
+			start: func(t *testing.T, fault string, persistent bool) ([]string, *bqfake.Server) {
+				db := filepath.Join(t.TempDir(), "d1.sqlite")
+				if err := os.WriteFile(db, fixtures.ReferralsSQLite, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				// Request 3 is the first page of users.
+				var f d1test.Fault
+				var opts []d1test.Option
+				switch fault {
+				case "429 storm":
+					for n := 3; n < 8; n++ {
+						opts = append(opts, d1test.WithFault(n, d1test.TooManyRequests("")))
+					}
+				case "5xx":
+					f = d1test.InternalError()
+				case "reset":
+					f = d1test.DropConnection()
+				case "truncated":
+					f = d1test.TruncatedBody()
+				case "repeated page":
+					f = d1test.RepeatPreviousPage()
+				case "timeout":
+					opts = append(opts, d1test.OnRequest(func(n int, _ string, _ *sql.DB) {
+						if n == 3 || persistent && n > 3 {
+							time.Sleep(1500 * time.Millisecond) // the attempt times out after 1 s
+						}
+					}))
+				}
+				if fault != "" && fault != "429 storm" && fault != "timeout" {
+					if persistent {
+						opts = append(opts, d1test.WithFaultFrom(3, f))
+					} else {
+						opts = append(opts, d1test.WithFault(3, f))
+					}
+				}
+				srv := d1test.NewServer(t, db, append(opts, d1test.WithToken(relD1Token))...)
+				return []string{"REFERRALS_SOURCE", "d1", "D1_ACCOUNT_ID", srv.AccountID, "D1_DATABASE_ID", srv.DatabaseID,
+					"D1_API_TOKEN", relD1Token, "D1_API_BASE", srv.URL}, nil
+			},
+			wantErr: []string{"read referrals", "referrals source d1", "read table users, page 1"},
+			faults:  []string{"429 storm", "5xx", "reset", "truncated", "timeout"},
+		},
+		{
+			name: "bigquery",
+			start: func(t *testing.T, fault string, persistent bool) ([]string, *bqfake.Server) {
+				fake := bqfake.New()
+				t.Cleanup(fake.Close)
+				n := 1
+				if persistent {
+					n = 1000
+				}
+				switch fault {
+				case "429 storm":
+					fake.FailNextUploadsWith(max(n, 3), bqfake.UploadFault{Status: http.StatusTooManyRequests})
+				case "5xx":
+					fake.FailNextUploadsWith(n, bqfake.UploadFault{Status: http.StatusServiceUnavailable})
+				case "reset":
+					fake.FailNextUploadsWith(n, bqfake.UploadFault{Reset: true})
+				case "truncated":
+					fake.FailNextUploadsWith(n, bqfake.UploadFault{Truncate: true})
+				}
+				return []string{"WAREHOUSE", "bigquery:" + relBQProject + "." + relBQDataset, "BIGQUERY_ENDPOINT", fake.URL()}, fake
+			},
+			wantErr: []string{"write warehouse", "bigquery", "load ", "giving up after"},
+			faults:  []string{"429 storm", "5xx", "reset", "truncated"},
+		},
+	}
+}
+
+// A recoverable fault of any kind, on any service, is retried within the
+// budget: the run succeeds with exactly the clean run's snapshot.
+func TestReliabilityRecoverableFaults(t *testing.T) {
+	relFastRetries(t)
+	base := relClean(t)
+	for _, svc := range relServices() {
+		for _, fault := range svc.faults {
+			t.Run(svc.name+"/"+fault, func(t *testing.T) {
+				extra, bq := svc.start(t, fault, false)
+				d := relNewDirs(t)
+				rep, logs, err := relRun(t, d.env(extra...))
+				if err != nil {
+					t.Fatalf("run with one %s fault: %v\n%s", fault, err, logs)
+				}
+				if rep.SnapshotID != base.snapshotID {
+					t.Errorf("snapshot %s, want the clean run's %s", rep.SnapshotID, base.snapshotID)
+				}
+				if diff := relDiff(base.public, relTree(t, d.public)); diff != "" {
+					t.Errorf("public files differ from the clean run's:\n%s", diff)
+				}
+				var rows warehouse.Snapshot
+				if bq != nil {
+					rows = relBigQueryRows(t, bq)
+				} else {
+					rows = relSQLiteRows(t, d.warehouse)
+				}
+				if diff := warehousetest.Diff(base.rows, rows); diff != "" {
+					t.Errorf("warehouse rows differ from the clean run's:\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// A fault that does not go away fails the run: exit 1, a message naming
+// the service and the step, and the previous snapshot still served.
+func TestReliabilityPersistentFaults(t *testing.T) {
+	relFastRetries(t)
+	for _, svc := range relServices() {
+		faults := []string{"5xx", "reset", "truncated"}
+		if svc.name == "d1" {
+			faults = append(faults, "repeated page")
+		}
+		for _, fault := range faults {
+			t.Run(svc.name+"/"+fault, func(t *testing.T) {
+				d := relNewDirs(t)
+				if _, logs, err := relRun(t, d.env("AS_OF", "2026-04-14T00:00:00Z")); err != nil {
+					t.Fatalf("previous run: %v\n%s", err, logs)
+				}
+				before := relTree(t, d.public)
+				extra, _ := svc.start(t, fault, true)
+				code, stdout, stderr := relRunMain(t, d.env(append(extra, "LOG_FORMAT", "console")...))
+				if code != exitFailed {
+					t.Fatalf("exit %d, want %d\nstderr:\n%s", code, exitFailed, stderr)
+				}
+				last := lastLine(stderr)
+				if !strings.HasPrefix(last, "refrecon run: ") {
+					t.Errorf("the last line of stderr is not the run's error: %q", last)
+				}
+				for _, want := range svc.wantErr {
+					if !strings.Contains(last, want) {
+						t.Errorf("the error does not say %q:\n%s", want, last)
+					}
+				}
+				if diff := relDiff(before, relTree(t, d.public)); diff != "" {
+					t.Errorf("the failed run changed the public files:\n%s", diff)
+				}
+				if strings.Contains(stdout+stderr, relStripeKey) || strings.Contains(stdout+stderr, relD1Token) {
+					t.Error("a secret was printed")
+				}
+			})
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// Canary secrets, passed the way production passes them, never show up in
+// logs (at debug level), errors, the manifest or any output file, on
+// successful and on failing runs.
+func TestReliabilitySecretsNeverLeak(t *testing.T) {
+	relFastRetries(t)
+	const user, pass, query = "canaryuser", "canarypass789", "canaryquery321"
+	canaries := []string{relStripeKey, relD1Token, pass, query, "SECRETcanary", "d1canary"}
+
+	cycles, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "cycles-custom.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cycleSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cycles.json" {
+			http.Error(w, "no such file (token "+r.URL.RawQuery+")", http.StatusNotFound)
+			return
+		}
+		w.Write(cycles) //nolint:errcheck
+	}))
+	t.Cleanup(cycleSrv.Close)
+	cycleURL := func(path string) string {
+		return strings.Replace(cycleSrv.URL, "http://", "http://"+user+":"+pass+"@", 1) + path + "?token=" + query
+	}
+
+	services := func(t *testing.T, stripeFault *stripefake.Fault, d1Opts ...d1test.Option) []string {
+		fake := stripefake.New(t, relStripeKey, fixtures.StripeNDJSON)
+		if stripeFault != nil {
+			fake.Inject(*stripeFault)
+		}
+		db := filepath.Join(t.TempDir(), "d1.sqlite")
+		if err := os.WriteFile(db, fixtures.ReferralsSQLite, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		srv := d1test.NewServer(t, db, append(d1Opts, d1test.WithToken(relD1Token))...)
+		return []string{"STRIPE_SOURCE", "api", "STRIPE_SECRET_KEY", relStripeKey, "STRIPE_API_BASE", fake.URL, "STRIPE_RATE_LIMIT", "10000",
+			"REFERRALS_SOURCE", "d1", "D1_ACCOUNT_ID", srv.AccountID, "D1_DATABASE_ID", srv.DatabaseID,
+			"D1_API_TOKEN", relD1Token, "D1_API_BASE", srv.URL, "LOG_LEVEL", "debug"}
+	}
+	for _, tc := range []struct {
+		name     string
+		extra    func(t *testing.T) []string
+		wantCode int
+	}{
+		{"success", func(t *testing.T) []string {
+			return append(services(t, nil), "CUSTOM_REFERRAL_PROGRAM_CYCLES", cycleURL("/cycles.json"))
+		}, exitOK},
+		{"success after retries", func(t *testing.T) []string {
+			return append(services(t, &stripefake.Fault{Path: "/v1/customers", Count: 2, Status: 500},
+				d1test.WithFault(2, d1test.InternalError())), "CUSTOM_REFERRAL_PROGRAM_CYCLES", cycleURL("/cycles.json"))
+		}, exitOK},
+		{"stripe refuses the key", func(t *testing.T) []string {
+			// The fake's 401 message repeats the key it was sent.
+			return append(services(t, &stripefake.Fault{Path: "/v1/invoices", Count: -1, Status: 401}),
+				"CUSTOM_REFERRAL_PROGRAM_CYCLES", cycleURL("/cycles.json"))
+		}, exitFailed},
+		{"stripe down", func(t *testing.T) []string {
+			return services(t, &stripefake.Fault{Path: "/v1/refunds", Count: -1, Status: 503})
+		}, exitFailed},
+		{"d1 refuses the token", func(t *testing.T) []string {
+			return services(t, nil, d1test.WithFaultFrom(1, d1test.Unauthorized()))
+		}, exitFailed},
+		{"d1 error echoing the token", func(t *testing.T) []string {
+			return services(t, nil, d1test.WithFaultFrom(1, d1test.ErrorEnvelope(7500, "bad token "+relD1Token)))
+		}, exitFailed},
+		{"cycle set not found", func(t *testing.T) []string {
+			return append(services(t, nil), "CUSTOM_REFERRAL_PROGRAM_CYCLES", cycleURL("/missing.json"))
+		}, exitConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := relNewDirs(t)
+			code, stdout, stderr := relRunMain(t, d.env(tc.extra(t)...))
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstderr:\n%s", code, tc.wantCode, stderr)
+			}
+			if len(stderr) < 100 {
+				t.Errorf("only %d bytes of logs: is debug logging on?", len(stderr))
+			}
+			outputs := map[string][]byte{"stdout": []byte(stdout), "stderr": []byte(stderr)}
+			for _, dir := range []string{d.public, d.private} {
+				for p, b := range relTree(t, dir) {
+					outputs[p] = b
+				}
+			}
+			if b, err := os.ReadFile(d.warehouse); err == nil {
+				outputs["warehouse.sqlite"] = b
+			}
+			if code == exitOK && len(outputs) < 10 {
+				t.Fatalf("only %d outputs to check", len(outputs))
+			}
+			for name, b := range outputs {
+				for _, c := range canaries {
+					if bytes.Contains(b, []byte(c)) {
+						t.Errorf("%s contains the secret %q", name, c)
+					}
+				}
+			}
+		})
+	}
+}
+
+// relShuffledCopy writes the fixture referrals database and Stripe export
+// with every table's rows and every export line in a random order.
+func relShuffledCopy(t *testing.T, seed uint64) (dbPath, ndjsonPath string) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	dir := t.TempDir()
+	src := filepath.Join(dir, "fixture.sqlite")
+	if err := os.WriteFile(src, fixtures.ReferralsSQLite, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbPath = filepath.Join(dir, "shuffled.sqlite")
+	in, err := sql.Open("sqlite", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	out.SetMaxOpenConns(1) // the ATTACH belongs to one connection
+	if _, err := out.Exec(`ATTACH DATABASE ? AS src`, src); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"users", "referrals"} {
+		var ddl string
+		if err := in.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&ddl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := out.Exec(ddl); err != nil {
+			t.Fatal(err)
+		}
+		// Copy the stored values untouched (the driver would parse DATETIME
+		// text), one row at a time in a shuffled rowid order.
+		var ids []int64
+		rows, err := in.Query(`SELECT rowid FROM ` + table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if len(ids) < 10 {
+			t.Fatalf("only %d rows in %s", len(ids), table)
+		}
+		rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		for _, id := range ids {
+			if _, err := out.Exec(`INSERT INTO main.`+table+` SELECT * FROM src.`+table+` WHERE rowid = ?`, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The copy must read back in another order, or the test proves nothing.
+	orig, err := sqlitesrc.New(src).ReadReferrals(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shuffled, err := sqlitesrc.New(dbPath).ReadReferrals(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(orig.Rows, shuffled.Rows) || reflect.DeepEqual(orig.Users, shuffled.Users) ||
+		len(orig.Rows) != len(shuffled.Rows) {
+		t.Fatal("the shuffled database reads back in the original order")
+	}
+	lines := bytes.Split(bytes.TrimSpace(fixtures.StripeNDJSON), []byte("\n"))
+	rng.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+	ndjsonPath = filepath.Join(dir, "shuffled.ndjson")
+	if err := os.WriteFile(ndjsonPath, append(bytes.Join(lines, []byte("\n")), '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dbPath, ndjsonPath
+}
+
+// Shuffling every input (users, referrals rows, customers, subscriptions,
+// invoices, refunds) changes nothing: the same snapshot id, byte-identical
+// public files and CSV reports, identical warehouse rows.
+func TestReliabilityShuffledInputsSameOutput(t *testing.T) {
+	t.Parallel()
+	base := relNewDirs(t)
+	baseRep, logs, err := relRun(t, base.env())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	basePublic, basePrivate := relTree(t, base.public), relTree(t, base.private)
+	baseRows := relSQLiteRows(t, base.warehouse)
+	for _, seed := range []uint64{1, 2} {
+		db, nd := relShuffledCopy(t, seed)
+		d := relNewDirs(t)
+		rep, logs, err := relRun(t, d.env("REFERRALS_SOURCE", "sqlite:"+db, "STRIPE_SOURCE", "file:"+nd))
+		if err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, logs)
+		}
+		if rep.SnapshotID != baseRep.SnapshotID {
+			t.Errorf("seed %d: snapshot %s, want %s", seed, rep.SnapshotID, baseRep.SnapshotID)
+		}
+		if diff := relDiff(basePublic, relTree(t, d.public)); diff != "" {
+			t.Errorf("seed %d: public files differ:\n%s", seed, diff)
+		}
+		if diff := relDiff(basePrivate, relTree(t, d.private)); diff != "" {
+			t.Errorf("seed %d: CSV reports differ:\n%s", seed, diff)
+		}
+		if diff := warehousetest.Diff(baseRows, relSQLiteRows(t, d.warehouse)); diff != "" {
+			t.Errorf("seed %d: warehouse rows differ:\n%s", seed, diff)
+		}
+	}
+}
+
+var relEmailLike = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
+
+// On a generated dataset of 5,000 referrals (with its malformed rows) no
+// public file holds an email address, or even an '@'; the private outputs
+// do (the check can see them).
+func TestReliabilityGeneratedDatasetPublishesNoEmail(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if _, err := synth.Generate(t.Context(), synth.Config{Dir: dir, Referrals: 5000, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	d := relNewDirs(t)
+	_, logs, err := relRun(t, d.env("AS_OF", "2026-07-15T00:00:00Z",
+		"REFERRALS_SOURCE", "sqlite:"+filepath.Join(dir, synth.FileReferrals),
+		"STRIPE_SOURCE", "file:"+filepath.Join(dir, synth.FileStripe),
+		"CUSTOM_REFERRAL_PROGRAM_CYCLES", "file://"+filepath.Join(dir, synth.FileCycles), "WAREHOUSE", "none"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	public := relTree(t, d.public)
+	if len(public) < 500 {
+		t.Fatalf("only %d public files", len(public))
+	}
+	names := make([]string, 0, len(public))
+	for p := range public {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if strings.Contains(p, "@") {
+			t.Errorf("file name %s contains '@'", p)
+		}
+		if i := bytes.IndexByte(public[p], '@'); i >= 0 {
+			t.Errorf("%s contains '@': %q", p, public[p][max(0, i-40):min(len(public[p]), i+40)])
+		}
+	}
+	seen := false
+	for _, b := range relTree(t, d.private) {
+		seen = seen || relEmailLike.Match(b)
+	}
+	if !seen {
+		t.Error("no email in the private reports either: is the check blind?")
+	}
+}
+
+// relCheckSnapshot checks that latest.json names a snapshot directory whose
+// manifest lists every file in it with the right sha256.
+func relCheckSnapshot(t *testing.T, public string) string {
+	t.Helper()
+	latest, err := os.ReadFile(filepath.Join(public, "latest.json"))
+	if err != nil {
+		t.Fatalf("latest.json: %v", err)
+	}
+	var doc struct{ SnapshotID, Path string }
+	if err := json.Unmarshal(latest, &doc); err != nil || doc.SnapshotID == "" || doc.Path != "snapshots/"+doc.SnapshotID+"/" {
+		t.Fatalf("latest.json %q: %v", latest, err)
+	}
+	dir := filepath.Join(public, filepath.FromSlash(doc.Path))
+	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatalf("latest.json points at %s, which has no manifest: %v", doc.Path, err)
+	}
+	var manifest struct {
+		SnapshotID string
+		Files      []struct {
+			Path   string
+			SHA256 string
+		}
+	}
+	if err := json.Unmarshal(mb, &manifest); err != nil || manifest.SnapshotID != doc.SnapshotID || len(manifest.Files) < 5 {
+		t.Fatalf("manifest of %s: %v (%d files)", doc.SnapshotID, err, len(manifest.Files))
+	}
+	listed := map[string]bool{"manifest.json": true}
+	for _, f := range manifest.Files {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil {
+			t.Fatalf("snapshot %s: %v", doc.SnapshotID, err)
+		}
+		if got := relSHA256(b); got != f.SHA256 {
+			t.Fatalf("snapshot %s: %s has sha256 %s, manifest says %s", doc.SnapshotID, f.Path, got, f.SHA256)
+		}
+		listed[f.Path] = true
+	}
+	for p := range relTree(t, dir) {
+		if !listed[p] {
+			t.Fatalf("snapshot %s: %s is not in the manifest", doc.SnapshotID, p)
+		}
+	}
+	return doc.SnapshotID
+}
+
+// noTempLeft fails when a publication left a temporary file or directory.
+func noTempLeft(t *testing.T, public string) {
+	t.Helper()
+	for _, dir := range []string{public, filepath.Join(public, "snapshots")} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".tmp-") || strings.HasPrefix(e.Name(), ".latest.json.tmp-") {
+				t.Errorf("%s left in %s", e.Name(), dir)
+			}
+		}
+	}
+}
+
+func relSHA256(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
