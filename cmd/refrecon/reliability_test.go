@@ -724,3 +724,99 @@ func relSHA256(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// A hostile dataset (testdata/hostile: refcodes with '/', '..', NUL, new
+// lines, look-alike letters, '@', device names, 400 bytes; emails with NUL
+// and no '@'; an invoice of nearly MaxInt64 in usd and one in an unknown currency;
+// a refund of MaxInt64; objects of unknown types) runs to completion:
+// every file stays inside its directory under a safe name, nothing public
+// holds an '@', every referrals row has its decision and every quarantine
+// reason shows up, and the skipped objects are noted in the manifest.
+func TestReliabilityHostileDataset(t *testing.T) {
+	t.Parallel()
+	d := relNewDirs(t)
+	rep, logs, err := relRun(t, d.env(
+		"REFERRALS_SOURCE", "d1dump:"+filepath.Join("testdata", "hostile", "referrals.sql"),
+		"STRIPE_SOURCE", "file:"+filepath.Join("testdata", "hostile", "stripe.ndjson")))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	// Only the three outputs exist under the root, and nothing escaped it.
+	ents, err := os.ReadDir(d.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if n := e.Name(); n != "public" && n != "private" && !strings.HasPrefix(n, "warehouse.sqlite") {
+			t.Errorf("unexpected %s in the output root", n)
+		}
+	}
+	safeName := regexp.MustCompile(`^[A-Za-z0-9_~.-]+\.json$`)
+	public := relTree(t, d.public)
+	prefix := "snapshots/" + rep.SnapshotID + "/referrers/"
+	referrers := 0
+	for p, b := range public {
+		if bytes.IndexByte(b, '@') >= 0 {
+			t.Errorf("%s contains '@'", p)
+		}
+		if !strings.HasPrefix(p, "snapshots/"+rep.SnapshotID+"/") && p != "latest.json" {
+			t.Errorf("file %q outside the snapshot directory", p)
+		}
+		if name, ok := strings.CutPrefix(p, prefix); ok {
+			referrers++
+			if !safeName.MatchString(name) || len(name) > 255 || strings.HasPrefix(name, ".") {
+				t.Errorf("referrer file name %q is not safe", name)
+			}
+		}
+	}
+	// One file per distinct refcode, no two sharing a file (users rows
+	// without a refcode, NULL or '', have no file: nobody can refer with
+	// them).
+	distinct := map[string]bool{}
+	for _, u := range rep.Result.Referrers {
+		if u.Refcode != "" {
+			distinct[u.Refcode] = true
+		}
+	}
+	if referrers != len(distinct) || referrers < 16 {
+		t.Errorf("%d referrer files for %d distinct refcodes", referrers, len(distinct))
+	}
+	// Every quarantine and exclusion reason is in the warehouse.
+	rows := relSQLiteRows(t, d.warehouse)
+	reasons := map[string]int{}
+	for _, r := range rows.ReferralDecisions {
+		reasons[r.Reason]++
+	}
+	for _, want := range []string{"invalid_email", "unknown_refcode", "invalid_timestamp", "self_referral", "duplicate_referee", "currency_mismatch"} {
+		if reasons[want] == 0 {
+			t.Errorf("no decision with reason %s (reasons: %v)", want, reasons)
+		}
+	}
+	if n := len(rep.Result.Decisions); n != int(rep.Counts.Referrals) {
+		t.Errorf("%d decisions for %d referrals rows", n, rep.Counts.Referrals)
+	}
+	manifest := public["snapshots/"+rep.SnapshotID+"/manifest.json"]
+	if !bytes.Contains(manifest, []byte("weird_object")) {
+		t.Errorf("the manifest does not note the skipped objects of unknown type:\n%s", manifest)
+	}
+
+	// A value that is no boolean in referrals.rewarded is a clear error
+	// naming the row and the column, and nothing is published.
+	dump, err := os.ReadFile(filepath.Join("testdata", "hostile", "referrals.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.sql")
+	dump = bytes.Replace(dump, []byte("'2026-03-04 10:00:00',NULL,1);"), []byte("'2026-03-04 10:00:00',NULL,'yes');"), 1)
+	if err := os.WriteFile(bad, dump, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d2 := relNewDirs(t)
+	_, _, err = relRun(t, d2.env("REFERRALS_SOURCE", "d1dump:"+bad))
+	if err == nil || !strings.Contains(err.Error(), "payer4@example.com") || !strings.Contains(err.Error(), "rewarded") {
+		t.Errorf("rewarded 'yes': err = %v, want an error naming the row and the column", err)
+	}
+	if len(relTree(t, d2.public)) != 0 {
+		t.Error("a failed run published files")
+	}
+}
