@@ -155,6 +155,16 @@ func Open(path string) (*Warehouse, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
 	}
+	// The warehouse holds emails: create a new file readable by its owner
+	// only (SQLite gives its -wal and -shm files the database file's mode).
+	// An existing file keeps the mode its operator gave it.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
+	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
 	dsn := u.String() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
