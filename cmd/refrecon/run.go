@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +67,14 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(os.Getenv("REFRECON_CPUPROFILE"))
+	if err != nil {
+		return err
+	}
 	rep, err := runOnce(ctx, cfg, log)
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = perr
+	}
 	if rep != nil && rep.Result != nil {
 		writeSummary(stdout, rep)
 	}
@@ -158,23 +168,27 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 		log.Warn().Str("stage", "read").Str("note", n).Msg("source note")
 	}
 	c := digest.Counts
-	log.Info().Str("stage", "read").Int64("users", c.Users).Int64("referrals", c.Referrals).
+	log.Info().Str("stage", "read").Int64("rows", c.Users+c.Referrals+c.Customers+c.Subscriptions+c.Invoices+c.Refunds).
+		Int64("users", c.Users).Int64("referrals", c.Referrals).
 		Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).Int64("invoices", c.Invoices).
-		Int64("refunds", c.Refunds).Float64("seconds", time.Since(stage).Seconds()).Msg("inputs read")
+		Int64("refunds", c.Refunds).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("inputs read")
 
 	stage = time.Now()
 	res, err := pipeline.Compute(in, p.cycles, p.asOf)
 	if err != nil {
 		return rep, fmt.Errorf("compute: %w", err)
 	}
-	log.Info().Str("stage", "compute").Str("snapshot_id", info.SnapshotID).Int("cycles", len(res.Cycles)).
-		Int("decisions", len(res.Decisions)).Float64("seconds", time.Since(stage).Seconds()).Msg("cycles computed")
+	log.Info().Str("stage", "compute").Int("rows", len(res.Decisions)).Str("snapshot_id", info.SnapshotID).Int("cycles", len(res.Cycles)).
+		Int("decisions", len(res.Decisions)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("cycles computed")
 
 	stage = time.Now()
 	if err := writePrivate(ctx, cfg, p, info, res, in.Stripe.Subscriptions, log); err != nil {
 		return rep, err
 	}
-	log.Info().Str("stage", "private").Float64("seconds", time.Since(stage).Seconds()).Msg("reports and warehouse written")
+	if err := writeHeapProfile(os.Getenv("REFRECON_MEMPROFILE")); err != nil {
+		return rep, err
+	}
+	log.Info().Str("stage", "private").Int("rows", privateRows(res, in.Stripe.Subscriptions)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
 
 	stage = time.Now()
 	pub := publicjson.New(cfg.PublicDir, cfg.RecordsPerPage)
@@ -182,8 +196,8 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
 	}
 	rep.Result = res
-	log.Info().Str("stage", "publish").Str("snapshot_id", info.SnapshotID).Str("dir", cfg.PublicDir).
-		Float64("seconds", time.Since(stage).Seconds()).Msg("public snapshot published")
+	log.Info().Str("stage", "publish").Int("rows", publicRows(res)).Str("snapshot_id", info.SnapshotID).Str("dir", cfg.PublicDir).
+		Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("public snapshot published")
 
 	if cfg.KeepSnapshots > 0 {
 		removed, err := snapshots.Prune(cfg.PublicDir, cfg.KeepSnapshots)
@@ -423,4 +437,92 @@ func newRunID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// privateRows is how many records the private stage writes: the warehouse's
+// decision, leaderboard, accounting and subscription rows (the CSV reports
+// carry the same leaderboard and accounting lines). For the stage log.
+func privateRows(res *pipeline.Result, subs []pipeline.Subscription) int {
+	n := len(res.Decisions) + len(subs)
+	for i := range res.Cycles {
+		n += len(res.Cycles[i].Leaderboard) + len(res.Cycles[i].Events)
+	}
+	return n
+}
+
+// publicRows is how many records the public snapshot holds: one referrer
+// file per users row and every leaderboard entry. For the stage log.
+func publicRows(res *pipeline.Result) int {
+	n := len(res.Referrers)
+	for i := range res.Cycles {
+		n += len(res.Cycles[i].Leaderboard)
+	}
+	return n
+}
+
+// peakRSS is the process's peak resident set size so far in bytes, from
+// the kernel's own accounting (VmHWM in /proc/self/status); 0 where that is
+// not available. The stage logs carry it for the benchmarks.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// startCPUProfile starts a pprof CPU profile of the run into path (the
+// hidden REFRECON_CPUPROFILE variable, for docs/performance.md); "" does
+// nothing. The returned function stops it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// writeHeapProfile writes a pprof heap profile into path (the hidden
+// REFRECON_MEMPROFILE variable) when the run's memory is at its largest:
+// after the private outputs, with the inputs' subscriptions, the result
+// and the warehouse rows all written. "" does nothing.
+func writeHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC() // up-to-date statistics
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
 }
