@@ -45,7 +45,7 @@ fuzz:
 	done
 
 bench: build
-	$(GO) run ./cmd/refrecon-bench
+	$(GO) run ./cmd/refrecon-bench --build=false $(BENCHFLAGS)
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/...
