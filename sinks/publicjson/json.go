@@ -151,6 +151,11 @@ func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // encodeJSON appends v as compact JSON and a newline to buf.
 func encodeJSON(buf *bytes.Buffer, v any) error {
+	if a, ok := v.(jsonAppender); ok {
+		buf.Write(a.appendJSON(buf.AvailableBuffer()))
+		buf.WriteByte('\n')
+		return nil
+	}
 	enc := json.NewEncoder(buf)
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode JSON: %w", err)

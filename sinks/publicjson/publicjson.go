@@ -415,20 +415,26 @@ func (p *Publisher) generate(info pipeline.RunInfo, res *pipeline.Result, mkdir 
 	if err := mkdir("referrers"); err != nil {
 		return err
 	}
-	type found struct {
-		e      pipeline.Entry
-		ranked bool
+	// Where each referrer is in each cycle: per cycle and users row, k+1
+	// for Leaderboard[k], -(k+1) for Unranked[k], 0 for neither.
+	pos := make(map[string]int32, len(res.Referrers))
+	for i := len(res.Referrers) - 1; i >= 0; i-- {
+		pos[res.Referrers[i].Refcode] = int32(i) // the first row of a refcode
 	}
-	byCycle := make([]map[string]found, len(res.Cycles))
+	where := make([][]int32, len(res.Cycles))
 	for i, cr := range res.Cycles {
-		m := make(map[string]found, len(cr.Leaderboard)+len(cr.Unranked))
-		for _, e := range cr.Unranked {
-			m[e.Refcode] = found{e: e}
+		w := make([]int32, len(res.Referrers))
+		for k := range cr.Unranked {
+			if p, ok := pos[cr.Unranked[k].Refcode]; ok {
+				w[p] = -int32(k + 1)
+			}
 		}
-		for _, e := range cr.Leaderboard {
-			m[e.Refcode] = found{e: e, ranked: true}
+		for k := range cr.Leaderboard {
+			if p, ok := pos[cr.Leaderboard[k].Refcode]; ok {
+				w[p] = int32(k + 1)
+			}
 		}
-		byCycle[i] = m
+		where[i] = w
 	}
 	idOrder := make([]int, len(res.Cycles))
 	for i := range idOrder {
@@ -437,6 +443,7 @@ func (p *Publisher) generate(info pipeline.RunInfo, res *pipeline.Result, mkdir 
 	slices.SortFunc(idOrder, func(a, b int) int { return strings.Compare(res.Cycles[a].Cycle.ID, res.Cycles[b].Cycle.ID) })
 
 	seen := make(map[string]string, len(res.Referrers))
+	rf := referrerFile{cycles: make([]namedCycle, 0, len(res.Cycles))}
 	for _, u := range res.Referrers {
 		if u.Refcode == "" {
 			continue // a users row without a refcode cannot be referred
@@ -450,14 +457,20 @@ func (p *Publisher) generate(info pipeline.RunInfo, res *pipeline.Result, mkdir 
 			return fmt.Errorf("refcodes %q and %q map to the same file %s.json", prev, u.Refcode, name)
 		}
 		seen[name] = u.Refcode
-		rf := referrerFile{refcode: pub}
+		p := pos[u.Refcode]
+		rf.refcode, rf.cycles = pub, rf.cycles[:0] // emit encodes rf before it returns
 		for _, i := range idOrder {
-			cr := res.Cycles[i]
-			f, ok := byCycle[i][u.Refcode]
-			if !ok {
-				f = found{e: pipeline.Entry{Refcode: u.Refcode}}
+			cr := &res.Cycles[i]
+			var v referrerCycle
+			switch k := where[i][p]; {
+			case k > 0:
+				v = referrerCycleFor(cr.Cycle, cr.Leaderboard[k-1], true)
+			case k < 0:
+				v = referrerCycleFor(cr.Cycle, cr.Unranked[-k-1], false)
+			default:
+				v = referrerCycleFor(cr.Cycle, pipeline.Entry{Refcode: u.Refcode}, false)
 			}
-			rf.cycles = append(rf.cycles, namedCycle{id: cr.Cycle.ID, v: referrerCycleFor(cr.Cycle, f.e, f.ranked)})
+			rf.cycles = append(rf.cycles, namedCycle{id: cr.Cycle.ID, v: v})
 		}
 		if err := emit("referrers/"+name+".json", rf); err != nil {
 			return err
@@ -478,36 +491,7 @@ type namedCycle struct {
 	v  referrerCycle
 }
 
-func (r referrerFile) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(`{"refcode":`)
-	if err := writeCompact(&b, r.refcode); err != nil {
-		return nil, err
-	}
-	b.WriteString(`,"cycles":{`)
-	for i, c := range r.cycles {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if err := writeCompact(&b, c.id); err != nil {
-			return nil, err
-		}
-		b.WriteByte(':')
-		if err := writeCompact(&b, c.v); err != nil {
-			return nil, err
-		}
-	}
-	b.WriteString(`}}`)
-	return b.Bytes(), nil
-}
-
-func writeCompact(b *bytes.Buffer, v any) error {
-	if err := encodeJSON(b, v); err != nil {
-		return err
-	}
-	b.Truncate(b.Len() - 1) // the encoder's newline
-	return nil
-}
+func (r referrerFile) MarshalJSON() ([]byte, error) { return r.appendJSON(nil), nil }
 
 // writeFile creates path with data, fsyncing it when sync is set.
 func writeFile(path string, data []byte, sync bool) error {
