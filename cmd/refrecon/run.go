@@ -178,17 +178,21 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 	if err != nil {
 		return rep, fmt.Errorf("compute: %w", err)
 	}
+	// The result holds what the outputs need; the inputs, but for the
+	// subscriptions the warehouse keeps, can go.
+	subs := in.Stripe.Subscriptions
+	in = pipeline.Inputs{}
 	log.Info().Str("stage", "compute").Int("rows", len(res.Decisions)).Str("snapshot_id", info.SnapshotID).Int("cycles", len(res.Cycles)).
 		Int("decisions", len(res.Decisions)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("cycles computed")
 
 	stage = time.Now()
-	if err := writePrivate(ctx, cfg, p, info, res, in.Stripe.Subscriptions, log); err != nil {
+	if err := writePrivate(ctx, cfg, p, info, res, subs, log); err != nil {
 		return rep, err
 	}
 	if err := writeHeapProfile(os.Getenv("REFRECON_MEMPROFILE")); err != nil {
 		return rep, err
 	}
-	log.Info().Str("stage", "private").Int("rows", privateRows(res, in.Stripe.Subscriptions)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
+	log.Info().Str("stage", "private").Int("rows", privateRows(res, subs)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
 
 	stage = time.Now()
 	pub := publicjson.New(cfg.PublicDir, cfg.RecordsPerPage)
