@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -71,7 +72,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	rep, err := runOnce(ctx, cfg, log)
+	runCtx, cancel := context.WithTimeout(ctx, cfg.RunTimeout)
+	defer cancel()
+	rep, err := runOnce(runCtx, cfg, log)
 	if perr := stopProfile(); perr != nil && err == nil {
 		err = perr
 	}
@@ -125,6 +128,12 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 	rep = &runReport{RunID: newRunID(), Status: "failed"}
 	log = log.With().Str("run_id", rep.RunID).Logger()
 	defer func() {
+		// A panic is a bug; it fails this run (exit 1, nothing published) and
+		// is reported with its stack instead of taking the scheduler down.
+		if r := recover(); r != nil {
+			log.Error().Str("stack", string(debug.Stack())).Msg("run panicked")
+			err = fmt.Errorf("run panicked: %v", r)
+		}
 		rep.Seconds = time.Since(started).Seconds()
 		if err == nil {
 			rep.Status = "ok"
@@ -176,7 +185,7 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 	stage = time.Now()
 	res, err := pipeline.Compute(in, p.cycles, p.asOf)
 	if err != nil {
-		return rep, fmt.Errorf("compute: %w", err)
+		return rep, err // pipeline.Compute's errors say "compute: ..."
 	}
 	// The result holds what the outputs need; the inputs, but for the
 	// subscriptions the warehouse keeps, can go.
@@ -230,6 +239,9 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	}
 	if cfg.RecordsPerPage < 1 || cfg.RecordsPerPage > 100 {
 		bad("RECORDS_PER_PAGE %d: want 1..100", cfg.RecordsPerPage)
+	}
+	if cfg.RunTimeout <= 0 {
+		bad("RUN_TIMEOUT %s: want more than 0", cfg.RunTimeout)
 	}
 	if cfg.KeepSnapshots < 0 {
 		bad("KEEP_SNAPSHOTS %d: want 0 (keep all) or more", cfg.KeepSnapshots)
