@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/refrecon/refrecon/fixtures"
@@ -31,6 +30,7 @@ import (
 	sqlitesrc "github.com/refrecon/refrecon/sources/sqlite"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
+	"golang.org/x/sync/errgroup"
 )
 
 // codeVersion is set at build time (-ldflags -X main.codeVersion=...). It
@@ -195,7 +195,7 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 		Int("decisions", len(res.Decisions)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("cycles computed")
 
 	stage = time.Now()
-	if err := writePrivate(ctx, cfg, p, info, res, subs, log); err != nil {
+	if err := writePrivate(ctx, cfg, p, info, res, subs); err != nil {
 		return rep, err
 	}
 	if err := writeHeapProfile(os.Getenv("REFRECON_MEMPROFILE")); err != nil {
@@ -356,33 +356,23 @@ func newWarehouse(ctx context.Context, cfg *config) (func(ctx context.Context) (
 
 // readInputs reads both sources at once.
 func readInputs(ctx context.Context, p *plan) (pipeline.Inputs, []string, error) {
-	var (
-		in         pipeline.Inputs
-		wg         sync.WaitGroup
-		rErr, sErr error
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if in.Referrals, rErr = p.referrals.ReadReferrals(ctx); rErr != nil {
-			cancel()
+	var in pipeline.Inputs
+	// The first error cancels the other read and is the one reported.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if in.Referrals, err = p.referrals.ReadReferrals(gctx); err != nil {
+			return fmt.Errorf("read referrals: %w", err)
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		if in.Stripe, sErr = p.stripe.ReadStripe(ctx); sErr != nil {
-			cancel()
+		return nil
+	})
+	g.Go(func() (err error) {
+		if in.Stripe, err = p.stripe.ReadStripe(gctx); err != nil {
+			return fmt.Errorf("read stripe: %w", err)
 		}
-	}()
-	wg.Wait()
-	// Report the error that caused the other's cancellation, not the echo.
-	switch {
-	case rErr != nil && !(errors.Is(rErr, context.Canceled) && sErr != nil):
-		return in, nil, fmt.Errorf("read referrals: %w", rErr)
-	case sErr != nil:
-		return in, nil, fmt.Errorf("read stripe: %w", sErr)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return in, nil, err
 	}
 	var notes []string
 	for _, s := range []any{p.referrals, p.stripe} {
@@ -394,27 +384,25 @@ func readInputs(ctx context.Context, p *plan) (pipeline.Inputs, []string, error)
 }
 
 // writePrivate writes the finance CSV reports and the warehouse at once.
+// Both are attempted to the end: one failing does not cancel the other, and
+// both errors are reported.
 func writePrivate(ctx context.Context, cfg *config, p *plan, info pipeline.RunInfo, res *pipeline.Result,
-	subs []pipeline.Subscription, log zerolog.Logger) error {
-	var (
-		wg            sync.WaitGroup
-		csvErr, whErr error
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	subs []pipeline.Subscription) error {
+	var g errgroup.Group
+	var csvErr, whErr error
+	g.Go(func() error {
 		if err := csvreport.New(cfg.PrivateDir).Write(ctx, info, res); err != nil {
 			csvErr = fmt.Errorf("write finance reports: %w", err)
 		}
-	}()
+		return nil
+	})
 	if p.warehouse != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			whErr = writeWarehouse(ctx, p, info, res, subs)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return errors.Join(csvErr, whErr)
 }
 
