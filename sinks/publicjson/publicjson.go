@@ -57,8 +57,12 @@ import (
 // DefaultRecordsPerPage is the leaderboard page size when none is given.
 const DefaultRecordsPerPage = 25
 
-// workers is how many goroutines write files at once.
-const workers = 4
+// workers is how many goroutines write files at once. One: creating files
+// in one directory is serialised by the kernel anyway, and on the
+// benchmark machine's ext4 concurrent creators in one directory made each
+// creation slower, never faster (docs/performance.md); encoding runs beside
+// the writer.
+const workers = 1
 
 // Publisher publishes snapshots into one public directory.
 type Publisher struct {
