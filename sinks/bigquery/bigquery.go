@@ -22,7 +22,6 @@
 package bigquery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +55,10 @@ type Config struct {
 	Endpoint string
 	// Options are extra client options (after the Endpoint ones).
 	Options []option.ClientOption
+	// TempDir is where a table's encoded rows are spooled for its load job
+	// when they exceed a few MiB; "" means os.TempDir(). The files hold
+	// emails: mode 0600, removed after the write.
+	TempDir string
 	// MaxAttempts bounds the attempts of each table's load; 0 means 4.
 	MaxAttempts int
 	// Backoff is the wait after failed attempt n (1-based) before the next
@@ -154,12 +157,17 @@ func writeOrder() []warehouse.Table {
 }
 
 // WriteSnapshot replaces the rows of s.Date in every table with s's rows.
-// It validates s first, ensures the dataset and all tables exist, then
-// loads each table (runs last). On error, tables loaded before the failing
-// one already hold the new rows; a later successful write of the same day
-// repairs that.
+// It checks the date, then encodes every table's rows (one at a time, as
+// warehouse.Snapshot.Rows yields them, checking each row's date) into a
+// spool per table, so a bad row or value fails before anything is loaded. It
+// then ensures the dataset and all tables exist, and loads each table from
+// its spool (runs last; a retried load reads the spool again). A spool is
+// in memory up to a few MiB, then a temporary file (mode 0600, in
+// Config.TempDir) removed when the write ends. On error, tables loaded
+// before the failing one already hold the new rows; a later successful
+// write of the same day repairs that.
 func (w *Warehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error {
-	if err := s.Validate(); err != nil {
+	if err := s.ValidateDate(); err != nil {
 		return fmt.Errorf("write bigquery snapshot: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -167,13 +175,19 @@ func (w *Warehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) err
 	}
 	tables := writeOrder()
 	// Encode everything before touching BigQuery, so bad values fail early.
-	media := make([][]byte, len(tables))
+	media := make([]*spool, len(tables))
+	defer func() {
+		for _, m := range media {
+			if m != nil {
+				m.remove()
+			}
+		}
+	}()
 	for i, t := range tables {
-		b, err := encodeRows(t.Rows(&s))
-		if err != nil {
+		media[i] = &spool{dir: w.cfg.TempDir}
+		if err := encodeRows(ctx, media[i], s.Rows(t.Name)); err != nil {
 			return fmt.Errorf("write bigquery snapshot %s: encode %s: %w", s.Date, t.Name, err)
 		}
-		media[i] = b
 	}
 	if err := w.ensureDataset(ctx); err != nil {
 		return fmt.Errorf("write bigquery snapshot %s: %w", s.Date, err)
@@ -198,7 +212,7 @@ func partition(table string, d civil.Date) string {
 
 // load runs one table's load job, retrying the whole load on transient
 // failures.
-func (w *Warehouse) load(ctx context.Context, table string, date civil.Date, media []byte) error {
+func (w *Warehouse) load(ctx context.Context, table string, date civil.Date, media *spool) error {
 	dst := partition(table, date)
 	maxAttempts := w.cfg.MaxAttempts
 	if maxAttempts == 0 {
@@ -242,8 +256,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (w *Warehouse) loadOnce(ctx context.Context, table, dst string, date civil.Date, media []byte) error {
-	src := bq.NewReaderSource(bytes.NewReader(media))
+func (w *Warehouse) loadOnce(ctx context.Context, table, dst string, date civil.Date, media *spool) error {
+	src := bq.NewReaderSource(media.reader())
 	src.SourceFormat = bq.JSON
 	l := w.ds.Table(dst).LoaderFrom(src)
 	l.WriteDisposition = bq.WriteTruncate

@@ -2,6 +2,7 @@ package bigquery_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -57,4 +58,44 @@ func TestUploadNetworkFaultsGiveUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Rows spooled to temporary files (here: every table, with a tiny memory
+// spool) are loaded again on a retry and the files are removed after the
+// write, also after a failed one.
+func TestSpooledRowsAreRetriedAndRemoved(t *testing.T) {
+	defer bigquery.SetSpoolMemory(16)()
+	dir := t.TempDir()
+	fake, w := open(t, bigquery.Config{TempDir: dir})
+	fake.FailNextUploadsWith(2, bqfake.UploadFault{Reset: true})
+	s := warehousetest.Stream(warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	if err := w.WriteSnapshot(context.Background(), s); err != nil {
+		t.Fatalf("WriteSnapshot with two reset uploads: %v", err)
+	}
+	warehousetest.Check(context.Background(), t, w, s)
+	checkEmpty := func() {
+		t.Helper()
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+	checkEmpty()
+
+	fake.FailNextUploads(100, 400)
+	if err := w.WriteSnapshot(context.Background(), s); err == nil {
+		t.Fatal("WriteSnapshot with failing uploads: nil error")
+	}
+	checkEmpty()
+
+	bad := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
+	bad.Subscriptions[1].SnapshotDate = day2
+	err := w.WriteSnapshot(context.Background(), warehousetest.Stream(bad))
+	if err == nil || !strings.Contains(err.Error(), "subscriptions row 1 has snapshot_date 2026-04-16") {
+		t.Fatalf("error %v, want the row of another date named", err)
+	}
+	checkEmpty()
 }

@@ -1,9 +1,13 @@
 package bigquery
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -102,27 +106,39 @@ func WriteSchemaFiles(dir string) error {
 	return nil
 }
 
-// encodeRows encodes a *[]Row as newline-delimited JSON in the form
-// BigQuery's loader reads without loss: INT64 as decimal strings (JSON
-// numbers above 2^53 would be rounded), TIMESTAMP as UTC RFC 3339 with at
-// most six fractional digits, DATE as YYYY-MM-DD, repeated fields as arrays
-// (never null).
-func encodeRows(rowsPtr any) ([]byte, error) {
-	rows := reflect.ValueOf(rowsPtr).Elem()
-	var out []byte
-	for i := 0; i < rows.Len(); i++ {
-		v, err := encodeValue(rows.Index(i))
+// encodeRows encodes rows (pointers to row structs) as newline-delimited
+// JSON into w, in the form BigQuery's loader reads without loss: INT64 as
+// decimal strings (JSON numbers above 2^53 would be rounded), TIMESTAMP as
+// UTC RFC 3339 with at most six fractional digits, DATE as YYYY-MM-DD,
+// repeated fields as arrays (never null). A row of another date (an error
+// of rows) ends the encoding with that error.
+func encodeRows(ctx context.Context, w io.Writer, rows iter.Seq2[any, error]) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	i := 0
+	for row, err := range rows {
 		if err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, err)
+			return err
+		}
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		v, err := encodeValue(reflect.ValueOf(row).Elem())
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, err)
+			return fmt.Errorf("row %d: %w", i, err)
 		}
-		out = append(out, b...)
-		out = append(out, '\n')
+		bw.Write(b)
+		if err := bw.WriteByte('\n'); err != nil {
+			return err
+		}
+		i++
 	}
-	return out, nil
+	return bw.Flush()
 }
 
 var (

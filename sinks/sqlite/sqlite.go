@@ -23,10 +23,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -248,7 +250,9 @@ func (w *Warehouse) Close() error {
 }
 
 // WriteSnapshot replaces the rows of s.Date in every table with s's rows, in
-// one transaction.
+// one transaction. The rows are read one at a time (warehouse.Snapshot.Rows)
+// and inserted in batches, so a streamed snapshot is never held whole; a row
+// of another date rolls the transaction back.
 func (w *Warehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error {
 	if err := w.writeSnapshot(ctx, s); err != nil {
 		return fmt.Errorf("write snapshot %v to sqlite warehouse %s: %w", s.Date, w.path, err)
@@ -257,7 +261,7 @@ func (w *Warehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) err
 }
 
 func (w *Warehouse) writeSnapshot(ctx context.Context, s warehouse.Snapshot) (err error) {
-	if err := s.Validate(); err != nil {
+	if err := s.ValidateDate(); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -277,8 +281,7 @@ func (w *Warehouse) writeSnapshot(ctx context.Context, s warehouse.Snapshot) (er
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE snapshot_date = ?", quoteIdent(t.Name)), date); err != nil {
 			return fmt.Errorf("delete %s rows: %w", t.Name, err)
 		}
-		rows := reflect.ValueOf(t.Rows(&s)).Elem()
-		if err := w.insert(ctx, tx, t, rows); err != nil {
+		if err := w.insert(ctx, tx, t, s.Rows(t.Name)); err != nil {
 			return fmt.Errorf("insert %s rows: %w", t.Name, err)
 		}
 	}
@@ -291,11 +294,9 @@ func (w *Warehouse) writeSnapshot(ctx context.Context, s warehouse.Snapshot) (er
 	return nil
 }
 
-func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows reflect.Value) error {
-	n := rows.Len()
-	if n == 0 {
-		return nil
-	}
+// insert inserts rows in multi-row INSERTs of up to batchRows rows; full
+// batches share one prepared statement.
+func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.Seq2[any, error]) error {
 	per := min(batchRows, maxVars/len(t.cols))
 	names := make([]string, len(t.cols))
 	for i, c := range t.cols {
@@ -308,32 +309,33 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows reflec
 		return tx.PrepareContext(ctx, q)
 	}
 	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
 	args := make([]any, 0, per*len(t.cols))
-	for start := 0; start < n; start += per {
+	var enc encoder
+	n, inBatch := 0, 0
+	flush := func() error {
+		if inBatch == 0 {
+			return nil
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		end := min(start+per, n)
-		args = args[:0]
-		for i := start; i < end; i++ {
-			var err error
-			if args, err = appendArgs(args, t.cols, rows.Index(i)); err != nil {
-				return fmt.Errorf("row %d: %w", i, err)
-			}
-		}
-		stmt := full
-		if end-start == per {
+		var stmt *sql.Stmt
+		if inBatch == per {
 			if full == nil {
 				var err error
 				if full, err = prepare(per); err != nil {
 					return err
 				}
-				defer full.Close()
 			}
 			stmt = full
 		} else {
 			var err error
-			if stmt, err = prepare(end - start); err != nil {
+			if stmt, err = prepare(inBatch); err != nil {
 				return err
 			}
 			defer stmt.Close()
@@ -341,11 +343,31 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows reflec
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
 		}
+		clear(args) // drop references to the batch's strings
+		args, inBatch = args[:0], 0
+		return nil
 	}
-	return nil
+	for row, err := range rows {
+		if err != nil {
+			return err
+		}
+		if args, err = enc.appendArgs(args, t.cols, reflect.ValueOf(row).Elem()); err != nil {
+			return fmt.Errorf("row %d: %w", n, err)
+		}
+		n++
+		if inBatch++; inBatch == per {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
 
-func appendArgs(args []any, cols []column, row reflect.Value) ([]any, error) {
+// encoder turns row fields into SQLite values; buf is reused for JSON.
+type encoder struct{ buf []byte }
+
+func (e *encoder) appendArgs(args []any, cols []column, row reflect.Value) ([]any, error) {
 	for _, c := range cols {
 		v := row.Field(c.field)
 		switch c.kind {
@@ -362,21 +384,87 @@ func appendArgs(args []any, cols []column, row reflect.Value) ([]any, error) {
 		case kFloat:
 			args = append(args, v.Float())
 		case kDate:
-			args = append(args, v.Interface().(civil.Date).String())
+			args = append(args, v.Addr().Interface().(*civil.Date).String())
 		case kTime:
-			args = append(args, formatTime(v.Interface().(time.Time)))
+			args = append(args, formatTime(*v.Addr().Interface().(*time.Time)))
 		case kJSON:
-			b, err := json.Marshal(utcCopy(v).Interface())
+			b, err := e.appendJSON(e.buf[:0], v)
 			if err != nil {
 				return nil, fmt.Errorf("column %s: %w", c.name, err)
 			}
-			if v.Len() == 0 {
-				b = []byte("[]")
-			}
+			e.buf = b
 			args = append(args, string(b))
 		}
 	}
 	return args, nil
+}
+
+// appendJSON appends a repeated field's JSON text: what encoding/json gives
+// for it with times in UTC, and "[]" for an empty or nil slice. []string and
+// []warehouse.Conversion are encoded directly, other types through
+// encoding/json.
+func (e *encoder) appendJSON(b []byte, v reflect.Value) ([]byte, error) {
+	if v.Len() == 0 {
+		return append(b, "[]"...), nil
+	}
+	switch x := v.Interface().(type) {
+	case []string:
+		b = append(b, '[')
+		for i, s := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		return append(b, ']'), nil
+	case []warehouse.Conversion:
+		b = append(b, '[')
+		for i := range x {
+			c := &x[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"cycle_id":`...)
+			b = appendJSONString(b, c.CycleID)
+			b = append(b, `,"converted_at":`...)
+			tb, err := c.ConvertedAt.UTC().MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, tb...)
+			b = append(b, `,"invoice_id":`...)
+			b = appendJSONString(b, c.InvoiceID)
+			b = append(b, `,"pending":`...)
+			b = strconv.AppendBool(b, c.Pending)
+			b = append(b, `,"reward_eligible":`...)
+			b = strconv.AppendBool(b, c.RewardEligible)
+			b = append(b, `,"reason":`...)
+			b = appendJSONString(b, c.Reason)
+			b = append(b, '}')
+		}
+		return append(b, ']'), nil
+	}
+	j, err := json.Marshal(utcCopy(v).Interface())
+	if err != nil {
+		return nil, err
+	}
+	return append(b, j...), nil
+}
+
+// appendJSONString appends s as encoding/json encodes it: plain printable
+// ASCII directly, anything else (escapes, HTML characters, non-ASCII, which
+// encoding/json checks for invalid UTF-8 and U+2028/U+2029) through
+// encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always encodes
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

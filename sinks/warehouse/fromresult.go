@@ -2,7 +2,9 @@ package warehouse
 
 import (
 	"cmp"
+	"iter"
 	"slices"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/civil"
@@ -10,108 +12,194 @@ import (
 	"github.com/refrecon/refrecon/pipeline"
 )
 
-// FromResult converts one run into its warehouse rows. The rows come out in
-// a deterministic order: cycles in the result's order (startTime ascending),
-// leaderboard entries in rank order, decisions in the result's order,
-// accounting lines in event order (Seq is 1-based within a cycle), and
-// subscriptions by id. Date is asOf's UTC date. Unix-second instants become
-// UTC times; 0 ("never") becomes the zero time.Time.
+// FromResult converts one run into its warehouse rows. The snapshot is
+// streamed (see Streamed): no row is built until a driver reads the table,
+// and then one at a time, so the rows never all exist at once next to the
+// result. It reads res and subs whenever a table is read: they must not
+// change until the snapshot is written.
+//
+// The rows come out in a deterministic order: cycles in the result's order
+// (startTime ascending), leaderboard entries in rank order, decisions in
+// the result's order, accounting lines in event order (Seq is 1-based
+// within a cycle), and subscriptions by id. Date is asOf's UTC date.
+// Unix-second instants become UTC times; 0 ("never") becomes the zero
+// time.Time.
 func FromResult(info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Subscription) Snapshot {
-	date := civil.DateOf(info.AsOf.UTC())
-	id := info.SnapshotID
-	s := Snapshot{Date: date}
-
+	g := &resultRows{
+		id: info.SnapshotID, date: civil.DateOf(info.AsOf.UTC()), res: res, subs: subs,
+	}
 	c := info.Inputs.Counts
-	run := Run{
-		SnapshotID: id, SnapshotDate: date, AsOf: info.AsOf.UTC(),
+	g.run = Run{
+		SnapshotID: g.id, SnapshotDate: g.date, AsOf: info.AsOf.UTC(),
 		CodeVersion: info.CodeVersion, CycleSetSHA256: info.CycleSetSHA256, InputsSHA256: info.Inputs.SHA256,
 		Users: c.Users, Referrals: c.Referrals, Customers: c.Customers, Subscriptions: c.Subscriptions,
 		Invoices: c.Invoices, Refunds: c.Refunds,
 		Notes: slices.Clone(info.Notes),
 	}
-	if res == nil {
-		s.Runs = []Run{run}
-		s.Subscriptions = subscriptionRows(id, date, subs)
-		return s
+	if res != nil {
+		g.run.Cycles = int64(len(res.Cycles))
 	}
-	run.Cycles = int64(len(res.Cycles))
-	s.Runs = []Run{run}
+	return Streamed(g.date, g.rows)
+}
 
-	for _, cr := range res.Cycles {
+// resultRows produces a run's rows from its result. Each table's iterator
+// reuses one row variable (and one conversions slice).
+type resultRows struct {
+	id   string
+	date civil.Date
+	run  Run
+	res  *pipeline.Result
+	subs []pipeline.Subscription
+
+	subOrder     []int32 // subs' positions in row order; built once
+	subOrderOnce sync.Once
+}
+
+func (g *resultRows) rows(table string) iter.Seq[any] {
+	return func(yield func(any) bool) {
+		switch table {
+		case TableRuns:
+			row := g.run
+			yield(&row)
+		case TableCycleSummaries:
+			g.cycleSummaries(yield)
+		case TableLeaderboardEntries:
+			g.leaderboard(yield)
+		case TableReferralDecisions:
+			g.decisions(yield)
+		case TablePaymentAccounting:
+			g.accounting(yield)
+		case TableSubscriptions:
+			g.subscriptions(yield)
+		}
+	}
+}
+
+func (g *resultRows) cycles() []pipeline.CycleResult {
+	if g.res == nil {
+		return nil
+	}
+	return g.res.Cycles
+}
+
+func (g *resultRows) cycleSummaries(yield func(any) bool) {
+	var row CycleSummary
+	for i := range g.cycles() {
+		cr := &g.res.Cycles[i]
 		r := cr.Cycle.Rules
-		cur := r.Currency
-		s.CycleSummaries = append(s.CycleSummaries, CycleSummary{
-			SnapshotID: id, SnapshotDate: date, CycleID: cr.Cycle.ID, DisplayName: cr.Cycle.DisplayName,
+		row = CycleSummary{
+			SnapshotID: g.id, SnapshotDate: g.date, CycleID: cr.Cycle.ID, DisplayName: cr.Cycle.DisplayName,
 			AwardModel: string(r.AwardModel), StartTime: r.StartTime.UTC(), EndTime: r.EndTime.UTC(),
-			Currency: cur, Status: string(cr.Status), IsFinal: cr.IsFinal, SettlesAt: cr.SettlesAt.UTC(),
+			Currency: r.Currency, Status: string(cr.Status), IsFinal: cr.IsFinal, SettlesAt: cr.SettlesAt.UTC(),
 			AwardPool: r.AwardPool.Amount, AwardPoolRemaining: cr.AwardPoolRemaining, Awarded: cr.Totals.Awarded,
 			Referrals: cr.Totals.Referrals, Conversions: cr.Totals.Conversions,
 			PendingConversions: cr.Totals.PendingConversions, Revenue: cr.Totals.Revenue,
 			PendingRevenue: cr.Totals.PendingRevenue, RankedReferrers: cr.Totals.RankedReferrers,
 			QualifiedReferrers: cr.Totals.QualifiedReferrers,
-		})
-		for _, e := range cr.Leaderboard {
-			row := LeaderboardEntry{
-				SnapshotID: id, SnapshotDate: date, CycleID: cr.Cycle.ID, Rank: int64(e.Rank), Refcode: e.Refcode,
+		}
+		if !yield(&row) {
+			return
+		}
+	}
+}
+
+func (g *resultRows) leaderboard(yield func(any) bool) {
+	var row LeaderboardEntry
+	for i := range g.cycles() {
+		cr := &g.res.Cycles[i]
+		cur := cr.Cycle.Rules.Currency
+		for j := range cr.Leaderboard {
+			e := &cr.Leaderboard[j]
+			row = LeaderboardEntry{
+				SnapshotID: g.id, SnapshotDate: g.date, CycleID: cr.Cycle.ID, Rank: int64(e.Rank), Refcode: e.Refcode,
 				Currency: cur, Score: e.Score, Referrals: e.Referrals, Conversions: e.Conversions,
 				PendingConversions: e.PendingConversions, Revenue: e.Revenue, PendingRevenue: e.PendingRevenue,
 				ScoreReachedAt: unixTime(e.ScoreReachedAt), Qualified: e.Qualified,
-				FinalScoreBoost: Boost(e), Award: e.Award,
+				FinalScoreBoost: Boost(*e), Award: e.Award,
 			}
 			if e.AdminAction != nil {
 				row.AdminAction = string(e.AdminAction.ActionType)
 				row.AdminActionReason = e.AdminAction.Reason
 			}
-			s.LeaderboardEntries = append(s.LeaderboardEntries, row)
+			if !yield(&row) {
+				return
+			}
 		}
-		for i, ev := range cr.Events {
-			s.PaymentAccounting = append(s.PaymentAccounting, PaymentAccounting{
-				SnapshotID: id, SnapshotDate: date, CycleID: cr.Cycle.ID, Seq: int64(i + 1),
+	}
+}
+
+func (g *resultRows) accounting(yield func(any) bool) {
+	var row PaymentAccounting
+	for i := range g.cycles() {
+		cr := &g.res.Cycles[i]
+		cur := cr.Cycle.Rules.Currency
+		for j := range cr.Events {
+			ev := &cr.Events[j]
+			row = PaymentAccounting{
+				SnapshotID: g.id, SnapshotDate: g.date, CycleID: cr.Cycle.ID, Seq: int64(j + 1),
 				InvoiceID: ev.InvoiceID, CustomerID: ev.CustomerID, Refcode: ev.Refcode, RefereeEmail: ev.RefereeEmail,
 				PaidAt: unixTime(ev.PaidAt), Currency: cur, Net: ev.Net, Pending: ev.Pending,
 				AccumulatedRevenue: ev.AccumulatedRevenue, PoolBefore: ev.PoolBefore, Claim: ev.Claim,
-			})
+			}
+			if !yield(&row) {
+				return
+			}
 		}
 	}
+}
 
-	s.ReferralDecisions = make([]ReferralDecision, 0, len(res.Decisions))
-	for _, d := range res.Decisions {
-		row := ReferralDecision{
-			SnapshotID: id, SnapshotDate: date, RefereeEmail: d.Row.Email, CanonicalEmail: d.CanonicalEmail,
+func (g *resultRows) decisions(yield func(any) bool) {
+	if g.res == nil {
+		return
+	}
+	var row ReferralDecision
+	var convs []Conversion
+	for i := range g.res.Decisions {
+		d := &g.res.Decisions[i]
+		row = ReferralDecision{
+			SnapshotID: g.id, SnapshotDate: g.date, RefereeEmail: d.Row.Email, CanonicalEmail: d.CanonicalEmail,
 			Refcode: d.Row.Refcode, ReferredAtRaw: d.Row.ReferredAt, SelectedPlan: d.Row.SelectedPlan,
 			Rewarded: d.Row.Rewarded, Outcome: string(d.Outcome), Reason: d.Reason,
 		}
 		if len(d.Conversions) > 0 {
-			row.Conversions = make([]Conversion, len(d.Conversions))
-			for i, cv := range d.Conversions {
-				row.Conversions[i] = Conversion{
+			convs = convs[:0]
+			for _, cv := range d.Conversions {
+				convs = append(convs, Conversion{
 					CycleID: cv.CycleID, ConvertedAt: unixTime(cv.ConvertedAt), InvoiceID: cv.InvoiceID,
 					Pending: cv.Pending, RewardEligible: cv.RewardEligible, Reason: cv.Reason,
-				}
+				})
 			}
+			row.Conversions = convs
 		}
-		s.ReferralDecisions = append(s.ReferralDecisions, row)
+		if !yield(&row) {
+			return
+		}
 	}
-	s.Subscriptions = subscriptionRows(id, date, subs)
-	return s
 }
 
-func subscriptionRows(id string, date civil.Date, subs []pipeline.Subscription) []Subscription {
-	if len(subs) == 0 {
-		return nil
-	}
-	sorted := slices.Clone(subs)
-	slices.SortStableFunc(sorted, func(a, b pipeline.Subscription) int {
-		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Created, b.Created))
+func (g *resultRows) subscriptions(yield func(any) bool) {
+	g.subOrderOnce.Do(func() {
+		order := make([]int32, len(g.subs))
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortStableFunc(order, func(i, j int32) int {
+			a, b := &g.subs[i], &g.subs[j]
+			return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Created, b.Created))
+		})
+		g.subOrder = order
 	})
-	rows := make([]Subscription, len(sorted))
-	for i, sub := range sorted {
-		rows[i] = Subscription{
-			SnapshotID: id, SnapshotDate: date, SubscriptionID: sub.ID, CustomerID: sub.Customer,
-			Status: sub.Status, Created: unixTime(sub.Created), PriceIDs: slices.Clone(sub.PriceIDs),
+	var row Subscription
+	for _, i := range g.subOrder {
+		sub := &g.subs[i]
+		row = Subscription{
+			SnapshotID: g.id, SnapshotDate: g.date, SubscriptionID: sub.ID, CustomerID: sub.Customer,
+			Status: sub.Status, Created: unixTime(sub.Created), PriceIDs: sub.PriceIDs,
+		}
+		if !yield(&row) {
+			return
 		}
 	}
-	return rows
 }
 
 // Boost is an entry's finalScoreBoost as a float, for display only: 0 when

@@ -2,6 +2,7 @@ package warehouse_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,10 +59,14 @@ func testResult() (pipeline.RunInfo, *pipeline.Result, []pipeline.Subscription) 
 
 func TestFromResult(t *testing.T) {
 	info, res, subs := testResult()
-	s := warehouse.FromResult(info, res, subs)
-	if err := s.Validate(); err != nil {
+	streamed := warehouse.FromResult(info, res, subs)
+	if err := streamed.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if len(streamed.ReferralDecisions) != 0 || len(streamed.PaymentAccounting) != 0 {
+		t.Errorf("FromResult materialized rows in the snapshot's slices")
+	}
+	s := warehouse.Collect(streamed)
 	if want := (civil.Date{Year: 2026, Month: 4, Day: 16}); s.Date != want {
 		t.Errorf("Date = %v, want %v (asOf's UTC date)", s.Date, want)
 	}
@@ -102,31 +107,75 @@ func TestFromResult(t *testing.T) {
 		t.Errorf("Subscriptions = %+v", s.Subscriptions)
 	}
 
-	// Deterministic: same input, same rows; inputs are not aliased.
-	again := warehouse.FromResult(info, res, subs)
-	if !reflect.DeepEqual(s, again) {
+	// Deterministic: same input, same rows, also when read again; collected
+	// rows do not alias the inputs.
+	if again := warehouse.Collect(warehouse.FromResult(info, res, subs)); !reflect.DeepEqual(s, again) {
 		t.Errorf("FromResult is not deterministic")
 	}
+	if again := warehouse.Collect(streamed); !reflect.DeepEqual(s, again) {
+		t.Errorf("reading a streamed snapshot twice gives other rows")
+	}
 	subs[0].PriceIDs[0] = "changed"
-	if s.Subscriptions[1].PriceIDs[0] != "p2" {
-		t.Errorf("rows alias the input slices")
+	res.Decisions[1].Conversions[0].InvoiceID = "changed"
+	if s.Subscriptions[1].PriceIDs[0] != "p2" || s.ReferralDecisions[1].Conversions[0].InvoiceID != "in_1" {
+		t.Errorf("collected rows alias the input slices")
+	}
+}
+
+// Rows stops where the caller stops, and yields each row before producing
+// the next (one reused variable per table).
+func TestFromResultRowsStream(t *testing.T) {
+	info, res, subs := testResult()
+	s := warehouse.FromResult(info, res, subs)
+	var emails []string
+	for row, err := range s.Rows(warehouse.TableReferralDecisions) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		emails = append(emails, row.(*warehouse.ReferralDecision).RefereeEmail)
+	}
+	if !reflect.DeepEqual(emails, []string{"bad", "x@example.com"}) {
+		t.Errorf("decision emails %q", emails)
+	}
+	n := 0
+	for range s.Rows(warehouse.TablePaymentAccounting) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Errorf("break after one row: %d rows", n)
+	}
+	for _, err := range s.Rows("no_such_table") {
+		if err == nil {
+			t.Errorf("Rows of an unknown table gave no error")
+		}
 	}
 }
 
 func TestFromResultNil(t *testing.T) {
 	info, _, _ := testResult()
-	s := warehouse.FromResult(info, nil, nil)
-	if err := s.Validate(); err != nil || len(s.Runs) != 1 {
+	s := warehouse.Collect(warehouse.FromResult(info, nil, nil))
+	if err := s.Validate(); err != nil || len(s.Runs) != 1 || s.Runs[0].Cycles != 0 {
 		t.Errorf("FromResult(nil result) = %+v, %v", s, err)
 	}
 }
 
 func TestValidate(t *testing.T) {
 	info, res, subs := testResult()
-	s := warehouse.FromResult(info, res, subs)
+	s := warehouse.Collect(warehouse.FromResult(info, res, subs))
 	s.ReferralDecisions[1].SnapshotDate = s.Date.AddDays(-1)
-	if err := s.Validate(); err == nil {
-		t.Errorf("Validate accepted a row of another date")
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "referral_decisions row 1") {
+		t.Errorf("Validate accepted a row of another date (%v)", err)
+	}
+	var yielded int
+	for row, err := range s.Rows(warehouse.TableReferralDecisions) {
+		if err != nil {
+			if row != nil || yielded != 1 {
+				t.Errorf("Rows: error after %d rows with row %v", yielded, row)
+			}
+			continue
+		}
+		yielded++
 	}
 	if err := (warehouse.Snapshot{}).Validate(); err == nil {
 		t.Errorf("Validate accepted a zero date")

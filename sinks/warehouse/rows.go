@@ -11,12 +11,20 @@
 package warehouse
 
 import (
+	"iter"
 	"time"
 
 	"cloud.google.com/go/civil"
 )
 
 // Snapshot is one run's rows for every table.
+//
+// A table's rows are the rows in its slice here, followed by the rows the
+// snapshot's generator produces when the table is read (see Streamed;
+// FromResult builds such a snapshot, whose slices are empty). Drivers read a
+// table with Rows, which gives both, one row at a time; Collect puts every
+// row into the slices (tests, comparisons). ReadSnapshot of a driver returns
+// rows in the slices.
 type Snapshot struct {
 	Date               civil.Date // the partition: asOf's UTC date
 	Runs               []Run
@@ -25,6 +33,8 @@ type Snapshot struct {
 	ReferralDecisions  []ReferralDecision
 	PaymentAccounting  []PaymentAccounting
 	Subscriptions      []Subscription
+
+	gen func(table string) iter.Seq[any] // nil: the slices only
 }
 
 // Table names.

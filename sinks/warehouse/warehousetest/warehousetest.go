@@ -12,8 +12,13 @@
 //     tables) leaves no stale rows behind;
 //   - snapshots of different dates are kept apart;
 //   - reading a date never written gives an empty snapshot, not an error;
-//   - a snapshot that fails Validate, or a write under a cancelled context,
-//     returns an error and leaves the rows already stored untouched.
+//   - a streamed snapshot (warehouse.Streamed: rows produced one at a time,
+//     in a reused variable, as warehouse.FromResult's are) is written like
+//     one held in slices, and rows in slices come before generated ones;
+//   - a snapshot that fails Validate (also when the bad row is only met
+//     while streaming, after other rows were written), or a write under a
+//     cancelled context, returns an error and leaves the rows already
+//     stored untouched.
 //
 // Comparison rules: row order within a table is not part of the contract
 // (rows are sorted before comparing); times are compared as instants in UTC
@@ -27,6 +32,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math"
 	"reflect"
 	"sort"
@@ -148,6 +154,39 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 		})
 	})
 
+	t.Run("StreamedRoundTrip", func(t *testing.T) {
+		withDriver(t, func(t *testing.T, d Driver) {
+			want := Sample(d1, "20260415T000000Z-aaaaaaaaaaaa")
+			mustWrite(ctx, t, d, Stream(want))
+			Check(ctx, t, d, want)
+
+			// Rows in the slices come before the generator's.
+			mixed := Sample(d1, "20260415T060000Z-bbbbbbbbbbbb")
+			rest := Stream(warehouse.Snapshot{Date: d1, ReferralDecisions: mixed.ReferralDecisions[2:], Subscriptions: mixed.Subscriptions})
+			rest.Runs = mixed.Runs
+			rest.ReferralDecisions = mixed.ReferralDecisions[:2]
+			mustWrite(ctx, t, d, rest)
+			Check(ctx, t, d, warehouse.Snapshot{Date: d1, Runs: mixed.Runs, ReferralDecisions: mixed.ReferralDecisions, Subscriptions: mixed.Subscriptions})
+		})
+	})
+
+	t.Run("StreamedInvalidRowLeavesRows", func(t *testing.T) {
+		withDriver(t, func(t *testing.T, d Driver) {
+			good := Sample(d1, "20260415T000000Z-aaaaaaaaaaaa")
+			mustWrite(ctx, t, d, good)
+
+			// The bad row comes late in the snapshot's last table: the
+			// driver has already read (and perhaps written) other rows.
+			bad := Sample(d1, "20260415T060000Z-bbbbbbbbbbbb")
+			bad.Subscriptions[1].SnapshotDate = d2
+			if err := d.WriteSnapshot(ctx, Stream(bad)); err == nil {
+				t.Errorf("WriteSnapshot of a streamed snapshot with a row of another date: got nil error")
+			}
+			Check(ctx, t, d, good)
+			Check(ctx, t, d, warehouse.Snapshot{Date: d2})
+		})
+	})
+
 	t.Run("CancelledContextLeavesRows", func(t *testing.T) {
 		withDriver(t, func(t *testing.T, d Driver) {
 			good := Sample(d1, "20260415T000000Z-aaaaaaaaaaaa")
@@ -161,6 +200,52 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 			Check(ctx, t, d, good)
 		})
 	})
+}
+
+// Stream returns s as a streamed snapshot (warehouse.Streamed) with no rows
+// in its slices: each table's rows are copied, one at a time, into one
+// variable that is yielded and then overwritten (repeated fields too), so
+// a driver that keeps a yielded row instead of copying it stores wrong rows.
+func Stream(s warehouse.Snapshot) warehouse.Snapshot {
+	m := warehouse.Collect(s)
+	return warehouse.Streamed(s.Date, func(table string) iter.Seq[any] {
+		return func(yield func(any) bool) {
+			for _, tb := range warehouse.Tables() {
+				if tb.Name != table {
+					continue
+				}
+				rows := reflect.ValueOf(tb.Rows(&m)).Elem()
+				cur := reflect.New(tb.RowType())
+				for i := 0; i < rows.Len(); i++ {
+					cur.Elem().Set(reuse(cur.Elem(), rows.Index(i)))
+					if !yield(cur.Interface()) {
+						return
+					}
+				}
+			}
+		}
+	})
+}
+
+// reuse copies row, putting its repeated fields into the backing arrays of
+// prev's where they fit (as a generator reusing buffers does).
+func reuse(prev, row reflect.Value) reflect.Value {
+	out := reflect.New(row.Type()).Elem()
+	out.Set(row)
+	for i := 0; i < row.NumField(); i++ {
+		f := row.Field(i)
+		if f.Kind() != reflect.Slice || f.Len() == 0 {
+			continue
+		}
+		buf := prev.Field(i)
+		if buf.Cap() < f.Len() {
+			buf = reflect.MakeSlice(f.Type(), f.Len(), f.Len()*2)
+		}
+		buf = buf.Slice(0, f.Len())
+		reflect.Copy(buf, f)
+		out.Field(i).Set(buf)
+	}
+	return out
 }
 
 func mustWrite(ctx context.Context, t *testing.T, d Driver, s warehouse.Snapshot) {
@@ -206,10 +291,11 @@ func Diff(want, got warehouse.Snapshot) string {
 	return b.String()
 }
 
-// Normalize returns a copy of s with times in UTC truncated to microseconds,
-// empty repeated fields set to nil, and every table's rows sorted by their
-// JSON encoding.
+// Normalize returns a copy of s with every row in its slices (Collect),
+// times in UTC truncated to microseconds, empty repeated fields set to nil,
+// and every table's rows sorted by their JSON encoding.
 func Normalize(s warehouse.Snapshot) warehouse.Snapshot {
+	s = warehouse.Collect(s)
 	out := warehouse.Snapshot{Date: s.Date}
 	for _, tb := range warehouse.Tables() {
 		src := reflect.ValueOf(tb.Rows(&s)).Elem()

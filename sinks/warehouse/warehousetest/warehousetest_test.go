@@ -28,7 +28,7 @@ func (m *memWarehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	b, err := json.Marshal(s)
+	b, err := json.Marshal(warehouse.Collect(s))
 	if err != nil {
 		return err
 	}
