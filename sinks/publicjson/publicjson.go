@@ -24,14 +24,26 @@
 // (admin action reasons, cycle display names, notes) becomes "[redacted]",
 // and as a last guard every file is checked for '@' before it is written.
 //
-// Publishing is atomic. Files are written under
-// snapshots/.tmp-<id>-<random>/, flushed (syncfs on Linux, fsync per file
-// elsewhere), the manifest is written last, and the directory is renamed to
-// snapshots/<id>/; only then is latest.json replaced by rename. A failed or
-// cancelled Publish removes its temporary directory and leaves latest.json
-// and the previous snapshots untouched. Publish removes .tmp-* directories
-// left by crashed runs, so the caller must make sure that only one Publish
-// runs at a time on a directory (sinks/snapshots.Lock).
+// Publishing is atomic, in two phases. Prepare writes every file under
+// snapshots/.tmp-<id>-<random>/, flushes them (sync(2) on Linux, fsync per
+// file elsewhere) and writes the manifest last; nothing reads that
+// directory (the frontend and sinks/snapshots.Prune follow latest.json and
+// snapshot-id names only). Commit renames it to snapshots/<id>/ and only then
+// replaces latest.json by rename; Abort removes it. Publish is Prepare and
+// Commit. A failed or cancelled publish removes its temporary directory and
+// leaves latest.json and the previous snapshots untouched. Prepare removes
+// .tmp-* directories left by crashed runs, so the caller must make sure that
+// only one publish runs at a time on a directory (sinks/snapshots.Lock).
+//
+// Incremental: a file whose bytes are those of the same path in the
+// snapshot latest.json names (the sha256 and size its manifest lists, and
+// the size of the file on disk) is created as a hard link to that file
+// instead of being written again, which on a nightly run is most referrer
+// files; where a link fails, the file is written. The bytes and the
+// manifest are the same either way. Because files are shared between
+// snapshots, a published file must never be changed in place: snapshots
+// are immutable once published (removing a snapshot, as Prune does, is
+// fine: the other names of a file keep it).
 package publicjson
 
 import (
@@ -50,6 +62,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 )
@@ -71,6 +84,8 @@ type Publisher struct {
 	// beforeFile, when set (tests), runs before each snapshot file is
 	// queued; an error aborts the publish.
 	beforeFile func(rel string) error
+	// link, when set (tests), replaces os.Link.
+	link func(oldname, newname string) error
 }
 
 // New returns a Publisher for dir with recordsPerPage entries per
@@ -88,85 +103,165 @@ var (
 	safeCycleID    = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 )
 
-// Publish writes the snapshot of one run and then points latest.json at it.
+// Publish writes the snapshot of one run and then points latest.json at it:
+// Prepare and Commit.
 func (p *Publisher) Publish(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) error {
-	if err := p.publish(ctx, info, res); err != nil {
+	s, err := p.Prepare(ctx, info, res)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		_ = s.Abort()
 		return fmt.Errorf("publish snapshot %s to %s: %w", info.SnapshotID, p.dir, err)
+	}
+	return s.Commit()
+}
+
+// Staged is a snapshot written in full (every file, the manifest, flushed)
+// under a temporary directory snapshots/.tmp-<id>-<random>/ that nothing
+// reads: not published until Commit. A crash leaves only that temporary
+// directory, which the next Prepare removes; Prune and the frontend never
+// look at it.
+type Staged struct {
+	p        *Publisher
+	id       string
+	tmp      string // "" once committed or aborted
+	manifest []byte
+	stats    Stats
+}
+
+// Stats says how a staged snapshot was written.
+type Stats struct {
+	Files   int           // files of the snapshot, the manifest included
+	Linked  int           // of those, hard links to the previous snapshot's identical files
+	Flush   time.Duration // flushing the written files to disk
+	Prepare time.Duration // all of Prepare
+}
+
+// Stats says how the snapshot was written.
+func (s *Staged) Stats() Stats { return s.stats }
+
+// Prepare writes every file of the snapshot of one run under a temporary
+// directory and flushes them, without publishing anything: latest.json and
+// the snapshots stay as they are until Commit. A file whose bytes are those
+// of the same file in the snapshot latest.json names (its manifest's sha256
+// and size, and the size on disk) is a hard link to that file instead of a
+// new one (see the package documentation). On error, or when ctx is
+// cancelled, Prepare removes what it wrote.
+func (p *Publisher) Prepare(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) (*Staged, error) {
+	s, err := p.prepare(ctx, info, res)
+	if err != nil {
+		return nil, fmt.Errorf("publish snapshot %s to %s: %w", info.SnapshotID, p.dir, err)
+	}
+	return s, nil
+}
+
+// Commit publishes a staged snapshot: renames it to snapshots/<id>/ and
+// replaces latest.json last (rename, then the directory is fsynced). On
+// error the staged directory is removed and latest.json is the previous
+// one. Commit after Commit or Abort fails.
+func (s *Staged) Commit() error {
+	if err := s.commit(); err != nil {
+		_ = s.Abort()
+		return fmt.Errorf("publish snapshot %s to %s: %w", s.id, s.p.dir, err)
 	}
 	return nil
 }
 
-func (p *Publisher) publish(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) (err error) {
-	if p.recordsPerPage < 1 || p.recordsPerPage > 100 {
-		return fmt.Errorf("records per page %d: must be 1..100", p.recordsPerPage)
+// Abort removes a staged snapshot that is not to be published. After
+// Commit, or a second time, it does nothing.
+func (s *Staged) Abort() error {
+	if s.tmp == "" {
+		return nil
 	}
-	if !safeSnapshotID.MatchString(info.SnapshotID) {
-		return fmt.Errorf("snapshot id %q: not a safe directory name", info.SnapshotID)
+	tmp := s.tmp
+	s.tmp = ""
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("abort snapshot %s: %w", s.id, err)
 	}
-	if res == nil {
-		return errors.New("no result")
-	}
-	for _, c := range res.Cycles {
-		if !safeCycleID.MatchString(c.Cycle.ID) || len(c.Cycle.ID) > 64 {
-			return fmt.Errorf("cycle id %q: not a valid cycle id", c.Cycle.ID)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	snaps := filepath.Join(p.dir, "snapshots")
-	if err := os.MkdirAll(snaps, 0o755); err != nil {
-		return err
-	}
-	if err := removeStale(snaps, ".tmp-"); err != nil {
-		return err
-	}
-	if err := removeStale(p.dir, ".latest.json.tmp-"); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(snaps, ".tmp-"+info.SnapshotID+"-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if tmp != "" {
-			_ = os.RemoveAll(tmp) // best effort; the next Publish removes leftovers
-		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
+	return nil
+}
 
-	files, err := p.writeFiles(ctx, tmp, info, res)
-	if err != nil {
+func (s *Staged) commit() error {
+	if s.tmp == "" {
+		return errors.New("already committed or aborted")
+	}
+	snaps := filepath.Join(s.p.dir, "snapshots")
+	if err := install(s.tmp, filepath.Join(snaps, s.id), s.manifest); err != nil {
 		return err
 	}
-	manifest, err := manifestBytes(info, files)
-	if err != nil {
-		return err
-	}
-	if err := writeFile(filepath.Join(tmp, "manifest.json"), manifest, true); err != nil {
-		return err
-	}
-	if err := syncDir(tmp); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-
-	final := filepath.Join(snaps, info.SnapshotID)
-	if err := install(tmp, final, manifest); err != nil {
-		return err
-	}
-	tmp = "" // installed (or identical one kept and tmp removed)
+	s.tmp = "" // installed (or an identical one kept and tmp removed)
 	if err := syncDir(snaps); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	return s.p.writeLatest(s.id)
+}
+
+func (p *Publisher) prepare(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) (_ *Staged, err error) {
+	began := time.Now()
+	if p.recordsPerPage < 1 || p.recordsPerPage > 100 {
+		return nil, fmt.Errorf("records per page %d: must be 1..100", p.recordsPerPage)
 	}
-	return p.writeLatest(info.SnapshotID)
+	if !safeSnapshotID.MatchString(info.SnapshotID) {
+		return nil, fmt.Errorf("snapshot id %q: not a safe directory name", info.SnapshotID)
+	}
+	if res == nil {
+		return nil, errors.New("no result")
+	}
+	for _, c := range res.Cycles {
+		if !safeCycleID.MatchString(c.Cycle.ID) || len(c.Cycle.ID) > 64 {
+			return nil, fmt.Errorf("cycle id %q: not a valid cycle id", c.Cycle.ID)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	snaps := filepath.Join(p.dir, "snapshots")
+	if err := os.MkdirAll(snaps, 0o755); err != nil {
+		return nil, err
+	}
+	if err := removeStale(snaps, ".tmp-"); err != nil {
+		return nil, err
+	}
+	if err := removeStale(p.dir, ".latest.json.tmp-"); err != nil {
+		return nil, err
+	}
+	prev := p.previous()
+	tmp, err := os.MkdirTemp(snaps, ".tmp-"+info.SnapshotID+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(tmp) // best effort; the next Prepare removes leftovers
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+
+	s := &Staged{p: p, id: info.SnapshotID}
+	files, err := p.writeFiles(ctx, tmp, info, res, prev, &s.stats)
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := manifestBytes(info, files)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(tmp, "manifest.json"), manifest, true); err != nil {
+		return nil, err
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.tmp, s.manifest = tmp, manifest
+	s.stats.Files = len(files) + 1
+	s.stats.Prepare = time.Since(began)
+	return s, nil
 }
 
 // removeStale removes the temporary files and directories in dir that
@@ -262,12 +357,14 @@ type job struct {
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // writeFiles writes every snapshot file but the manifest with a small pool
-// of writers, flushes them, and returns their manifest entries.
-func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.RunInfo, res *pipeline.Result) ([]FileEntry, error) {
+// of writers (linking the files prev has the same bytes of), flushes them,
+// and returns their manifest entries.
+func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.RunInfo, res *pipeline.Result, prev *previous, st *Stats) ([]FileEntry, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan job, workers*4)
 	results := make([][]FileEntry, workers)
+	linked := make([]int, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -276,10 +373,14 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 			for j := range jobs {
 				if ctx.Err() == nil {
 					data := j.buf.Bytes()
-					if err := writeFile(filepath.Join(root, filepath.FromSlash(j.rel)), data, !haveSyncFS); err != nil {
+					sum := sha256.Sum256(data)
+					dst := filepath.Join(root, filepath.FromSlash(j.rel))
+					if prev.link(j.rel, sum, int64(len(data)), dst) {
+						linked[w]++
+					} else if err := writeFile(dst, data, !haveSyncFS); err != nil {
 						cancel(err)
-					} else {
-						sum := sha256.Sum256(data)
+					}
+					if ctx.Err() == nil {
 						results[w] = append(results[w], FileEntry{Path: j.rel, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))})
 					}
 				}
@@ -328,14 +429,17 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 		return nil, err
 	}
 	var files []FileEntry
-	for _, r := range results {
+	for w, r := range results {
 		files = append(files, r...)
+		st.Linked += linked[w]
 	}
+	flush := time.Now()
 	if haveSyncFS {
 		if err := syncFS(root); err != nil {
 			return nil, err
 		}
 	}
+	defer func() { st.Flush = time.Since(flush) }()
 	slices.Sort(dirs)
 	for _, d := range slices.Compact(dirs) {
 		if err := syncDir(d); err != nil {
