@@ -120,9 +120,10 @@ type warehouseWriter interface {
 // noter is a source that has something to say about what it read.
 type noter interface{ Notes() []string }
 
-// runOnce performs one whole run: configuration, sources, compute, private
-// outputs and warehouse, and the public snapshot last. A failure at any step
-// before the publish leaves the previous snapshot and latest.json untouched.
+// runOnce performs one whole run: configuration, sources, compute, then the
+// private outputs and warehouse while the public snapshot is staged, and
+// the public snapshot's commit (latest.json) last. A failure at any step
+// before the commit leaves the previous snapshot and latest.json untouched.
 func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runReport, err error) {
 	started := time.Now() // timing only; the computation uses asOf
 	rep = &runReport{RunID: newRunID(), Status: "failed"}
@@ -194,7 +195,21 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 	log.Info().Str("stage", "compute").Int("rows", len(res.Decisions)).Str("snapshot_id", info.SnapshotID).Int("cycles", len(res.Cycles)).
 		Int("decisions", len(res.Decisions)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("cycles computed")
 
+	// The public snapshot is staged (written in full under a temporary
+	// directory nobody reads) while the private outputs are written, and
+	// committed (latest.json replaced) only when both succeeded; otherwise
+	// it is aborted and the previous snapshot stays the published one.
 	stage = time.Now()
+	pub := publicjson.New(cfg.PublicDir, cfg.RecordsPerPage)
+	staged := stagePublish(ctx, pub, info, res)
+	defer func() {
+		if aerr := staged.abort(); aerr != nil {
+			log.Warn().Err(aerr).Str("stage", "publish").Msg("staged snapshot not removed")
+		}
+	}()
+	if testHookStaged != nil {
+		testHookStaged(staged.wait())
+	}
 	if err := writePrivate(ctx, cfg, p, info, res, subs); err != nil {
 		return rep, err
 	}
@@ -203,13 +218,19 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 	}
 	log.Info().Str("stage", "private").Int("rows", privateRows(res, subs)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
 
-	stage = time.Now()
-	pub := publicjson.New(cfg.PublicDir, cfg.RecordsPerPage)
-	if err := pub.Publish(ctx, info, res); err != nil {
+	s, err := staged.wait()
+	if err != nil {
+		return rep, fmt.Errorf("publish public snapshot: %w", err)
+	}
+	commit := time.Now()
+	if err := s.Commit(); err != nil {
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
 	}
 	rep.Result = res
+	st := s.Stats()
 	log.Info().Str("stage", "publish").Int("rows", publicRows(res)).Str("snapshot_id", info.SnapshotID).Str("dir", cfg.PublicDir).
+		Int("files", st.Files).Int("linked", st.Linked).Float64("prepare_seconds", st.Prepare.Seconds()).
+		Float64("flush_seconds", st.Flush.Seconds()).Float64("commit_seconds", time.Since(commit).Seconds()).
 		Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("public snapshot published")
 
 	if cfg.KeepSnapshots > 0 {
@@ -221,6 +242,53 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (rep *runRepo
 		rep.Pruned = removed
 	}
 	return rep, nil
+}
+
+// testHookStaged, when set (tests only), makes runOnce wait until the
+// public snapshot is staged before it writes the private outputs, and is
+// called with the staged snapshot.
+var testHookStaged func(*publicjson.Staged, error)
+
+// stagedPublish is a publicjson.Prepare running beside the private outputs.
+type stagedPublish struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	s      *publicjson.Staged
+	err    error
+}
+
+// stagePublish starts preparing the public snapshot in a goroutine. A panic
+// there fails the publish instead of the process.
+func stagePublish(ctx context.Context, pub *publicjson.Publisher, info pipeline.RunInfo, res *pipeline.Result) *stagedPublish {
+	ctx, cancel := context.WithCancel(ctx)
+	sp := &stagedPublish{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(sp.done)
+		defer func() {
+			if r := recover(); r != nil {
+				sp.err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		sp.s, sp.err = pub.Prepare(ctx, info, res)
+	}()
+	return sp
+}
+
+// wait returns the staged snapshot once Prepare has finished.
+func (sp *stagedPublish) wait() (*publicjson.Staged, error) {
+	<-sp.done
+	return sp.s, sp.err
+}
+
+// abort stops a Prepare still running, waits for it and removes what it
+// staged; after a Commit it does nothing.
+func (sp *stagedPublish) abort() error {
+	sp.cancel()
+	<-sp.done
+	if sp.s == nil {
+		return nil
+	}
+	return sp.s.Abort()
 }
 
 // newPlan checks every variable and loads the cycle set. It reads no input
