@@ -20,10 +20,17 @@
 // --count K every size runs K times: the tables show medians and the file
 // keeps every run, for benchstat.
 //
+// With --nightly (the default) each run is followed by the next night's:
+// `refrecon run` again at AS_OF + 1 day into the same public directory and
+// warehouse, as the scheduler does, so that the public snapshot is published
+// over the previous one (unchanged files are hard links). Its stages are
+// lines such as BenchmarkRun/referrals=1000000/night=2/stage=publish and a
+// table of their own.
+//
 // Usage:
 //
 //	go run ./cmd/refrecon-bench [--sizes 10000,100000,1000000] [--seed 1] [--count 1]
-//	    [--keep-outputs] [--bin bin/refrecon] [--build=true] [--go-bench=true]
+//	    [--keep-outputs] [--bin bin/refrecon] [--build=true] [--go-bench=true] [--nightly=true]
 //	benchstat old.txt .bench/results.txt
 package main
 
@@ -66,6 +73,7 @@ type options struct {
 	goBench     bool
 	benchRows   int
 	asOf        string
+	nightly     bool
 	root        string // the repository (working directory)
 }
 
@@ -90,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	goBench := fs.Bool("go-bench", true, "also run the pipeline's go test benchmarks")
 	benchRows := fs.Int("go-bench-referrals", 0, "referrals in the go test benchmarks' synthetic inputs (default: the largest size)")
 	asOf := fs.String("as-of", "2026-07-15T00:00:00Z", "AS_OF of every run (after the generated cycles)")
+	nightly := fs.Bool("nightly", true, "after each run, time the next night's (AS_OF + 1 day, same outputs) as night=2")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./cmd/refrecon-bench [flags]\n\nTimes `refrecon run` on synthetic datasets and the pure computation; see the package doc.")
 		fs.PrintDefaults()
@@ -103,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	o := options{seed: *seed, count: *count, keepOutputs: *keep, bin: *bin, build: *build, goBench: *goBench, benchRows: *benchRows, asOf: *asOf}
+	o := options{seed: *seed, count: *count, keepOutputs: *keep, bin: *bin, build: *build, goBench: *goBench, benchRows: *benchRows, asOf: *asOf, nightly: *nightly}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -150,9 +159,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		var runs []runResult
+		var runs, nights []runResult
 		for k := 0; k < o.count; k++ {
-			r, err := runOnce(ctx, o, n, dir)
+			r, r2, err := runNights(ctx, o, n, dir)
 			if err != nil {
 				return err
 			}
@@ -161,8 +170,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/stage=%s 1 %d ns/op %.0f rows/s %d peak-rss-bytes\n",
 					n, st.name, int64(st.seconds*1e9), st.rate(), st.peakRSS)
 			}
+			if o.nightly {
+				nights = append(nights, r2)
+				for _, st := range r2.stages {
+					fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/night=2/stage=%s 1 %d ns/op %.0f rows/s %d peak-rss-bytes\n",
+						n, st.name, int64(st.seconds*1e9), st.rate(), st.peakRSS)
+				}
+			}
 		}
-		printTable(stdout, n, o.count, runs)
+		printTable(stdout, n, o.count, "", runs)
+		if o.nightly {
+			printTable(stdout, n, o.count, ", the next night (AS_OF + 1 day over the same outputs)", nights)
+		}
 	}
 
 	resultsPath := filepath.Join(o.root, ".bench", "results.txt")
@@ -302,23 +321,35 @@ type runResult struct {
 	wall   float64
 }
 
-// runOnce runs `refrecon run` on the dataset in dir.
-func runOnce(ctx context.Context, o options, n int, dir string) (runResult, error) {
+// runNights runs `refrecon run` on the dataset in dir into fresh outputs
+// and, with --nightly, again the next night into the same outputs.
+func runNights(ctx context.Context, o options, n int, dir string) (first, second runResult, err error) {
 	out := filepath.Join(o.root, ".bench", "out", strconv.Itoa(n))
 	if err := os.RemoveAll(out); err != nil {
-		return runResult{}, err
+		return first, second, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return runResult{}, err
+		return first, second, err
 	}
 	if !o.keepOutputs {
 		defer os.RemoveAll(out)
 	}
+	if first, err = runOnce(ctx, o, n, dir, out, o.asOf); err != nil || !o.nightly {
+		return first, second, err
+	}
+	t, _ := time.Parse(time.RFC3339, o.asOf) // checked in run
+	second, err = runOnce(ctx, o, n, dir, out, t.AddDate(0, 0, 1).Format(time.RFC3339))
+	return first, second, err
+}
+
+// runOnce runs `refrecon run` at asOf on the dataset in dir with its
+// outputs in out.
+func runOnce(ctx context.Context, o options, n int, dir, out, asOf string) (runResult, error) {
 	env := map[string]string{
 		"REFERRALS_SOURCE":               "sqlite:" + filepath.Join(dir, "referrals.sqlite"),
 		"STRIPE_SOURCE":                  "file:" + filepath.Join(dir, "stripe.ndjson"),
 		"CUSTOM_REFERRAL_PROGRAM_CYCLES": "file://" + filepath.Join(dir, "cycles.json"),
-		"AS_OF":                          o.asOf,
+		"AS_OF":                          asOf,
 		"PUBLIC_DIR":                     filepath.Join(out, "public"),
 		"PRIVATE_DIR":                    filepath.Join(out, "private"),
 		"WAREHOUSE":                      "sqlite:" + filepath.Join(out, "warehouse.sqlite"),
@@ -409,12 +440,12 @@ func parseLogs(b []byte) (runResult, error) {
 }
 
 // printTable prints the medians of the runs of one size.
-func printTable(w io.Writer, n, count int, runs []runResult) {
+func printTable(w io.Writer, n, count int, what string, runs []runResult) {
 	label := "1 run"
 	if count > 1 {
 		label = fmt.Sprintf("median of %d runs", count)
 	}
-	fmt.Fprintf(w, "\nrefrecon run, %d referrals (%s)\n", n, label)
+	fmt.Fprintf(w, "\nrefrecon run, %d referrals%s (%s)\n", n, what, label)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tseconds\trows\trows/s\tpeak RSS MiB\t")
 	for i, name := range stages {
