@@ -61,11 +61,16 @@ type column struct {
 	name  string
 	field int
 	kind  kind
+	// shared > 0: one value for every row of an INSERT, bound once as
+	// ?shared (snapshot_id and snapshot_date, the same in nearly every
+	// row; a row with another value starts a new INSERT).
+	shared int
 }
 
 type table struct {
 	warehouse.Table
-	cols []column
+	cols    []column
+	nShared int // columns with shared > 0
 }
 
 var (
@@ -98,7 +103,15 @@ func tablesFromRows() ([]table, error) {
 			if err != nil {
 				return nil, fmt.Errorf("table %s column %s: %w", wt.Name, name, err)
 			}
-			t.cols = append(t.cols, column{name: name, field: i, kind: k})
+			c := column{name: name, field: i, kind: k}
+			if name == "snapshot_id" || name == "snapshot_date" {
+				if k != kString && k != kDate {
+					return nil, fmt.Errorf("table %s column %s: want a string or a date", wt.Name, name)
+				}
+				t.nShared++
+				c.shared = t.nShared
+			}
+			t.cols = append(t.cols, c)
 		}
 		out = append(out, t)
 	}
@@ -295,14 +308,21 @@ func (w *Warehouse) writeSnapshot(ctx context.Context, s warehouse.Snapshot) (er
 }
 
 // insert inserts rows in multi-row INSERTs of up to batchRows rows; full
-// batches share one prepared statement.
+// batches share one prepared statement. The shared columns are bound once
+// per INSERT.
 func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.Seq2[any, error]) error {
-	per := min(batchRows, maxVars/len(t.cols))
+	perRow := len(t.cols) - t.nShared
+	per := min(batchRows, (maxVars-t.nShared)/max(perRow, 1))
 	names := make([]string, len(t.cols))
+	params := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		names[i] = quoteIdent(c.name)
+		params[i] = "?"
+		if c.shared > 0 {
+			params[i] = fmt.Sprintf("?%d", c.shared)
+		}
 	}
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", len(t.cols)), ",") + ")"
+	tuple := "(" + strings.Join(params, ",") + ")"
 	prepare := func(k int) (*sql.Stmt, error) {
 		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", quoteIdent(t.Name), strings.Join(names, ","),
 			strings.TrimSuffix(strings.Repeat(tuple+",", k), ","))
@@ -314,7 +334,8 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.S
 			full.Close()
 		}
 	}()
-	args := make([]any, 0, per*len(t.cols))
+	args := make([]any, 0, t.nShared+per*perRow)
+	shared := make([]any, t.nShared) // the batch's shared values, as in the row
 	var enc encoder
 	n, inBatch := 0, 0
 	flush := func() error {
@@ -351,8 +372,29 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.S
 		if err != nil {
 			return err
 		}
-		if args, err = enc.appendArgs(args, t.cols, reflect.ValueOf(row).Elem()); err != nil {
-			return fmt.Errorf("row %d: %w", n, err)
+		rv := reflect.ValueOf(row).Elem()
+		if inBatch > 0 && !sameShared(t.cols, shared, rv) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if inBatch == 0 {
+			for _, c := range t.cols {
+				if c.shared > 0 {
+					f := rv.Field(c.field)
+					shared[c.shared-1] = f.Interface()
+					if args, err = enc.appendValue(args, c, f); err != nil {
+						return fmt.Errorf("row %d: %w", n, err)
+					}
+				}
+			}
+		}
+		for _, c := range t.cols {
+			if c.shared == 0 {
+				if args, err = enc.appendValue(args, c, rv.Field(c.field)); err != nil {
+					return fmt.Errorf("row %d: %w", n, err)
+				}
+			}
 		}
 		n++
 		if inBatch++; inBatch == per {
@@ -364,37 +406,58 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.S
 	return flush()
 }
 
+// sameShared reports whether row's shared columns hold the batch's values.
+func sameShared(cols []column, shared []any, row reflect.Value) bool {
+	for _, c := range cols {
+		if c.shared == 0 {
+			continue
+		}
+		f := row.Field(c.field)
+		switch c.kind {
+		case kString:
+			if s, _ := shared[c.shared-1].(string); f.String() != s {
+				return false
+			}
+		case kDate:
+			if d, _ := shared[c.shared-1].(civil.Date); *f.Addr().Interface().(*civil.Date) != d {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // encoder turns row fields into SQLite values; buf is reused for JSON.
 type encoder struct{ buf []byte }
 
-func (e *encoder) appendArgs(args []any, cols []column, row reflect.Value) ([]any, error) {
-	for _, c := range cols {
-		v := row.Field(c.field)
-		switch c.kind {
-		case kString:
-			args = append(args, v.String())
-		case kInt:
-			args = append(args, v.Int())
-		case kBool:
-			b := int64(0)
-			if v.Bool() {
-				b = 1
-			}
-			args = append(args, b)
-		case kFloat:
-			args = append(args, v.Float())
-		case kDate:
-			args = append(args, v.Addr().Interface().(*civil.Date).String())
-		case kTime:
-			args = append(args, formatTime(*v.Addr().Interface().(*time.Time)))
-		case kJSON:
-			b, err := e.appendJSON(e.buf[:0], v)
-			if err != nil {
-				return nil, fmt.Errorf("column %s: %w", c.name, err)
-			}
-			e.buf = b
-			args = append(args, string(b))
+// appendValue appends the SQLite value of field v of column c.
+func (e *encoder) appendValue(args []any, c column, v reflect.Value) ([]any, error) {
+	switch c.kind {
+	case kString:
+		args = append(args, v.String())
+	case kInt:
+		args = append(args, v.Int())
+	case kBool:
+		b := int64(0)
+		if v.Bool() {
+			b = 1
 		}
+		args = append(args, b)
+	case kFloat:
+		args = append(args, v.Float())
+	case kDate:
+		args = append(args, v.Addr().Interface().(*civil.Date).String())
+	case kTime:
+		args = append(args, formatTime(*v.Addr().Interface().(*time.Time)))
+	case kJSON:
+		b, err := e.appendJSON(e.buf[:0], v)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", c.name, err)
+		}
+		e.buf = b
+		args = append(args, string(b))
 	}
 	return args, nil
 }

@@ -82,7 +82,8 @@ func TestFailedWriteRollsBack(t *testing.T) {
 	warehousetest.Check(ctx, t, w, good)
 }
 
-// Enough rows to cross batch boundaries (full batches and a remainder).
+// Enough rows to cross batch boundaries (full batches and a remainder), and
+// a snapshot_id that changes within a batch (an INSERT binds it once).
 func TestManyRows(t *testing.T) {
 	ctx := context.Background()
 	w := open(t, filepath.Join(t.TempDir(), "w.sqlite"))
@@ -90,7 +91,7 @@ func TestManyRows(t *testing.T) {
 	s := warehouse.Snapshot{Date: day}
 	for i := range 2345 {
 		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
-			SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), Outcome: "valid",
+			SnapshotID: fmt.Sprintf("x%d", i/700+i/2000), SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), Outcome: "valid",
 			Conversions: []warehouse.Conversion{{CycleID: "c", ConvertedAt: time.Unix(int64(i), 0), InvoiceID: fmt.Sprint(i)}},
 		})
 	}
@@ -106,9 +107,15 @@ func TestManyRows(t *testing.T) {
 	}
 	// Insertion order is kept.
 	for i, r := range got.ReferralDecisions {
-		if r.RefereeEmail != s.ReferralDecisions[i].RefereeEmail {
+		if r.RefereeEmail != s.ReferralDecisions[i].RefereeEmail || r.SnapshotID != s.ReferralDecisions[i].SnapshotID {
 			t.Fatalf("row %d = %q, want %q", i, r.RefereeEmail, s.ReferralDecisions[i].RefereeEmail)
 		}
+	}
+	warehousetest.Check(ctx, t, w, s)
+
+	// The same rows streamed (one reused variable) replace them.
+	if err := w.WriteSnapshot(ctx, warehousetest.Stream(s)); err != nil {
+		t.Fatal(err)
 	}
 	warehousetest.Check(ctx, t, w, s)
 }
@@ -202,7 +209,9 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkWriteSnapshot writes 100k referral decisions per iteration.
+// BenchmarkWriteSnapshot writes 100k referral decisions (every other one
+// with a conversion) and 200k accounting rows per iteration, the mix of a
+// run's largest tables; rows/s counts both.
 func BenchmarkWriteSnapshot(b *testing.B) {
 	ctx := context.Background()
 	w, err := sqlite.Open(filepath.Join(b.TempDir(), "w.sqlite"))
@@ -210,11 +219,25 @@ func BenchmarkWriteSnapshot(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Close()
+	const id = "20260415T000000Z-0123456789ab"
 	s := warehouse.Snapshot{Date: day}
+	at := time.Unix(1772755200, 0).UTC()
 	for i := range 100_000 {
-		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
-			SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), CanonicalEmail: fmt.Sprintf("u%d@example.com", i),
-			Refcode: "ref", ReferredAtRaw: "2026-03-01 00:00:00", Outcome: "valid", Reason: "outside_cycles",
+		d := warehouse.ReferralDecision{
+			SnapshotID: id, SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), CanonicalEmail: fmt.Sprintf("u%d@example.com", i),
+			Refcode: fmt.Sprintf("ref%d", i%20000), ReferredAtRaw: "2026-03-01 00:00:00", SelectedPlan: "pro", Outcome: "valid", Reason: "outside_cycles",
+		}
+		if i%2 == 0 {
+			d.Reason = ""
+			d.Conversions = []warehouse.Conversion{{CycleID: "cycle-3", ConvertedAt: at, InvoiceID: fmt.Sprintf("in_%024d", i), RewardEligible: true}}
+		}
+		s.ReferralDecisions = append(s.ReferralDecisions, d)
+	}
+	for i := range 200_000 {
+		s.PaymentAccounting = append(s.PaymentAccounting, warehouse.PaymentAccounting{
+			SnapshotID: id, SnapshotDate: day, CycleID: "cycle-3", Seq: int64(i + 1), InvoiceID: fmt.Sprintf("in_%024d", i),
+			CustomerID: fmt.Sprintf("cus_%014d", i/3), Refcode: fmt.Sprintf("ref%d", i%20000), RefereeEmail: fmt.Sprintf("u%d@example.com", i/2),
+			PaidAt: at.Add(time.Duration(i) * time.Second), Currency: "usd", Net: 1999, AccumulatedRevenue: int64(i) * 1999,
 		})
 	}
 	b.ResetTimer()
@@ -223,4 +246,5 @@ func BenchmarkWriteSnapshot(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(b.N)*300_000/b.Elapsed().Seconds(), "rows/s")
 }
