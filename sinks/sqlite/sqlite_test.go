@@ -248,3 +248,37 @@ func BenchmarkWriteSnapshot(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*300_000/b.Elapsed().Seconds(), "rows/s")
 }
+
+// A failure in an early batch of a long streamed table stops the write,
+// rolls back, and reports the failure.
+func TestFailedBatchStopsStream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.sqlite")
+	ctx := context.Background()
+	w := open(t, path)
+	defer w.Close()
+	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
+	if err := w.WriteSnapshot(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON referral_decisions WHEN NEW.referee_email = 'u700@example.com'
+		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := warehouse.Snapshot{Date: day}
+	for i := range 20_000 {
+		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
+			SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), Outcome: "valid",
+		})
+	}
+	err = w.WriteSnapshot(ctx, warehousetest.Stream(s))
+	if err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("WriteSnapshot = %v, want the injected failure", err)
+	}
+	warehousetest.Check(ctx, t, w, good)
+}
