@@ -54,6 +54,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -366,7 +367,9 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 	results := make([][]FileEntry, workers)
 	linked := make([]int, workers)
 	var wg sync.WaitGroup
+	sharders := make([]*sharder, workers)
 	for w := range workers {
+		sharders[w] = newSharder(filepath.Join(root, ".shards", strconv.Itoa(w)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -377,7 +380,7 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 					dst := filepath.Join(root, filepath.FromSlash(j.rel))
 					if prev.link(j.rel, sum, int64(len(data)), dst) {
 						linked[w]++
-					} else if err := writeFile(dst, data, !haveSyncFS); err != nil {
+					} else if err := sharders[w].write(dst, data, !haveSyncFS); err != nil {
 						cancel(err)
 					}
 					if ctx.Err() == nil {
@@ -426,6 +429,14 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 		return nil, genErr
 	}
 	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	for _, sh := range sharders {
+		if err := sh.place(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Remove(filepath.Join(root, ".shards")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	var files []FileEntry
