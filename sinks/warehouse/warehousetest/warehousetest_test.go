@@ -110,3 +110,27 @@ func TestSampleIsValidAndPopulated(t *testing.T) {
 		t.Errorf("Samples with different snapshot ids are equal")
 	}
 }
+
+// Stream yields the snapshot's rows in one reused variable: a reader that
+// copies each row gets the rows back; one that keeps the pointers does not.
+func TestStreamReusesRows(t *testing.T) {
+	d := civil.Date{Year: 2026, Month: 4, Day: 15}
+	want := warehousetest.Sample(d, "20260415T000000Z-aaaaaaaaaaaa")
+	s := warehousetest.Stream(want)
+	if len(s.ReferralDecisions) != 0 {
+		t.Fatalf("Stream left rows in the slices")
+	}
+	if diff := warehousetest.Diff(want, warehouse.Collect(s)); diff != "" {
+		t.Errorf("Collect(Stream(s)) differs from s:\n%s", diff)
+	}
+	var kept []*warehouse.ReferralDecision
+	for row, err := range s.Rows(warehouse.TableReferralDecisions) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, row.(*warehouse.ReferralDecision))
+	}
+	if len(kept) < 2 || kept[0] != kept[1] {
+		t.Errorf("Stream does not reuse its row variable")
+	}
+}
