@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sizes := fs.String("sizes", "10000,100000,1000000", "comma-separated dataset sizes (referrals rows)")
 	seed := fs.Uint64("seed", 1, "dataset seed")
 	count := fs.Int("count", 1, "runs per size (tables show medians; the results file keeps every run)")
-	keep := fs.Bool("keep-outputs", false, "keep each run's outputs in .bench/out/<N> (removed by default)")
+	keep := fs.Bool("keep-outputs", false, "keep each run's outputs in .bench/out/<N>-<run> (by default removed when the bench ends)")
 	bin := fs.String("bin", "bin/refrecon", "the refrecon binary to run")
 	build := fs.Bool("build", true, "build --bin with `go build` first (make bench has built it already)")
 	goBench := fs.Bool("go-bench", true, "also run the pipeline's go test benchmarks")
@@ -152,6 +152,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("refrecon binary: %w (run make build)", err)
 	}
 
+	// Outputs are deleted only when every run is done: on this machine's
+	// ext4, creating files right after deleting hundreds of thousands is
+	// about four times slower for a while (measured: 205 µs a file just
+	// after deleting 150,000, 43 µs twenty seconds later), which would
+	// charge one run's clean-up to the next run's publish. Outputs of an
+	// earlier bench are moved aside now and deleted at the end too.
+	outs := filepath.Join(o.root, ".bench", "out")
+	if !o.keepOutputs {
+		if _, err := os.Stat(outs); err == nil {
+			old := outs + ".old-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			if err := os.Rename(outs, old); err != nil {
+				return err
+			}
+			defer os.RemoveAll(old)
+		}
+		defer os.RemoveAll(outs)
+	}
+
 	var results bytes.Buffer
 	writeHeader(&results)
 	for _, n := range o.sizes {
@@ -161,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		var runs, nights []runResult
 		for k := 0; k < o.count; k++ {
-			r, r2, err := runNights(ctx, o, n, dir)
+			r, r2, err := runNights(ctx, o, n, k, dir)
 			if err != nil {
 				return err
 			}
@@ -323,16 +341,14 @@ type runResult struct {
 
 // runNights runs `refrecon run` on the dataset in dir into fresh outputs
 // and, with --nightly, again the next night into the same outputs.
-func runNights(ctx context.Context, o options, n int, dir string) (first, second runResult, err error) {
-	out := filepath.Join(o.root, ".bench", "out", strconv.Itoa(n))
-	if err := os.RemoveAll(out); err != nil {
+// Outputs go to .bench/out/<N>-<k>, removed when the bench ends.
+func runNights(ctx context.Context, o options, n, k int, dir string) (first, second runResult, err error) {
+	out := filepath.Join(o.root, ".bench", "out", fmt.Sprintf("%d-%d", n, k))
+	if err := os.RemoveAll(out); err != nil { // kept by an earlier --keep-outputs
 		return first, second, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return first, second, err
-	}
-	if !o.keepOutputs {
-		defer os.RemoveAll(out)
 	}
 	if first, err = runOnce(ctx, o, n, dir, out, o.asOf); err != nil || !o.nightly {
 		return first, second, err

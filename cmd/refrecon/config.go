@@ -40,6 +40,7 @@ type config struct {
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=5m"`
 	KeepSnapshots int           `env:"KEEP_SNAPSHOTS, default=30"`
 	LockWait      bool          `env:"LOCK_WAIT, default=false"` // wait for another process holding PUBLIC_DIR
+	MemoryLimit   string        `env:"MEMORY_LIMIT"`             // GC soft limit: 2560MiB, 3GiB, off; "" = see applyMemoryLimit
 
 	LogFormat string `env:"LOG_FORMAT, default=json"`
 	LogLevel  string `env:"LOG_LEVEL, default=info"`

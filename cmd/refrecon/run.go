@@ -68,6 +68,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := logMemoryLimit(cfg, log); err != nil {
+		return err
+	}
 	stopProfile, err := startCPUProfile(os.Getenv("REFRECON_CPUPROFILE"))
 	if err != nil {
 		return err

@@ -62,6 +62,9 @@ func scheduleCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	if err := logMemoryLimit(cfg, log); err != nil {
+		return err
+	}
 	opts := scheduleOptions{Spec: cfg.Schedule, RunTimeout: cfg.RunTimeout, ShutdownGrace: cfg.ShutdownGrace}
 	if err := opts.check(); err != nil {
 		return err
