@@ -3,6 +3,8 @@ package stripeexport
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,6 +30,15 @@ func checkSame(t *testing.T, name string, data []byte) {
 	t.Helper()
 	want, wantNotes, wantErr := reference(data)
 	got, gotNotes, gotErr := decode(context.Background(), bytes.NewReader(data))
+	// The one deliberate difference: a field refrecon does not read is
+	// checked for JSON syntax only, not for its stripe-go type. A field it
+	// reads with an unexpected type sends the line to the stripe-go path, so
+	// the lean path succeeding where stripe-go finds a type error means the
+	// error is in a field nobody reads.
+	var typeErr *json.UnmarshalTypeError
+	if gotErr == nil && errors.As(wantErr, &typeErr) {
+		return
+	}
 	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 		t.Fatalf("%s: err = %v, stripe-go path: %v", name, gotErr, wantErr)
 	}
