@@ -538,6 +538,17 @@ func (st *leanState) subscription(s *scanner, sub *pipeline.Subscription) bool {
 }
 
 func (st *leanState) subscriptionItems(s *scanner, sub *pipeline.Subscription) bool {
+	return st.listPrices(s, func(p pipeline.Price) {
+		if p.ID != "" {
+			sub.PriceIDs = append(sub.PriceIDs, p.ID)
+		}
+	})
+}
+
+// listPrices reads a list object ({"data": [item, ...], ...}, or null) of
+// subscription items or invoice lines and calls each with every item's
+// price that is present.
+func (st *leanState) listPrices(s *scanner, each func(pipeline.Price)) bool {
 	if s.null() {
 		return true
 	}
@@ -558,8 +569,8 @@ func (st *leanState) subscriptionItems(s *scanner, sub *pipeline.Subscription) b
 				return false
 			}
 			p, present, ok := st.itemPrice(s)
-			if ok && present && p.ID != "" {
-				sub.PriceIDs = append(sub.PriceIDs, p.ID)
+			if ok && present {
+				each(p)
 			}
 			return ok
 		})
@@ -659,32 +670,7 @@ func (st *leanState) invoice(s *scanner, in *pipeline.Invoice) bool {
 				return true, s.int64Value(&in.PaidAt)
 			})
 		case 10:
-			if s.null() {
-				return true, true
-			}
-			lf := fieldSet{names: listFields}
-			return true, s.object(func(key []byte) (bool, bool) {
-				i, ok := lf.match(key)
-				if !ok || i != 0 {
-					return false, ok
-				}
-				if s.null() {
-					return true, true
-				}
-				return true, s.array(func() bool {
-					if s.null() {
-						return true
-					}
-					if s.peek() != '{' {
-						return false
-					}
-					p, present, ok := st.itemPrice(s)
-					if ok && present {
-						prices = append(prices, p)
-					}
-					return ok
-				})
-			})
+			return true, st.listPrices(s, func(p pipeline.Price) { prices = append(prices, p) })
 		}
 		return false, true
 	})
