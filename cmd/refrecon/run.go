@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -382,22 +383,48 @@ func newReferralSource(cfg *config, p *plan) (referralSource, error) {
 }
 
 // embeddedReferrals reads the fixture SQLite file embedded in the binary.
+// The file is loaded into an in-memory database (sqlite3_deserialize), so no
+// temporary copy is ever written, or left behind by a killed run.
 type embeddedReferrals struct{}
 
 func (embeddedReferrals) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
-	f, err := os.CreateTemp("", "refrecon-fixture-*.sqlite")
+	refs, err := readSQLiteImage(ctx, fixtures.ReferralsSQLite)
 	if err != nil {
 		return pipeline.Referrals{}, fmt.Errorf("embedded referrals: %w", err)
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(fixtures.ReferralsSQLite); err != nil {
-		f.Close()
-		return pipeline.Referrals{}, fmt.Errorf("embedded referrals: %w", err)
+	return refs, nil
+}
+
+// readSQLiteImage reads referrals from the bytes of a SQLite database file.
+func readSQLiteImage(ctx context.Context, image []byte) (pipeline.Referrals, error) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return pipeline.Referrals{}, err
 	}
-	if err := f.Close(); err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("embedded referrals: %w", err)
+	defer db.Close()
+	// Every connection to ":memory:" is a database of its own: keep one.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return pipeline.Referrals{}, err
 	}
-	return sqlitesrc.New(f.Name()).ReadReferrals(ctx)
+	err = conn.Raw(func(dc any) error {
+		d, ok := dc.(interface{ Deserialize([]byte) error })
+		if !ok {
+			return errors.New("the SQLite driver cannot load a database image")
+		}
+		return d.Deserialize(image)
+	})
+	if cerr := conn.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("load database image: %w", err)
+	}
+	return sqlitesrc.ReadDB(ctx, db)
 }
 
 // newWarehouse checks WAREHOUSE and returns how to open it (nil for none);

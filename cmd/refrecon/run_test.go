@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,4 +28,19 @@ func TestRunTimeoutMustBePositive(t *testing.T) {
 		t.Fatalf("exit %d, want %d naming RUN_TIMEOUT; stderr:\n%s", code, exitConfig, stderr)
 	}
 	mustNotExist(t, d.Public, d.Private, d.Warehouse)
+}
+
+// The embedded fixture is read from memory: a run needs no temporary file
+// (so a killed run cannot leave one behind), and works without a usable
+// TMPDIR.
+func TestEmbeddedReferralsNeedNoTempFile(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", notADir)
+	rep := mustRun(t, newDirs(t).env(fixtureAsOf))
+	if rep.Counts.Referrals != 246 {
+		t.Errorf("read %d referrals rows from the embedded fixture, want 246", rep.Counts.Referrals)
+	}
 }
