@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 BIN         := bin/refrecon
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X main.codeVersion=$(VERSION)
-FUZZTIME    ?= 5s
+FUZZTIME    ?= 20000x
 
 .PHONY: all build run test vet staticcheck gotest fuzz bench bench-go golden clean
 
@@ -36,7 +36,10 @@ staticcheck: $(STATICCHECK)
 gotest:
 	$(GO) test -count=1 ./...
 
-# Each fuzz target briefly, on top of its seed corpus in testdata/fuzz.
+# Each fuzz target briefly, on top of its seed corpus in testdata/fuzz. The
+# budget is a count of inputs (20000x), not a duration: with a duration, Go
+# 1.26's fuzz coordinator can fail at the deadline with a bare "context
+# deadline exceeded" and no failing input (go.dev/issue/75804, fixed in 1.27).
 fuzz:
 	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
 	  pkg=$$(dirname $$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1)); \
