@@ -93,9 +93,12 @@ func publicRefcode(refcode string) string {
 	return "redacted-" + hex.EncodeToString(sum[:6])
 }
 
+// wordPunct is the punctuation publicText keeps around a redacted word.
+const wordPunct = `.,;:!?()[]{}"'<>`
+
 // publicText redacts free text from the inputs (admin action reasons, cycle
 // names, notes): every whitespace-separated word that contains '@' becomes
-// "[redacted]".
+// "[redacted]", keeping the punctuation before and after it.
 func publicText(s string) string {
 	if !strings.Contains(s, "@") {
 		return s
@@ -110,7 +113,14 @@ func publicText(s string) string {
 			s = ""
 		}
 		if strings.Contains(word, "@") {
-			word = "[redacted]"
+			// Keep the punctuation around the address: "(x@y.com):" is
+			// "([redacted]):". The kept characters cannot hold an '@'.
+			lead := len(word) - len(strings.TrimLeft(word, wordPunct))
+			trail := len(word) - len(strings.TrimRight(word, wordPunct))
+			if lead+trail >= len(word) {
+				lead, trail = 0, 0
+			}
+			word = word[:lead] + "[redacted]" + word[len(word)-trail:]
 		}
 		b.WriteString(word)
 		b.WriteString(sep)
