@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -358,7 +357,9 @@ func newReferralSource(cfg *config, p *plan) (referralSource, error) {
 	kind, arg, _ := strings.Cut(cfg.ReferralsSource, ":")
 	switch {
 	case cfg.ReferralsSource == "":
-		return embeddedReferrals{}, nil
+		// Loaded into memory: no temporary copy is written, or left behind
+		// by a killed run.
+		return sqlitesrc.NewImage("(embedded fixture)", fixtures.ReferralsSQLite), nil
 	case kind == "sqlite" && arg != "":
 		return sqlitesrc.New(arg), nil
 	case kind == "d1dump" && arg != "":
@@ -380,51 +381,6 @@ func newReferralSource(cfg *config, p *plan) (referralSource, error) {
 	default:
 		return nil, fmt.Errorf("REFERRALS_SOURCE %q: want sqlite:PATH, d1dump:PATH or d1", cfg.ReferralsSource)
 	}
-}
-
-// embeddedReferrals reads the fixture SQLite file embedded in the binary.
-// The file is loaded into an in-memory database (sqlite3_deserialize), so no
-// temporary copy is ever written, or left behind by a killed run.
-type embeddedReferrals struct{}
-
-func (embeddedReferrals) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
-	refs, err := readSQLiteImage(ctx, fixtures.ReferralsSQLite)
-	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("embedded referrals: %w", err)
-	}
-	return refs, nil
-}
-
-// readSQLiteImage reads referrals from the bytes of a SQLite database file.
-func readSQLiteImage(ctx context.Context, image []byte) (pipeline.Referrals, error) {
-	db, err := sql.Open("sqlite", ":memory:")
-	if err != nil {
-		return pipeline.Referrals{}, err
-	}
-	defer db.Close()
-	// Every connection to ":memory:" is a database of its own: keep one.
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return pipeline.Referrals{}, err
-	}
-	err = conn.Raw(func(dc any) error {
-		d, ok := dc.(interface{ Deserialize([]byte) error })
-		if !ok {
-			return errors.New("the SQLite driver cannot load a database image")
-		}
-		return d.Deserialize(image)
-	})
-	if cerr := conn.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("load database image: %w", err)
-	}
-	return sqlitesrc.ReadDB(ctx, db)
 }
 
 // newWarehouse checks WAREHOUSE and returns how to open it (nil for none);

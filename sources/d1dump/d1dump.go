@@ -52,16 +52,11 @@ func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
 	if err := ctx.Err(); err != nil {
 		return pipeline.Referrals{}, err
 	}
-	db, err := sql.Open("sqlite", ":memory:")
+	db, err := sqlite.OpenMemory()
 	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("open in-memory database: %w", err)
+		return pipeline.Referrals{}, err
 	}
 	defer db.Close()
-	// Every connection to ":memory:" is a database of its own: keep one.
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 
 	if err := load(ctx, db, string(dump)); err != nil {
 		return pipeline.Referrals{}, err

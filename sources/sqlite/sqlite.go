@@ -16,6 +16,10 @@
 // which the other referral sources (sources/d1dump, sources/d1) share so every
 // source delivers the same Referrals for the same data.
 //
+// NewImage reads the bytes of such a file (the fixture embedded in the
+// binary) from memory, with the same rules; OpenMemory is the in-memory
+// database sources/d1dump loads a dump into.
+//
 // Both tables are read in one read transaction, so users and referrals come
 // from the same state of the file even while the referrals service writes
 // to it.

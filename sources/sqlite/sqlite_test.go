@@ -115,3 +115,15 @@ func TestBoolValue(t *testing.T) {
 		}
 	}
 }
+
+// The image source reads the bytes of a SQLite file exactly as the file
+// source reads the file.
+func TestImageConformance(t *testing.T) {
+	referralstest.Run(t, func(t *testing.T, dbPath string) referralstest.Source {
+		image, err := os.ReadFile(dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sqlite.NewImage(filepath.Base(dbPath), image)
+	})
+}
