@@ -1,7 +1,9 @@
 package publicjson
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,17 +54,26 @@ func (s *sharder) write(dst string, data []byte, sync bool) error {
 
 // place moves every staged file to its destination and removes the
 // staging directories. A destination that exists already (two names that
-// are one on a case-insensitive filesystem) is an error, as O_EXCL would be:
-// the temporary directory is this run's alone, so checking first is safe.
+// are one on a case-insensitive filesystem) is an error, as O_EXCL would be.
 func (s *sharder) place() error {
 	for _, m := range s.moves {
-		if _, err := os.Lstat(m.to); err == nil {
-			return fmt.Errorf("%s exists already (two refcodes that differ only in case, on a case-insensitive filesystem?)", m.to)
-		}
-		if err := os.Rename(m.from, m.to); err != nil {
+		if err := renameNoReplace(m.from, m.to); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s exists already (two refcodes that differ only in case, on a case-insensitive filesystem?)", m.to)
+			}
 			return err
 		}
 	}
 	s.moves = nil
 	return os.RemoveAll(s.dir)
+}
+
+// checkedRename is renameNoReplace where the kernel cannot refuse to
+// replace: the temporary directory is this run's alone, so checking first
+// is safe.
+func checkedRename(from, to string) error {
+	if _, err := os.Lstat(to); err == nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
+	}
+	return os.Rename(from, to)
 }

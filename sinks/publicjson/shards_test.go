@@ -1,6 +1,8 @@
 package publicjson
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,5 +55,29 @@ func TestSharderRefusesToReplace(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dst); string(b) != "first" {
 		t.Errorf("the existing file was replaced: %q", b)
+	}
+}
+
+// The fallback for filesystems without RENAME_NOREPLACE refuses to replace
+// too.
+func TestCheckedRenameRefusesToReplace(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "from"), filepath.Join(dir, "to")
+	for _, p := range []string{from, to} {
+		if err := os.WriteFile(p, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := checkedRename(from, to); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("checkedRename onto an existing file: %v, want fs.ErrExist", err)
+	}
+	if err := os.Remove(to); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkedRename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(to); string(b) != from {
+		t.Errorf("moved file holds %q", b)
 	}
 }
