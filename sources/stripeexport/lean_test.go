@@ -164,3 +164,23 @@ func FuzzLeanMatchesStripeGo(f *testing.F) {
 		checkSame(t, "fuzz", []byte(line))
 	})
 }
+
+// Blocks' buffers are recycled once decoded: lines cut at block ends, and
+// lines longer than a block (which take a buffer of their own) in between,
+// read as the stripe-go path reads them.
+func TestRecycledBlocksAndLongLines(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; b.Len() < 12*blockBytes; i++ {
+		switch {
+		case i%5000 == 2500: // a customer line longer than a block
+			fmt.Fprintf(&b, `{"id":"cus_long%d","object":"customer","email":"%s"}`+"\n", i, strings.Repeat("z", blockBytes+i%977))
+		case i%3 == 0:
+			fmt.Fprintf(&b, `{"id":"cus_%d","object":"customer","email":"u%d@example.com","pad":"%s"}`+"\n", i, i, strings.Repeat("p", i%301))
+		case i%3 == 1:
+			fmt.Fprintf(&b, `{"id":"in_%d","object":"invoice","status":"paid","currency":"usd","amount_paid":%d,"customer":"cus_%d","status_transitions":{"paid_at":%d},"lines":{"data":[{"price":{"id":"price_%d"}}]}}`+"\n", i, 100+i, i-1, 1700000000+i, i%7)
+		default:
+			fmt.Fprintf(&b, `{"id":"re_%d","object":"refund","amount":%d,"status":"succeeded","created":%d,"charge":"ch_%d"}`+"\n", i, i%500, 1700000000+i, i)
+		}
+	}
+	checkSame(t, "recycled blocks", b.Bytes())
+}

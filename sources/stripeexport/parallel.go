@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/refrecon/refrecon/pipeline"
@@ -25,12 +26,16 @@ func decode(ctx context.Context, r io.Reader) (pipeline.Stripe, []string, error)
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan *block, workers)
 	order := make(chan *block, 2*workers)
+	free := make(freeBuffers, 2*workers+2)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			st := newLeanState()
+			var scr scratch
 			for b := range jobs {
-				b.decode(st)
+				data := b.data
+				b.decode(st, &scr)
+				free.put(data)
 				close(b.done)
 			}
 		})
@@ -39,7 +44,7 @@ func decode(ctx context.Context, r io.Reader) (pipeline.Stripe, []string, error)
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		readErr <- readBlocks(ctx, r, func(b *block) bool {
+		readErr <- readBlocks(ctx, r, free, func(b *block) bool {
 			select {
 			case order <- b: // first: the collector waits for blocks in order
 			case <-ctx.Done():
@@ -84,6 +89,45 @@ func decode(ctx context.Context, r io.Reader) (pipeline.Stripe, []string, error)
 // blockBytes is how much of the file one block holds (at least one line).
 const blockBytes = 1 << 20
 
+// freeBuffers hands decoded blocks' buffers back to the reader: once a
+// block is decoded its bytes are not referenced (the decoders copy every
+// string), and a 2 GB export would otherwise allocate 2 GB of buffers.
+type freeBuffers chan []byte
+
+// get returns an empty buffer with room for n bytes.
+func (f freeBuffers) get(n int) []byte {
+	select {
+	case b := <-f:
+		if cap(b) >= n {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, max(n, blockBytes))
+}
+
+// put keeps b for a later get, unless enough are kept already.
+func (f freeBuffers) put(b []byte) {
+	if cap(b) != blockBytes {
+		return // a long line's buffer: let it go
+	}
+	select {
+	case f <- b[:0]:
+	default:
+	}
+}
+
+// scratch is a decoding worker's growing slices, reused from block to
+// block; each block keeps an exact-size copy. Growing every block's own
+// slices from nothing allocated twice what they held.
+type scratch struct {
+	customers     []pipeline.Customer
+	subscriptions []pipeline.Subscription
+	invoices      []pipeline.Invoice
+	refunds       []pipeline.Refund
+	lines         [4][]int
+}
+
 // block is a run of whole lines and, once decoded, their objects.
 type block struct {
 	data      []byte
@@ -119,15 +163,14 @@ func (b *block) id(k, i int) string {
 
 // readBlocks reads r into blocks of whole lines and hands each to emit
 // (false stops). A line longer than MaxLineBytes is an error naming it.
-func readBlocks(ctx context.Context, r io.Reader, emit func(*block) bool) error {
+func readBlocks(ctx context.Context, r io.Reader, free freeBuffers, emit func(*block) bool) error {
 	var carry []byte
 	line := 1
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		buf := make([]byte, len(carry), max(blockBytes, 2*len(carry)))
-		copy(buf, carry)
+		buf := append(free.get(2*len(carry)), carry...)
 		var rerr error
 		for len(buf) < cap(buf) && rerr == nil {
 			var n int
@@ -146,7 +189,9 @@ func readBlocks(ctx context.Context, r io.Reader, emit func(*block) bool) error 
 			carry = buf
 			continue
 		}
-		carry = buf[end:]
+		// The rest is copied: buf goes with the block, and its buffer may be
+		// recycled as soon as the block is decoded.
+		carry = append([]byte(nil), buf[end:]...)
 		if end > 0 {
 			b := &block{data: buf[:end], firstLine: line, last: eof, done: make(chan struct{})}
 			line += bytes.Count(b.data, []byte{'\n'})
@@ -166,7 +211,11 @@ func readBlocks(ctx context.Context, r io.Reader, emit func(*block) bool) error 
 }
 
 // decode decodes the block's lines until the first error.
-func (b *block) decode(st *leanState) {
+func (b *block) decode(st *leanState, scr *scratch) {
+	scr.customers, scr.subscriptions, scr.invoices, scr.refunds = scr.customers[:0], scr.subscriptions[:0], scr.invoices[:0], scr.refunds[:0]
+	for k := range scr.lines {
+		scr.lines[k] = scr.lines[k][:0]
+	}
 	data := b.data
 	for lineNo := b.firstLine; len(data) > 0; lineNo++ {
 		line, limit := data, MaxLineBytes+1 // the last line of the input may have no newline
@@ -199,16 +248,16 @@ func (b *block) decode(st *leanState) {
 		switch o.kind {
 		case ObjectCustomer:
 			k = 0
-			b.customers = append(b.customers, o.cus)
+			scr.customers = append(scr.customers, o.cus)
 		case ObjectSubscription:
 			k = 1
-			b.subscriptions = append(b.subscriptions, o.sub)
+			scr.subscriptions = append(scr.subscriptions, o.sub)
 		case ObjectInvoice:
 			k = 2
-			b.invoices = append(b.invoices, o.inv)
+			scr.invoices = append(scr.invoices, o.inv)
 		case ObjectRefund:
 			k = 3
-			b.refunds = append(b.refunds, o.ref)
+			scr.refunds = append(scr.refunds, o.ref)
 		default:
 			if b.skipped == nil {
 				b.skipped = map[string]int{}
@@ -216,8 +265,15 @@ func (b *block) decode(st *leanState) {
 			b.skipped[o.kind]++
 		}
 		if k >= 0 {
-			b.lines[k] = append(b.lines[k], lineNo)
+			scr.lines[k] = append(scr.lines[k], lineNo)
 		}
+	}
+	b.customers = slices.Clone(scr.customers)
+	b.subscriptions = slices.Clone(scr.subscriptions)
+	b.invoices = slices.Clone(scr.invoices)
+	b.refunds = slices.Clone(scr.refunds)
+	for k := range scr.lines {
+		b.lines[k] = slices.Clone(scr.lines[k])
 	}
 	b.data = nil // the file's bytes are not needed any more
 }
@@ -251,9 +307,44 @@ func decodeObject(line []byte) (leanObject, error) {
 
 // collector puts decoded blocks together in file order.
 type collector struct {
-	seen    [4]map[string]int // per kind: id -> line
-	out     pipeline.Stripe
-	skipped map[string]int
+	seen          [4]map[string]int // per kind: id -> line
+	customers     parts[pipeline.Customer]
+	subscriptions parts[pipeline.Subscription]
+	invoices      parts[pipeline.Invoice]
+	refunds       parts[pipeline.Refund]
+	skipped       map[string]int
+}
+
+// parts keeps one kind's objects block by block and joins them once, into a
+// slice of the exact size, at the end. Appending each block to one growing
+// slice copied the 2.3 million invoices of a 1M-referral export several
+// times over (Go grows a large slice by a quarter), about 5 s of CPU with
+// the GC's write barriers (docs/performance.md).
+type parts[T any] struct {
+	n      int
+	blocks [][]T
+}
+
+func (p *parts[T]) add(s []T) {
+	if len(s) > 0 {
+		p.blocks = append(p.blocks, s)
+		p.n += len(s)
+	}
+}
+
+// join returns every object in order (nil when there is none) and lets go
+// of the blocks as it copies them.
+func (p *parts[T]) join() []T {
+	if p.n == 0 {
+		return nil
+	}
+	out := make([]T, 0, p.n)
+	for i, b := range p.blocks {
+		out = append(out, b...)
+		p.blocks[i] = nil
+	}
+	*p = parts[T]{}
+	return out
 }
 
 func newCollector() *collector {
@@ -293,17 +384,22 @@ func (c *collector) add(b *block) error {
 		}
 		c.skipped[k] += n
 	}
-	c.out.Customers = append(c.out.Customers, b.customers...)
-	c.out.Subscriptions = append(c.out.Subscriptions, b.subscriptions...)
-	c.out.Invoices = append(c.out.Invoices, b.invoices...)
-	c.out.Refunds = append(c.out.Refunds, b.refunds...)
+	c.customers.add(b.customers)
+	c.subscriptions.add(b.subscriptions)
+	c.invoices.add(b.invoices)
+	c.refunds.add(b.refunds)
 	return nil
 }
 
 // result is the objects of every block, in file order.
 func (c *collector) result() pipeline.Stripe {
 	c.seen = [4]map[string]int{}
-	return c.out
+	return pipeline.Stripe{
+		Customers:     c.customers.join(),
+		Subscriptions: c.subscriptions.join(),
+		Invoices:      c.invoices.join(),
+		Refunds:       c.refunds.join(),
+	}
 }
 
 // notes describes the skipped objects, as Objects.Notes does.
