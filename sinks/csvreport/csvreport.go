@@ -51,27 +51,99 @@ import (
 	"github.com/refrecon/refrecon/pipeline"
 )
 
+// Columns of the reports, in Header order.
+const (
+	colRecordType = iota
+	colSnapshotID
+	colCycleID
+	colCurrency
+	// referrer
+	colRank
+	colRefcode
+	colReferrerEmail
+	colQualified
+	colAwardMinor
+	colAward
+	colScore
+	colScoreDecimal
+	colReferrals
+	colConversions
+	colPendingConversions
+	colRevenueMinor
+	colRevenue
+	colPendingRevenueMinor
+	colPendingRevenue
+	colAdminAction
+	colAdminActionReason
+	// event
+	colSeq
+	colPaidAt
+	colInvoiceID
+	colCustomerID
+	colRefereeEmail
+	colNetMinor
+	colNet
+	colPending
+	colAccumulatedRevenueMinor
+	colAccumulatedRevenue
+	colPoolBeforeMinor
+	colPoolBefore
+	colClaimMinor
+	colClaim
+	// total
+	colRankedReferrers
+	colQualifiedReferrers
+	colPoolMinor
+	colPool
+	colRemainingMinor
+	colRemaining
+	numCols
+)
+
 // Header is the header row of every report.
 var Header = []string{
-	"record_type", "snapshot_id", "cycle_id", "currency",
-	// referrer
-	"rank", "refcode", "referrer_email", "qualified", "award_minor", "award", "score", "score_decimal",
-	"referrals", "conversions", "pending_conversions", "revenue_minor", "revenue",
-	"pending_revenue_minor", "pending_revenue", "admin_action", "admin_action_reason",
-	// event
-	"seq", "paid_at", "invoice_id", "customer_id", "referee_email", "net_minor", "net", "pending",
-	"accumulated_revenue_minor", "accumulated_revenue", "pool_before_minor", "pool_before", "claim_minor", "claim",
-	// total
-	"ranked_referrers", "qualified_referrers", "pool_minor", "pool", "remaining_minor", "remaining",
+	colRecordType:              "record_type",
+	colSnapshotID:              "snapshot_id",
+	colCycleID:                 "cycle_id",
+	colCurrency:                "currency",
+	colRank:                    "rank",
+	colRefcode:                 "refcode",
+	colReferrerEmail:           "referrer_email",
+	colQualified:               "qualified",
+	colAwardMinor:              "award_minor",
+	colAward:                   "award",
+	colScore:                   "score",
+	colScoreDecimal:            "score_decimal",
+	colReferrals:               "referrals",
+	colConversions:             "conversions",
+	colPendingConversions:      "pending_conversions",
+	colRevenueMinor:            "revenue_minor",
+	colRevenue:                 "revenue",
+	colPendingRevenueMinor:     "pending_revenue_minor",
+	colPendingRevenue:          "pending_revenue",
+	colAdminAction:             "admin_action",
+	colAdminActionReason:       "admin_action_reason",
+	colSeq:                     "seq",
+	colPaidAt:                  "paid_at",
+	colInvoiceID:               "invoice_id",
+	colCustomerID:              "customer_id",
+	colRefereeEmail:            "referee_email",
+	colNetMinor:                "net_minor",
+	colNet:                     "net",
+	colPending:                 "pending",
+	colAccumulatedRevenueMinor: "accumulated_revenue_minor",
+	colAccumulatedRevenue:      "accumulated_revenue",
+	colPoolBeforeMinor:         "pool_before_minor",
+	colPoolBefore:              "pool_before",
+	colClaimMinor:              "claim_minor",
+	colClaim:                   "claim",
+	colRankedReferrers:         "ranked_referrers",
+	colQualifiedReferrers:      "qualified_referrers",
+	colPoolMinor:               "pool_minor",
+	colPool:                    "pool",
+	colRemainingMinor:          "remaining_minor",
+	colRemaining:               "remaining",
 }
-
-var col = func() map[string]int {
-	m := make(map[string]int, len(Header))
-	for i, h := range Header {
-		m[h] = i
-	}
-	return m
-}()
 
 // Writer writes reports into one directory.
 type Writer struct {
@@ -184,14 +256,15 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 	rec := make([]string, len(Header))
 	start := func(kind string) {
 		clear(rec)
-		rec[col["record_type"]] = kind
-		rec[col["snapshot_id"]] = info.SnapshotID
-		rec[col["cycle_id"]] = cr.Cycle.ID
-		rec[col["currency"]] = cur
+		rec[colRecordType] = kind
+		rec[colSnapshotID] = info.SnapshotID
+		rec[colCycleID] = cr.Cycle.ID
+		rec[colCurrency] = cur
 	}
-	money := func(name string, minor int64) {
-		rec[col[name+"_minor"]] = strconv.FormatInt(minor, 10)
-		rec[col[name]] = pipeline.FormatDecimal(cur, minor)
+	// money fills a <name>_minor column and the <name> column after it.
+	money := func(minorCol int, minor int64) {
+		rec[minorCol] = strconv.FormatInt(minor, 10)
+		rec[minorCol+1] = pipeline.FormatDecimal(cur, minor)
 	}
 	scoreIsMoney := !(cr.Cycle.Rules.AwardModel == pipeline.PieSplit && cr.Cycle.Rules.ScoreBy == pipeline.ScoreByConversions)
 
@@ -207,24 +280,24 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 			}
 			start("referrer")
 			if e.Rank > 0 {
-				rec[col["rank"]] = strconv.Itoa(e.Rank)
+				rec[colRank] = strconv.Itoa(e.Rank)
 			}
-			rec[col["refcode"]] = safeText(e.Refcode)
-			rec[col["referrer_email"]] = safeText(emails[e.Refcode])
-			rec[col["qualified"]] = strconv.FormatBool(e.Qualified)
-			money("award", e.Award)
-			rec[col["score"]] = strconv.FormatInt(e.Score, 10)
+			rec[colRefcode] = safeText(e.Refcode)
+			rec[colReferrerEmail] = safeText(emails[e.Refcode])
+			rec[colQualified] = strconv.FormatBool(e.Qualified)
+			money(colAwardMinor, e.Award)
+			rec[colScore] = strconv.FormatInt(e.Score, 10)
 			if scoreIsMoney {
-				rec[col["score_decimal"]] = pipeline.FormatDecimal(cur, e.Score)
+				rec[colScoreDecimal] = pipeline.FormatDecimal(cur, e.Score)
 			}
-			rec[col["referrals"]] = strconv.FormatInt(e.Referrals, 10)
-			rec[col["conversions"]] = strconv.FormatInt(e.Conversions, 10)
-			rec[col["pending_conversions"]] = strconv.FormatInt(e.PendingConversions, 10)
-			money("revenue", e.Revenue)
-			money("pending_revenue", e.PendingRevenue)
+			rec[colReferrals] = strconv.FormatInt(e.Referrals, 10)
+			rec[colConversions] = strconv.FormatInt(e.Conversions, 10)
+			rec[colPendingConversions] = strconv.FormatInt(e.PendingConversions, 10)
+			money(colRevenueMinor, e.Revenue)
+			money(colPendingRevenueMinor, e.PendingRevenue)
 			if a := e.AdminAction; a != nil {
-				rec[col["admin_action"]] = string(a.ActionType)
-				rec[col["admin_action_reason"]] = safeText(a.Reason)
+				rec[colAdminAction] = string(a.ActionType)
+				rec[colAdminActionReason] = safeText(a.Reason)
 			}
 			if err := cw.Write(rec); err != nil {
 				return err
@@ -238,33 +311,33 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 			}
 		}
 		start("event")
-		rec[col["seq"]] = strconv.Itoa(i + 1)
-		rec[col["paid_at"]] = time.Unix(ev.PaidAt, 0).UTC().Format(time.RFC3339)
-		rec[col["invoice_id"]] = safeText(ev.InvoiceID)
-		rec[col["customer_id"]] = safeText(ev.CustomerID)
-		rec[col["refcode"]] = safeText(ev.Refcode)
-		rec[col["referee_email"]] = safeText(ev.RefereeEmail)
-		money("net", ev.Net)
-		rec[col["pending"]] = strconv.FormatBool(ev.Pending)
-		money("accumulated_revenue", ev.AccumulatedRevenue)
-		money("pool_before", ev.PoolBefore)
-		money("claim", ev.Claim)
+		rec[colSeq] = strconv.Itoa(i + 1)
+		rec[colPaidAt] = time.Unix(ev.PaidAt, 0).UTC().Format(time.RFC3339)
+		rec[colInvoiceID] = safeText(ev.InvoiceID)
+		rec[colCustomerID] = safeText(ev.CustomerID)
+		rec[colRefcode] = safeText(ev.Refcode)
+		rec[colRefereeEmail] = safeText(ev.RefereeEmail)
+		money(colNetMinor, ev.Net)
+		rec[colPending] = strconv.FormatBool(ev.Pending)
+		money(colAccumulatedRevenueMinor, ev.AccumulatedRevenue)
+		money(colPoolBeforeMinor, ev.PoolBefore)
+		money(colClaimMinor, ev.Claim)
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
 	}
 	t := cr.Totals
 	start("total")
-	rec[col["referrals"]] = strconv.FormatInt(t.Referrals, 10)
-	rec[col["conversions"]] = strconv.FormatInt(t.Conversions, 10)
-	rec[col["pending_conversions"]] = strconv.FormatInt(t.PendingConversions, 10)
-	money("revenue", t.Revenue)
-	money("pending_revenue", t.PendingRevenue)
-	rec[col["ranked_referrers"]] = strconv.FormatInt(t.RankedReferrers, 10)
-	rec[col["qualified_referrers"]] = strconv.FormatInt(t.QualifiedReferrers, 10)
-	money("pool", cr.Cycle.Rules.AwardPool.Amount)
-	money("award", t.Awarded)
-	money("remaining", cr.AwardPoolRemaining)
+	rec[colReferrals] = strconv.FormatInt(t.Referrals, 10)
+	rec[colConversions] = strconv.FormatInt(t.Conversions, 10)
+	rec[colPendingConversions] = strconv.FormatInt(t.PendingConversions, 10)
+	money(colRevenueMinor, t.Revenue)
+	money(colPendingRevenueMinor, t.PendingRevenue)
+	rec[colRankedReferrers] = strconv.FormatInt(t.RankedReferrers, 10)
+	rec[colQualifiedReferrers] = strconv.FormatInt(t.QualifiedReferrers, 10)
+	money(colPoolMinor, cr.Cycle.Rules.AwardPool.Amount)
+	money(colAwardMinor, t.Awarded)
+	money(colRemainingMinor, cr.AwardPoolRemaining)
 	return cw.Write(rec)
 }
 
