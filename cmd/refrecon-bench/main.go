@@ -152,22 +152,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("refrecon binary: %w (run make build)", err)
 	}
 
-	// Outputs are deleted only when every run is done: on this machine's
-	// ext4, creating files right after deleting hundreds of thousands is
-	// about four times slower for a while (measured: 205 µs a file just
-	// after deleting 150,000, 43 µs twenty seconds later), which would
-	// charge one run's clean-up to the next run's publish. Outputs of an
-	// earlier bench are moved aside now and deleted at the end too.
+	// Outputs are deleted only when every run is done. On ext4 without a
+	// journal (this machine's), the kernel will not reuse an inode freed
+	// less than 60 s ago (300 s while its inode table block is unwritten)
+	// and skips such inodes one by one on every file it creates: a run that
+	// publishes right after many files were deleted nearby pays up to ten
+	// times more per file (measured: 438 µs against 44 µs;
+	// docs/performance.md). So a bench never deletes before its runs:
+	// outputs of an earlier bench are moved aside now and deleted at the
+	// end, and the end flushes (sync) so that the kernel's window is the
+	// short one; a bench started within five minutes of the last clean-up
+	// says so, as its publish figures may be high.
 	outs := filepath.Join(o.root, ".bench", "out")
+	stamp := filepath.Join(o.root, ".bench", "cleaned-at")
+	if b, err := os.ReadFile(stamp); err == nil {
+		if t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b))); err == nil {
+			if ago := time.Since(t); ago >= 0 && ago < 5*time.Minute {
+				fmt.Fprintf(stdout, "note: the last bench deleted its outputs %s ago; on ext4 without a journal, files created within 5 minutes of that cost more, so publish figures may be high (docs/performance.md)\n", ago.Round(time.Second))
+			}
+		}
+	}
 	if !o.keepOutputs {
+		var old string
 		if _, err := os.Stat(outs); err == nil {
-			old := outs + ".old-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			old = outs + ".old-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 			if err := os.Rename(outs, old); err != nil {
 				return err
 			}
-			defer os.RemoveAll(old)
 		}
-		defer os.RemoveAll(outs)
+		defer func() {
+			for _, d := range []string{old, outs} {
+				if d != "" {
+					_ = os.RemoveAll(d)
+				}
+			}
+			syscall.Sync()
+			_ = os.WriteFile(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+		}()
 	}
 
 	var results bytes.Buffer
