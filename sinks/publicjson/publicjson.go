@@ -367,9 +367,7 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 	results := make([][]FileEntry, workers)
 	linked := make([]int, workers)
 	var wg sync.WaitGroup
-	sharders := make([]*sharder, workers)
 	for w := range workers {
-		sharders[w] = newSharder(filepath.Join(root, ".shards", strconv.Itoa(w)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -380,7 +378,7 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 					dst := filepath.Join(root, filepath.FromSlash(j.rel))
 					if prev.link(j.rel, sum, int64(len(data)), dst) {
 						linked[w]++
-					} else if err := sharders[w].write(dst, data, !haveSyncFS); err != nil {
+					} else if err := writeNew(dst, data, !haveSyncFS); err != nil {
 						cancel(err)
 					}
 					if ctx.Err() == nil {
@@ -429,14 +427,6 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 		return nil, genErr
 	}
 	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	for _, sh := range sharders {
-		if err := sh.place(); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.Remove(filepath.Join(root, ".shards")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	var files []FileEntry
@@ -611,6 +601,18 @@ type namedCycle struct {
 }
 
 func (r referrerFile) MarshalJSON() ([]byte, error) { return r.appendJSON(nil), nil }
+
+// writeNew writes a snapshot file that must not exist yet. One that exists
+// already is two names that are one on this filesystem (refcodes that
+// differ only in case, on a case-insensitive one): an error, never an
+// overwrite.
+func writeNew(path string, data []byte, sync bool) error {
+	err := writeFile(path, data, sync)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists already (two refcodes that differ only in case, on a case-insensitive filesystem?)", path)
+	}
+	return err
+}
 
 // writeFile creates path with data, fsyncing it when sync is set.
 func writeFile(path string, data []byte, sync bool) error {
