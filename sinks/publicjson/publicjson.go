@@ -221,7 +221,10 @@ func (p *Publisher) prepare(ctx context.Context, info pipeline.RunInfo, res *pip
 	if err := os.MkdirAll(snaps, 0o755); err != nil {
 		return nil, err
 	}
-	if err := removeStale(p.dir, ".latest.json.tmp-", ""); err != nil {
+	if err := removeStale(snaps, ".tmp-"); err != nil {
+		return nil, err
+	}
+	if err := removeStale(p.dir, ".latest.json.tmp-"); err != nil {
 		return nil, err
 	}
 	prev := p.previous()
@@ -241,13 +244,6 @@ func (p *Publisher) prepare(ctx context.Context, info pipeline.RunInfo, res *pip
 	s := &Staged{p: p, id: info.SnapshotID}
 	files, err := p.writeFiles(ctx, tmp, info, res, prev, &s.stats)
 	if err != nil {
-		return nil, err
-	}
-	// Temporary directories of crashed runs go now, after this snapshot's
-	// files are created, not before: on ext4 without a journal, files
-	// created right after many were deleted cost several times more
-	// (docs/performance.md, change 9).
-	if err := removeStale(snaps, ".tmp-", filepath.Base(tmp)); err != nil {
 		return nil, err
 	}
 	manifest, err := manifestBytes(info, files)
@@ -270,15 +266,14 @@ func (p *Publisher) prepare(ctx context.Context, info pipeline.RunInfo, res *pip
 }
 
 // removeStale removes the temporary files and directories in dir that
-// crashed publishes left behind: every name with prefix but keep (this
-// publish's own).
-func removeStale(dir, prefix, keep string) error {
+// crashed publishes left behind.
+func removeStale(dir, prefix string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) && e.Name() != keep {
+		if strings.HasPrefix(e.Name(), prefix) {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("remove stale %s: %w", e.Name(), err)
 			}

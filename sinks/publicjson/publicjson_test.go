@@ -556,33 +556,3 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
-
-// A crashed run's temporary directory is removed after the new snapshot's
-// files are written, not before (docs/performance.md, change 9), and the
-// publish's own is kept.
-func TestStaleTempRemovedAfterFilesWritten(t *testing.T) {
-	dir := t.TempDir()
-	stale := filepath.Join(dir, "snapshots", ".tmp-"+id1+"-crashed", "referrers")
-	if err := os.MkdirAll(stale, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(stale, "r0001.json"), []byte("{}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := publicjson.New(dir, 25)
-	files := 0
-	p.SetBeforeFile(func(string) error {
-		files++
-		if _, err := os.Stat(stale); err != nil {
-			return fmt.Errorf("the stale directory was removed before file %d: %v", files, err)
-		}
-		return nil
-	})
-	if err := p.Publish(context.Background(), info(id1), result(3)); err != nil {
-		t.Fatal(err)
-	}
-	if files == 0 {
-		t.Fatal("no file written")
-	}
-	latestState(t, dir) // no .tmp- left
-}
