@@ -85,7 +85,7 @@ func runEnv(t *testing.T, env map[string]string) (*runReport, error) {
 		return nil, err
 	}
 	var logs bytes.Buffer
-	rep, err := runOnce(t.Context(), cfg, zerolog.New(&logs).Level(zerolog.InfoLevel))
+	rep, err := runOnce(t.Context(), cfg, zerolog.New(zerolog.SyncWriter(&logs)).Level(zerolog.InfoLevel))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs of the run with %v:\n%s", env, logs.String())

@@ -23,5 +23,7 @@ func newLogger(cfg *config, w io.Writer) (zerolog.Logger, error) {
 	default:
 		return zerolog.Nop(), asConfigError(fmt.Errorf("LOG_FORMAT %q: want json or console", cfg.LogFormat))
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+	// The job logs from several goroutines at once (the reads, the private
+	// outputs and the publish); w may not be safe for that (a buffer).
+	return zerolog.New(zerolog.SyncWriter(w)).Level(level).With().Timestamp().Logger(), nil
 }

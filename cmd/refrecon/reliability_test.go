@@ -93,7 +93,7 @@ func relRun(t *testing.T, env map[string]string) (*runReport, string, error) {
 		t.Fatalf("config %v: %v", env, err)
 	}
 	var logs bytes.Buffer
-	rep, err := runOnce(t.Context(), cfg, zerolog.New(&logs))
+	rep, err := runOnce(t.Context(), cfg, zerolog.New(zerolog.SyncWriter(&logs)))
 	return rep, logs.String(), err
 }
 
