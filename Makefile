@@ -33,8 +33,10 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
+# Every test under the race detector: the job reads, writes and publishes
+# from several goroutines at once. -race needs cgo (gcc); .ci/run installs it.
 gotest:
-	$(GO) test -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 # Each fuzz target briefly, on top of its seed corpus in testdata/fuzz. The
 # budget is a count of inputs (20000x), not a duration: with a duration, Go
