@@ -71,13 +71,6 @@ import (
 // DefaultRecordsPerPage is the leaderboard page size when none is given.
 const DefaultRecordsPerPage = 25
 
-// workers is how many goroutines write files at once. One: creating files
-// in one directory is serialised by the kernel anyway, and on the
-// benchmark machine's ext4 concurrent creators in one directory made each
-// creation slower, never faster (docs/performance.md); encoding runs beside
-// the writer.
-const workers = 1
-
 // Publisher publishes snapshots into one public directory.
 type Publisher struct {
 	dir            string
@@ -357,39 +350,40 @@ type job struct {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// writeFiles writes every snapshot file but the manifest with a small pool
-// of writers (linking the files prev has the same bytes of), flushes them,
-// and returns their manifest entries.
+// writeFiles writes every snapshot file but the manifest (linking the files
+// prev has the same bytes of), flushes them, and returns their manifest
+// entries. Documents are encoded on the calling goroutine and written by one
+// writer goroutine beside it. One writer: file creation is kernel CPU, two
+// writers were no faster and used more of it (creating 215,000 files on
+// the benchmark machine: 6.4 s and 17.2 s of system time with two; 5.8 to
+// 9.4 s and 9.8 to 14.4 s with one, 4 runs), and during a run the other
+// core is busy with the private outputs.
 func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.RunInfo, res *pipeline.Result, prev *previous, st *Stats) ([]FileEntry, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	jobs := make(chan job, workers*4)
-	results := make([][]FileEntry, workers)
-	linked := make([]int, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				if ctx.Err() == nil {
-					data := j.buf.Bytes()
-					sum := sha256.Sum256(data)
-					dst := filepath.Join(root, filepath.FromSlash(j.rel))
-					if prev.link(j.rel, sum, int64(len(data)), dst) {
-						linked[w]++
-					} else if err := writeNew(dst, data, !haveSyncFS); err != nil {
-						cancel(err)
-					}
-					if ctx.Err() == nil {
-						results[w] = append(results[w], FileEntry{Path: j.rel, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))})
-					}
+	jobs := make(chan job, 4)
+	var files []FileEntry
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for j := range jobs {
+			if ctx.Err() == nil {
+				data := j.buf.Bytes()
+				sum := sha256.Sum256(data)
+				dst := filepath.Join(root, filepath.FromSlash(j.rel))
+				if prev.link(j.rel, sum, int64(len(data)), dst) {
+					st.Linked++
+				} else if err := writeNew(dst, data, !haveSyncFS); err != nil {
+					cancel(err)
 				}
-				j.buf.Reset()
-				bufPool.Put(j.buf)
+				if ctx.Err() == nil {
+					files = append(files, FileEntry{Path: j.rel, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))})
+				}
 			}
-		}()
-	}
+			j.buf.Reset()
+			bufPool.Put(j.buf)
+		}
+	}()
 
 	dirs := []string{root}
 	mkdir := func(rel string) error {
@@ -422,17 +416,12 @@ func (p *Publisher) writeFiles(ctx context.Context, root string, info pipeline.R
 		}
 	})
 	close(jobs)
-	wg.Wait()
+	<-written
 	if genErr != nil {
 		return nil, genErr
 	}
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
-	}
-	var files []FileEntry
-	for w, r := range results {
-		files = append(files, r...)
-		st.Linked += linked[w]
 	}
 	flush := time.Now()
 	if haveSyncFS {
