@@ -55,9 +55,14 @@ bench: build
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/...
 
-# Regenerate golden files after a reviewed change of output.
+# Regenerate every golden file after a reviewed change of output: the tests
+# of each package whose tests define the -update flag, run with it (the
+# other packages would refuse the flag). Nothing changed: a clean tree.
+GOLDEN_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=.bench --exclude-dir=out 'flag\.Bool[^"]*"update",' . | xargs -r -n1 dirname | sort -u)
+
 golden:
-	$(GO) test ./... -run Golden -update
+	@test -n "$(GOLDEN_PKGS)" || { echo "no package defines -update"; exit 1; }
+	$(GO) test -count=1 $(GOLDEN_PKGS) -update
 
 clean:
 	rm -rf bin out .bench

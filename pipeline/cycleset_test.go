@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-var updateCycleSetGolden = flag.Bool("update-cycleset", false, "rewrite the golden files under testdata/cycleset")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/cycleset")
 
 // csBase is a valid two-cycle set; the table tests below break it with one
 // textual replacement each.
@@ -410,7 +410,7 @@ func TestDecodeCycleSetValues(t *testing.T) {
 }
 
 // several_problems.json breaks many rules at once; every problem is listed,
-// in document order (golden file; go test -update-cycleset rewrites it).
+// in document order (golden file; go test -update rewrites it).
 func TestDecodeCycleSetEveryProblem(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "cycleset", "several_problems.json"))
 	if err != nil {
@@ -426,17 +426,17 @@ func TestDecodeCycleSetEveryProblem(t *testing.T) {
 func csGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "cycleset", name)
-	if *updateCycleSetGolden {
+	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update-cycleset to create it)", err)
+		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update-cycleset rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
+		t.Errorf("%s differs (go test -update rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
 
