@@ -29,8 +29,8 @@ import (
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/snapshots"
-	sqlitesrc "github.com/refrecon/refrecon/sources/sqlite"
-	"github.com/refrecon/refrecon/sources/stripeexport"
+	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
+	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
 )

@@ -39,9 +39,9 @@ import (
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
-	"github.com/refrecon/refrecon/sources/d1/d1test"
-	sqlitesrc "github.com/refrecon/refrecon/sources/sqlite"
-	"github.com/refrecon/refrecon/sources/stripeapi/stripefake"
+	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
+	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
+	"github.com/refrecon/refrecon/sources/stripe/stripefake"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -256,23 +256,23 @@ func relServices() []relService {
 					t.Fatal(err)
 				}
 				// Request 3 is the first page of users.
-				var f d1test.Fault
-				var opts []d1test.Option
+				var f d1fake.Fault
+				var opts []d1fake.Option
 				switch fault {
 				case "429 storm":
 					for n := 3; n < 8; n++ {
-						opts = append(opts, d1test.WithFault(n, d1test.TooManyRequests("")))
+						opts = append(opts, d1fake.WithFault(n, d1fake.TooManyRequests("")))
 					}
 				case "5xx":
-					f = d1test.InternalError()
+					f = d1fake.InternalError()
 				case "reset":
-					f = d1test.DropConnection()
+					f = d1fake.DropConnection()
 				case "truncated":
-					f = d1test.TruncatedBody()
+					f = d1fake.TruncatedBody()
 				case "repeated page":
-					f = d1test.RepeatPreviousPage()
+					f = d1fake.RepeatPreviousPage()
 				case "timeout":
-					opts = append(opts, d1test.OnRequest(func(n int, _ string, _ *sql.DB) {
+					opts = append(opts, d1fake.OnRequest(func(n int, _ string, _ *sql.DB) {
 						if n == 3 || persistent && n > 3 {
 							time.Sleep(1500 * time.Millisecond) // the attempt times out after 1 s
 						}
@@ -280,12 +280,12 @@ func relServices() []relService {
 				}
 				if fault != "" && fault != "429 storm" && fault != "timeout" {
 					if persistent {
-						opts = append(opts, d1test.WithFaultFrom(3, f))
+						opts = append(opts, d1fake.WithFaultFrom(3, f))
 					} else {
-						opts = append(opts, d1test.WithFault(3, f))
+						opts = append(opts, d1fake.WithFault(3, f))
 					}
 				}
-				srv := d1test.NewServer(t, db, append(opts, d1test.WithToken(relD1Token))...)
+				srv := d1fake.NewServer(t, db, append(opts, d1fake.WithToken(relD1Token))...)
 				return []string{"REFERRALS_SOURCE", "d1", "D1_ACCOUNT_ID", srv.AccountID, "D1_DATABASE_ID", srv.DatabaseID,
 					"D1_API_TOKEN", relD1Token, "D1_API_BASE", srv.URL}, nil
 			},
@@ -423,7 +423,7 @@ func TestReliabilitySecretsNeverLeak(t *testing.T) {
 		return strings.Replace(cycleSrv.URL, "http://", "http://"+user+":"+pass+"@", 1) + path + "?token=" + query
 	}
 
-	services := func(t *testing.T, stripeFault *stripefake.Fault, d1Opts ...d1test.Option) []string {
+	services := func(t *testing.T, stripeFault *stripefake.Fault, d1Opts ...d1fake.Option) []string {
 		fake := stripefake.New(t, relStripeKey, fixtures.StripeNDJSON)
 		if stripeFault != nil {
 			fake.Inject(*stripeFault)
@@ -432,7 +432,7 @@ func TestReliabilitySecretsNeverLeak(t *testing.T) {
 		if err := os.WriteFile(db, fixtures.ReferralsSQLite, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		srv := d1test.NewServer(t, db, append(d1Opts, d1test.WithToken(relD1Token))...)
+		srv := d1fake.NewServer(t, db, append(d1Opts, d1fake.WithToken(relD1Token))...)
 		return []string{"STRIPE_SOURCE", "api", "STRIPE_SECRET_KEY", relStripeKey, "STRIPE_API_BASE", fake.URL, "STRIPE_RATE_LIMIT", "10000",
 			"REFERRALS_SOURCE", "d1", "D1_ACCOUNT_ID", srv.AccountID, "D1_DATABASE_ID", srv.DatabaseID,
 			"D1_API_TOKEN", relD1Token, "D1_API_BASE", srv.URL, "LOG_LEVEL", "debug"}
@@ -447,7 +447,7 @@ func TestReliabilitySecretsNeverLeak(t *testing.T) {
 		}, exitOK},
 		{"success after retries", func(t *testing.T) []string {
 			return append(services(t, &stripefake.Fault{Path: "/v1/customers", Count: 2, Status: 500},
-				d1test.WithFault(2, d1test.InternalError())), "CUSTOM_REFERRAL_PROGRAM_CYCLES", cycleURL("/cycles.json"))
+				d1fake.WithFault(2, d1fake.InternalError())), "CUSTOM_REFERRAL_PROGRAM_CYCLES", cycleURL("/cycles.json"))
 		}, exitOK},
 		{"stripe refuses the key", func(t *testing.T) []string {
 			// The fake's 401 message repeats the key it was sent.
@@ -458,10 +458,10 @@ func TestReliabilitySecretsNeverLeak(t *testing.T) {
 			return services(t, &stripefake.Fault{Path: "/v1/refunds", Count: -1, Status: 503})
 		}, exitFailed},
 		{"d1 refuses the token", func(t *testing.T) []string {
-			return services(t, nil, d1test.WithFaultFrom(1, d1test.Unauthorized()))
+			return services(t, nil, d1fake.WithFaultFrom(1, d1fake.Unauthorized()))
 		}, exitFailed},
 		{"d1 error echoing the token", func(t *testing.T) []string {
-			return services(t, nil, d1test.WithFaultFrom(1, d1test.ErrorEnvelope(7500, "bad token "+relD1Token)))
+			return services(t, nil, d1fake.WithFaultFrom(1, d1fake.ErrorEnvelope(7500, "bad token "+relD1Token)))
 		}, exitFailed},
 		{"cycle set not found", func(t *testing.T) []string {
 			return append(services(t, nil), "CUSTOM_REFERRAL_PROGRAM_CYCLES", cycleURL("/missing.json"))

@@ -11,8 +11,8 @@ import (
 
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
-	"github.com/refrecon/refrecon/sources/d1/d1test"
-	"github.com/refrecon/refrecon/sources/stripeapi/stripefake"
+	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
+	"github.com/refrecon/refrecon/sources/stripe/stripefake"
 )
 
 const e2eStripeKey = "sk_test_51E2eKeyThatMustNeverBePrinted"
@@ -162,7 +162,7 @@ func TestE2EReferralSourcesParity(t *testing.T) {
 		if err := os.WriteFile(d1Copy, fixtures.ReferralsSQLite, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		srv := d1test.NewServer(t, d1Copy)
+		srv := d1fake.NewServer(t, d1Copy)
 		base.check(t, "REFERRALS_SOURCE", "d1", "D1_ACCOUNT_ID", srv.AccountID, "D1_DATABASE_ID", srv.DatabaseID,
 			"D1_API_TOKEN", srv.Token, "D1_API_BASE", srv.URL)
 		if len(srv.Requests()) < 2 {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sources/stripeapi"
-	"github.com/refrecon/refrecon/sources/stripeexport"
+	stripeapi "github.com/refrecon/refrecon/sources/stripe/api"
+	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
 )

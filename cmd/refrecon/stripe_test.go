@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refrecon/refrecon/sources/stripeapi/stripefake"
-	"github.com/refrecon/refrecon/sources/stripeexport"
-	"github.com/refrecon/refrecon/sources/stripetest"
+	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
+	"github.com/refrecon/refrecon/sources/stripe/stripefake"
+	"github.com/refrecon/refrecon/sources/stripe/stripetest"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
 )

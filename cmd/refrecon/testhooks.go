@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/sinks/bigquery"
-	"github.com/refrecon/refrecon/sources/d1"
-	"github.com/refrecon/refrecon/sources/stripeapi"
+	"github.com/refrecon/refrecon/sources/referrals/d1"
+	stripeapi "github.com/refrecon/refrecon/sources/stripe/api"
 )
 
 // testRetryOverride, when set (by tests only; nil in production), shortens

@@ -16,7 +16,7 @@ import (
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
-	sqlitesrc "github.com/refrecon/refrecon/sources/sqlite"
+	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )

@@ -1,0 +1,82 @@
+// Package d1dump reads the referrals service's database (SPEC 1.1) from a
+// `wrangler d1 export` SQL dump: plain SQLite .dump text (PRAGMA
+// defer_foreign_keys, CREATE TABLE, INSERT INTO ... VALUES ...), possibly
+// with D1's own tables (_cf_KV, d1_migrations, sqlite_sequence rows), which
+// are loaded and ignored.
+//
+// The dump is executed with one Exec into a private in-memory SQLite
+// database (modernc.org/sqlite), which is then read by sqlite.ReadDB, so a
+// dump gives exactly what the SQLite file it came from gives. The dump file
+// itself is only read. ATTACH is disabled while loading, so a dump cannot
+// reach other database files.
+package d1dump
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/referrals/sqlite"
+	sqlite3 "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+)
+
+// Source reads referrals from a wrangler d1 export dump.
+type Source struct {
+	path string
+}
+
+// New returns a Source reading the dump at path. Nothing is read until
+// ReadReferrals.
+func New(path string) *Source {
+	return &Source{path: path}
+}
+
+// ReadReferrals loads the dump into memory and reads the users and
+// referrals tables from it.
+func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
+	refs, err := s.read(ctx)
+	if err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("referrals source d1dump:%s: %w", s.path, err)
+	}
+	return refs, nil
+}
+
+func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
+	dump, err := os.ReadFile(s.path)
+	if err != nil {
+		return pipeline.Referrals{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return pipeline.Referrals{}, err
+	}
+	db, err := sqlite.OpenMemory()
+	if err != nil {
+		return pipeline.Referrals{}, err
+	}
+	defer db.Close()
+
+	if err := load(ctx, db, string(dump)); err != nil {
+		return pipeline.Referrals{}, err
+	}
+	return sqlite.ReadDB(ctx, db)
+}
+
+// load executes the dump on the pool's single connection, with ATTACH
+// disabled.
+func load(ctx context.Context, db *sql.DB, dump string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open in-memory database: %w", err)
+	}
+	defer conn.Close()
+	if _, err := sqlite3.Limit(conn, sqlitelib.SQLITE_LIMIT_ATTACHED, 0); err != nil {
+		return fmt.Errorf("open in-memory database: disable ATTACH: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, dump); err != nil {
+		return fmt.Errorf("load dump: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+// Package sqlite is the referrals driver for a SQLite file (SPEC 1.1), such
+// as a local replica of the Cloudflare D1 database.
+//
+// The file is opened read-only (mode=ro and PRAGMA query_only): the job
+// never writes to a source. Columns are discovered with pragma_table_info
+// and resolved by name against the schema of package referrals; a missing
+// table or required column is a *referrals.SchemaError naming it. Values are
+// converted by the rules of package referrals, which every referrals driver
+// shares, so every driver delivers the same Referrals for the same data.
+//
+// NewImage reads the bytes of such a file (the fixture embedded in the
+// binary) from memory, with the same rules; OpenMemory and ReadDB are the
+// in-memory database and the reader that sources/referrals/d1dump loads a
+// dump into and reads it with.
+//
+// Both tables are read in one read transaction, so users and referrals come
+// from the same state of the file even while the referrals service writes
+// to it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/referrals"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Source reads referrals from a SQLite file.
+type Source struct {
+	path string
+}
+
+// New returns a Source reading the SQLite file at path. Nothing is opened
+// until ReadReferrals.
+func New(path string) *Source {
+	return &Source{path: path}
+}
+
+// ReadReferrals reads the users and referrals tables.
+func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
+	refs, err := s.read(ctx)
+	if err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("referrals source sqlite:%s: %w", s.path, err)
+	}
+	return refs, nil
+}
+
+func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
+	// SQLite's own error for a missing file under mode=ro is "unable to
+	// open database file"; say what is actually wrong.
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return pipeline.Referrals{}, err
+	}
+	if fi.IsDir() {
+		return pipeline.Referrals{}, errors.New("is a directory, not a SQLite file")
+	}
+	db, err := sql.Open("sqlite", ReadOnlyDSN(s.path))
+	if err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("open: %w", err)
+	}
+	defer db.Close()
+	return ReadDB(ctx, db)
+}
+
+// ReadOnlyDSN returns the modernc.org/sqlite data source name that opens the
+// file at path read-only: mode=ro, so the file is never created or written,
+// and PRAGMA query_only, so no statement can change it.
+func ReadOnlyDSN(path string) string {
+	// SQLite URI filenames: '?' and '#' end the path and '%' escapes.
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?mode=ro&_pragma=query_only(1)"
+}
+
+// ReadDB reads the users and referrals tables from an open SQLite database,
+// in one read transaction. Errors are not prefixed with the source's name:
+// the caller says which source it read.
+func ReadDB(ctx context.Context, db *sql.DB) (pipeline.Referrals, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
+
+	var refs pipeline.Referrals
+	err = readTable(ctx, tx, referrals.UsersTable(), func(n int64) { refs.Users = make([]pipeline.User, 0, n) }, func(vals []any) error {
+		u, err := referrals.UserFromValues(vals)
+		refs.Users = append(refs.Users, u)
+		return err
+	})
+	if err != nil {
+		return pipeline.Referrals{}, err
+	}
+	err = readTable(ctx, tx, referrals.ReferralsTable(), func(n int64) { refs.Rows = make([]pipeline.ReferralRow, 0, n) }, func(vals []any) error {
+		r, err := referrals.ReferralFromValues(vals)
+		refs.Rows = append(refs.Rows, r)
+		return err
+	})
+	if err != nil {
+		return pipeline.Referrals{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return pipeline.Referrals{}, fmt.Errorf("end read transaction: %w", err)
+	}
+	return refs, nil
+}
+
+// readTable discovers the table's columns, calls size with its row count
+// and then row with each row, streamed: the table's columns in t.Columns
+// order, nil for an absent optional column. The slice is reused.
+func readTable(ctx context.Context, tx *sql.Tx, t referrals.Table, size func(n int64), row func(vals []any) error) error {
+	names, err := tableColumns(ctx, tx, t.Name)
+	if err != nil {
+		return err
+	}
+	actual, err := t.Resolve(names)
+	if err != nil {
+		return err
+	}
+
+	var n int64
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+referrals.QuoteIdent(t.Name)).Scan(&n); err != nil {
+		return fmt.Errorf("count rows of table %s: %w", t.Name, err)
+	}
+	size(min(n, 1<<24)) // a hint only; cap what a corrupt count could ask for
+
+	// "+col" is an expression, so the driver sees no declared type and
+	// returns the stored value as is (modernc.org/sqlite would otherwise
+	// parse text in a DATETIME column into a time.Time, losing the raw text).
+	var sel []string
+	vals := make([]any, len(t.Columns))
+	var scan []any
+	for i, name := range actual {
+		if name != "" {
+			sel = append(sel, "+"+referrals.QuoteIdent(name))
+			scan = append(scan, &vals[i])
+		}
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + referrals.QuoteIdent(t.Name)
+	rs, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read table %s: %w", t.Name, err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		if err := rs.Scan(scan...); err != nil {
+			return fmt.Errorf("read table %s: %w", t.Name, err)
+		}
+		if err := row(vals); err != nil {
+			return fmt.Errorf("table %s: %w", t.Name, err)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("read table %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// tableColumns returns the column names of a table, or a *SchemaError when
+// there is no such table.
+func tableColumns(ctx context.Context, tx *sql.Tx, table string) ([]string, error) {
+	rs, err := tx.QueryContext(ctx, "SELECT name FROM pragma_table_info(?1)", table)
+	if err != nil {
+		return nil, fmt.Errorf("list columns of table %s: %w", table, err)
+	}
+	defer rs.Close()
+	var names []string
+	for rs.Next() {
+		var name string
+		if err := rs.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list columns of table %s: %w", table, err)
+		}
+		names = append(names, name)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("list columns of table %s: %w", table, err)
+	}
+	if len(names) == 0 {
+		return nil, &referrals.SchemaError{Table: table}
+	}
+	return names, nil
+}

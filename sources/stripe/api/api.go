@@ -1,0 +1,468 @@
+// Package api is the live Stripe driver (SPEC 1.2): it lists
+// customers, subscriptions (every status), invoices (every status) and
+// refunds through one stripe-go v76 client (API version 2023-10-16),
+// auto-paginated 100 at a time, the four lists concurrently.
+//
+// Under stripe-go sits this package's HTTP transport: one client-side rate
+// limiter shared by every request, and retries with exponential backoff and
+// jitter on 429 (honouring Retry-After and Stripe-Should-Retry), 5xx and
+// transport errors, bounded in count and in total waiting time. stripe-go's
+// own retries are off. A refused key (401/403) stops the read at once with
+// ErrKeyRefused; the key itself never appears in errors or logs.
+//
+// Invoices whose embedded lines are truncated (lines.has_more) get the rest
+// from the invoice lines list, and subscriptions likewise from the
+// subscription items list, so every object is complete.
+//
+// ReadStripe converts with the converters of package sources/stripe; Export writes the
+// objects as Stripe rendered them (raw JSON, completed lists spliced in)
+// in the NDJSON export format, so a run on the export reads exactly what a
+// run on the live API reads.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/refrecon/refrecon/pipeline"
+	stripesrc "github.com/refrecon/refrecon/sources/stripe"
+	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
+	"github.com/rs/zerolog"
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// ErrKeyRefused is returned (wrapped) when Stripe refuses the secret key.
+var ErrKeyRefused = errors.New("the Stripe API key was refused")
+
+// Defaults.
+const (
+	DefaultRateLimit = 20 // requests per second
+	pageSize         = 100
+)
+
+// Config configures the live source.
+type Config struct {
+	SecretKey  string         // required
+	BaseURL    string         // "" = Stripe's (https://api.stripe.com)
+	RateLimit  float64        // requests per second; 0 = DefaultRateLimit
+	HTTPClient *http.Client   // one attempt goes through it (its Timeout bounds an attempt); nil = a client with a 60 s timeout
+	Logger     zerolog.Logger // retries are logged at warn; the zero Logger logs nothing
+
+	// Retry knobs, zero = default: at most 6 retries, first backoff 500 ms,
+	// one backoff at most 20 s, at most 2 minutes of waiting per request.
+	MaxRetries  int
+	RetryBase   time.Duration
+	MaxBackoff  time.Duration
+	RetryBudget time.Duration
+	// Sleep waits between retries (tests inject one); nil = a timer that
+	// ends early when ctx is done.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Source reads a Stripe account through the API.
+type Source struct {
+	api *client.API
+	key string
+	log zerolog.Logger
+}
+
+// New checks cfg and builds the client. It makes no request.
+func New(cfg Config) (*Source, error) {
+	if cfg.SecretKey == "" {
+		return nil, errors.New("stripe api: no secret key")
+	}
+	if strings.ContainsAny(cfg.SecretKey, " \t\r\n") {
+		return nil, errors.New("stripe api: the secret key contains white space")
+	}
+	r := cfg.RateLimit
+	if r == 0 {
+		r = DefaultRateLimit
+	}
+	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return nil, fmt.Errorf("stripe api: rate limit must be a positive number of requests per second, not %v", cfg.RateLimit)
+	}
+	base := stripe.APIURL
+	if cfg.BaseURL != "" {
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return nil, fmt.Errorf("stripe api: base URL must be an http(s) URL without credentials, got %q", redactURL(cfg.BaseURL))
+		}
+		base = cfg.BaseURL
+	}
+	inner := cfg.HTTPClient
+	if inner == nil {
+		inner = &http.Client{Timeout: 60 * time.Second}
+	}
+	t := &transport{
+		inner:      inner,
+		limiter:    rate.NewLimiter(rate.Limit(r), max(1, int(r/4))),
+		maxRetries: orDefault(cfg.MaxRetries, 6),
+		base:       orDefault(cfg.RetryBase, 500*time.Millisecond),
+		maxDelay:   orDefault(cfg.MaxBackoff, 20*time.Second),
+		budget:     orDefault(cfg.RetryBudget, 2*time.Minute),
+		sleep:      cfg.Sleep,
+		log:        cfg.Logger,
+	}
+	if t.sleep == nil {
+		t.sleep = sleepCtx
+	}
+	bc := &stripe.BackendConfig{
+		URL:               stripe.String(base),
+		HTTPClient:        &http.Client{Transport: t},
+		MaxNetworkRetries: stripe.Int64(0),
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+		EnableTelemetry:   stripe.Bool(false),
+	}
+	api := client.New(cfg.SecretKey, stripe.NewBackendsWithConfig(bc))
+	return &Source{api: api, key: cfg.SecretKey, log: cfg.Logger}, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// ReadStripe lists the account.
+func (s *Source) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
+	a, err := s.fetch(ctx)
+	if err != nil {
+		return pipeline.Stripe{}, err
+	}
+	var out pipeline.Stripe
+	for _, c := range a.customers {
+		out.Customers = append(out.Customers, stripesrc.Customer(c.obj))
+	}
+	for _, c := range a.subscriptions {
+		out.Subscriptions = append(out.Subscriptions, stripesrc.Subscription(c.obj))
+	}
+	for _, c := range a.invoices {
+		out.Invoices = append(out.Invoices, stripesrc.Invoice(c.obj))
+	}
+	for _, c := range a.refunds {
+		out.Refunds = append(out.Refunds, stripesrc.Refund(c.obj))
+	}
+	return out, nil
+}
+
+// Export lists the account and writes it to w as the export format:
+// customers, subscriptions, invoices, refunds, each sorted by id, every
+// object as Stripe rendered it. It flushes w. Nothing is written when
+// listing fails.
+func (s *Source) Export(ctx context.Context, w *stripeexport.Writer) error {
+	a, err := s.fetch(ctx)
+	if err != nil {
+		return err
+	}
+	for _, raws := range [][]json.RawMessage{raws(a.customers), raws(a.subscriptions), raws(a.invoices), raws(a.refunds)} {
+		for _, r := range raws {
+			if err := w.Write(r); err != nil {
+				return err
+			}
+		}
+	}
+	return w.Flush()
+}
+
+// item is one listed object, decoded and raw.
+type item[T any] struct {
+	id  string
+	obj T
+	raw json.RawMessage
+}
+
+func raws[T any](items []item[T]) []json.RawMessage {
+	out := make([]json.RawMessage, len(items))
+	for i, it := range items {
+		out[i] = it.raw
+	}
+	return out
+}
+
+type account struct {
+	customers     []item[*stripe.Customer]
+	subscriptions []item[*stripe.Subscription]
+	invoices      []item[*stripe.Invoice]
+	refunds       []item[*stripe.Refund]
+}
+
+// fetch lists the four resources concurrently; the first failure cancels
+// the others.
+func (s *Source) fetch(ctx context.Context) (*account, error) {
+	var a account
+	g, gctx := errgroup.WithContext(ctx)
+	lp := func() stripe.ListParams {
+		return stripe.ListParams{Context: gctx, Limit: stripe.Int64(pageSize)}
+	}
+	g.Go(func() (err error) {
+		a.customers, err = listAll[*stripe.Customer](s, "customers", s.api.Customers.List(&stripe.CustomerListParams{ListParams: lp()}).Iter,
+			func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.CustomerList).LastResponse })
+		return err
+	})
+	g.Go(func() (err error) {
+		p := &stripe.SubscriptionListParams{ListParams: lp(), Status: stripe.String("all")}
+		a.subscriptions, err = listAll[*stripe.Subscription](s, "subscriptions", s.api.Subscriptions.List(p).Iter,
+			func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.SubscriptionList).LastResponse })
+		if err != nil {
+			return err
+		}
+		for i := range a.subscriptions {
+			if err := s.completeItems(gctx, &a.subscriptions[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		a.invoices, err = listAll[*stripe.Invoice](s, "invoices", s.api.Invoices.List(&stripe.InvoiceListParams{ListParams: lp()}).Iter,
+			func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.InvoiceList).LastResponse })
+		if err != nil {
+			return err
+		}
+		for i := range a.invoices {
+			if err := s.completeLines(gctx, &a.invoices[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		a.refunds, err = listAll[*stripe.Refund](s, "refunds", s.api.Refunds.List(&stripe.RefundListParams{ListParams: lp()}).Iter,
+			func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.RefundList).LastResponse })
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("stripe api: %w", ctx.Err())
+		}
+		return nil, err
+	}
+	sortByID(a.customers)
+	sortByID(a.subscriptions)
+	sortByID(a.invoices)
+	sortByID(a.refunds)
+	return &a, nil
+}
+
+// completeLines replaces an invoice's truncated embedded lines with the full
+// invoice lines list.
+func (s *Source) completeLines(ctx context.Context, it *item[*stripe.Invoice]) error {
+	inv := it.obj
+	if inv.Lines == nil || !inv.Lines.HasMore {
+		return nil
+	}
+	p := &stripe.InvoiceListLinesParams{ListParams: stripe.ListParams{Context: ctx, Limit: stripe.Int64(pageSize)}, Invoice: stripe.String(inv.ID)}
+	lines, err := listAll[*stripe.InvoiceLineItem](s, "lines of invoice "+inv.ID, s.api.Invoices.ListLines(p).Iter,
+		func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.InvoiceLineItemList).LastResponse })
+	if err != nil {
+		return err
+	}
+	inv.Lines.Data = inv.Lines.Data[:0]
+	for _, l := range lines {
+		inv.Lines.Data = append(inv.Lines.Data, l.obj)
+	}
+	inv.Lines.HasMore = false
+	it.raw, err = splice(it.raw, "lines", raws(lines))
+	if err != nil {
+		return fmt.Errorf("stripe api: invoice %s: %w", inv.ID, err)
+	}
+	return nil
+}
+
+// completeItems does for a subscription's items what completeLines does for
+// an invoice's lines.
+func (s *Source) completeItems(ctx context.Context, it *item[*stripe.Subscription]) error {
+	sub := it.obj
+	if sub.Items == nil || !sub.Items.HasMore {
+		return nil
+	}
+	p := &stripe.SubscriptionItemListParams{ListParams: stripe.ListParams{Context: ctx, Limit: stripe.Int64(pageSize)}, Subscription: stripe.String(sub.ID)}
+	items, err := listAll[*stripe.SubscriptionItem](s, "items of subscription "+sub.ID, s.api.SubscriptionItems.List(p).Iter,
+		func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.SubscriptionItemList).LastResponse })
+	if err != nil {
+		return err
+	}
+	sub.Items.Data = sub.Items.Data[:0]
+	for _, l := range items {
+		sub.Items.Data = append(sub.Items.Data, l.obj)
+	}
+	sub.Items.HasMore = false
+	it.raw, err = splice(it.raw, "items", raws(items))
+	if err != nil {
+		return fmt.Errorf("stripe api: subscription %s: %w", sub.ID, err)
+	}
+	return nil
+}
+
+// splice sets obj[field].data to data and obj[field].has_more to false.
+func splice(obj json.RawMessage, field string, data []json.RawMessage) (json.RawMessage, error) {
+	var o map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &o); err != nil {
+		return nil, err
+	}
+	var l map[string]json.RawMessage
+	if err := json.Unmarshal(o[field], &l); err != nil {
+		return nil, fmt.Errorf("%s is not a list: %w", field, err)
+	}
+	var err error
+	if l["data"], err = json.Marshal(data); err != nil {
+		return nil, err
+	}
+	l["has_more"] = json.RawMessage("false")
+	if o[field], err = json.Marshal(l); err != nil {
+		return nil, err
+	}
+	return json.Marshal(o)
+}
+
+// listAll drains a stripe-go list iterator, pairing each object with its
+// raw JSON from the page that carried it, in list order.
+func listAll[T any](s *Source, what string, it *stripe.Iter, lastResponse func(stripe.ListContainer) *stripe.APIResponse) ([]item[T], error) {
+	var (
+		out      []item[T]
+		seen     = map[string]bool{}
+		pageList stripe.ListContainer
+		pageRaw  []json.RawMessage
+		pageNo   int
+		idx      int
+	)
+	// The iterator asks for the next page after the last object of the
+	// current one: a first page that is empty yet claims more would make it
+	// panic, a later one would end the list early. Catch both.
+	if it.Err() == nil && it.List().GetListMeta().HasMore && len(rawPage(it, lastResponse)) == 0 {
+		return nil, fmt.Errorf("stripe api: listing %s: page 1 is empty but has_more is true", what)
+	}
+	for {
+		if !it.Next() {
+			break
+		}
+		if l := it.List(); l != pageList {
+			pageList, idx = l, 0
+			pageNo++
+			pageRaw = rawPage(it, lastResponse)
+			if pageRaw == nil {
+				return nil, fmt.Errorf("stripe api: listing %s: page %d: the response body is missing", what, pageNo)
+			}
+		}
+		obj, ok := it.Current().(T)
+		if !ok || idx >= len(pageRaw) {
+			return nil, fmt.Errorf("stripe api: listing %s: page %d does not decode consistently", what, pageNo)
+		}
+		raw := pageRaw[idx]
+		idx++
+		var h struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &h); err != nil || h.ID == "" {
+			return nil, fmt.Errorf("stripe api: listing %s: page %d: object %d has no id", what, pageNo, idx)
+		}
+		if seen[h.ID] {
+			return nil, fmt.Errorf("stripe api: listing %s: %s was listed twice (pagination went wrong)", what, h.ID)
+		}
+		seen[h.ID] = true
+		out = append(out, item[T]{id: h.ID, obj: obj, raw: raw})
+	}
+	if err := it.Err(); err != nil {
+		return nil, s.describe(what, pageNo+1, err)
+	}
+	if it.List().GetListMeta().HasMore {
+		return nil, fmt.Errorf("stripe api: listing %s: page %d is empty but has_more is true", what, pageNo+1)
+	}
+	return out, nil
+}
+
+func sortByID[T any](items []item[T]) {
+	slices.SortFunc(items, func(a, b item[T]) int { return strings.Compare(a.id, b.id) })
+}
+
+func rawPage(it *stripe.Iter, lastResponse func(stripe.ListContainer) *stripe.APIResponse) []json.RawMessage {
+	resp := lastResponse(it.List())
+	if resp == nil {
+		return nil
+	}
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(resp.RawJSON, &page); err != nil {
+		return nil
+	}
+	if page.Data == nil {
+		page.Data = []json.RawMessage{}
+	}
+	return page.Data
+}
+
+// describe turns a failed page into an error naming Stripe, the resource,
+// the page, the HTTP status and Stripe's message, with the key redacted.
+func (s *Source) describe(what string, page int, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("stripe api: listing %s: %w", what, err)
+	}
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		attempts := ""
+		if se.LastResponse != nil {
+			if n := se.LastResponse.Header.Get(attemptsHeader); n != "" && n != "1" {
+				attempts = " after " + n + " attempts"
+			}
+		}
+		msg := s.redact(se.Msg)
+		if se.RequestID != "" {
+			msg += " (request " + se.RequestID + ")"
+		}
+		if se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden {
+			return fmt.Errorf("stripe api: listing %s: %w (HTTP %d): %s", what, ErrKeyRefused, se.HTTPStatusCode, msg)
+		}
+		return &Error{msg: fmt.Sprintf("stripe api: listing %s, page %d: HTTP %d %s%s: %s", what, page, se.HTTPStatusCode, se.Type, attempts, msg), Status: se.HTTPStatusCode, err: se}
+	}
+	return fmt.Errorf("stripe api: listing %s, page %d: %s", what, page, s.redact(err.Error()))
+}
+
+// Error is a Stripe API error answer, described without the key.
+type Error struct {
+	msg    string
+	Status int // HTTP status
+	err    *stripe.Error
+}
+
+func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the stripe-go error.
+func (e *Error) Unwrap() error { return e.err }
+
+var keyLike = regexp.MustCompile(`\b(sk|rk)_(live|test)_[0-9A-Za-z*]+`)
+
+// redact removes the secret key, and anything shaped like a Stripe secret
+// or restricted key, from text.
+func (s *Source) redact(text string) string {
+	if s.key != "" {
+		text = strings.ReplaceAll(text, s.key, "[redacted]")
+	}
+	return keyLike.ReplaceAllString(text, "[redacted]")
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return "(unparsable)"
+		}
+		return raw
+	}
+	u.User = url.User("redacted")
+	return u.String()
+}

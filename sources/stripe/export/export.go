@@ -1,0 +1,261 @@
+// Package export is the Stripe driver for the export format (SPEC 1.2),
+// which it reads and writes: NDJSON, one Stripe API object per line exactly
+// as API version 2023-10-16 renders it, the "object" field saying which (customer, subscription,
+// invoice, refund). It is the embedded default Stripe source and the format
+// `refrecon stripe export` writes, so a run can be replayed offline.
+//
+// Lines are decoded with the stripe-go v76 types and reduced to the pipeline
+// types by the converters of package sources/stripe, which the live API
+// driver (sources/stripe/api) uses too, so both drivers agree.
+// ReadStripe and Read take a faster road to the same result: the file is
+// read in blocks of whole lines decoded on every core, each line straight
+// into the pipeline's types with a small decoder that reads only those
+// fields and checks the syntax of the rest; a line it does not handle
+// exactly as the stripe-go types would (escapes or non-ASCII text in a field
+// it reads, an unexpected type, an expanded object, a syntax error) is
+// decoded with the stripe-go types instead. The one difference is that a
+// field refrecon does not read is not checked against its stripe-go type.
+// Decode keeps the stripe-go objects.
+//
+// Reading rules: blank lines are skipped; a line that is not a JSON object,
+// lacks "object" or "id", or does not decode as its type fails the read with
+// an error naming the line; objects of other types (charge, price, ...) are
+// skipped and counted in Notes; a second object with the same type and id is
+// an error naming both lines (an export never repeats an object, so a
+// repeat means a damaged or concatenated file, and picking one copy could
+// count money twice).
+package export
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/refrecon/refrecon/pipeline"
+	stripesrc "github.com/refrecon/refrecon/sources/stripe"
+	"github.com/stripe/stripe-go/v76"
+)
+
+// MaxLineBytes is the longest line (one object) the reader accepts.
+const MaxLineBytes = 16 << 20
+
+// Object types the export carries (the "object" field).
+const (
+	ObjectCustomer     = "customer"
+	ObjectSubscription = "subscription"
+	ObjectInvoice      = "invoice"
+	ObjectRefund       = "refund"
+)
+
+// Source reads an export file. It satisfies the Stripe source contract
+// (ReadStripe).
+type Source struct {
+	path  string
+	notes []string
+}
+
+// NewFile returns a source reading the export file at path.
+func NewFile(path string) *Source { return &Source{path: path} }
+
+// ReadStripe reads the whole file.
+func (s *Source) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return pipeline.Stripe{}, fmt.Errorf("stripe export: %w", err)
+	}
+	defer f.Close()
+	out, notes, err := decode(ctx, f)
+	s.notes = notes
+	if err != nil {
+		return pipeline.Stripe{}, fmt.Errorf("stripe export %s: %w", s.path, err)
+	}
+	return out, nil
+}
+
+// Notes describes what the last ReadStripe skipped (objects of types the
+// export does not use), one sentence each; nil when nothing was skipped.
+func (s *Source) Notes() []string { return s.notes }
+
+// Read decodes an export from r. Skipped objects of unknown types are
+// dropped silently; use NewFile and Notes to see them.
+func Read(ctx context.Context, r io.Reader) (pipeline.Stripe, error) {
+	out, _, err := decode(ctx, r)
+	if err != nil {
+		return pipeline.Stripe{}, fmt.Errorf("stripe export: %w", err)
+	}
+	return out, nil
+}
+
+// Objects is an export decoded into stripe-go objects, in file order.
+type Objects struct {
+	Customers     []*stripe.Customer
+	Subscriptions []*stripe.Subscription
+	Invoices      []*stripe.Invoice
+	Refunds       []*stripe.Refund
+	// Skipped counts the objects of other types, by type.
+	Skipped map[string]int
+}
+
+// Stripe converts the objects to the pipeline's types.
+func (o *Objects) Stripe() pipeline.Stripe {
+	var out pipeline.Stripe
+	for _, c := range o.Customers {
+		out.Customers = append(out.Customers, stripesrc.Customer(c))
+	}
+	for _, s := range o.Subscriptions {
+		out.Subscriptions = append(out.Subscriptions, stripesrc.Subscription(s))
+	}
+	for _, in := range o.Invoices {
+		out.Invoices = append(out.Invoices, stripesrc.Invoice(in))
+	}
+	for _, r := range o.Refunds {
+		out.Refunds = append(out.Refunds, stripesrc.Refund(r))
+	}
+	return out
+}
+
+// Notes describes the skipped objects, one sentence per type, sorted.
+func (o *Objects) Notes() []string {
+	types := make([]string, 0, len(o.Skipped))
+	for t := range o.Skipped {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	var notes []string
+	for _, t := range types {
+		n := o.Skipped[t]
+		noun := "objects"
+		if n == 1 {
+			noun = "object"
+		}
+		notes = append(notes, fmt.Sprintf("skipped %d %s of unknown type %q", n, noun, t))
+	}
+	return notes
+}
+
+// header is what every line must have.
+type header struct {
+	Object *string `json:"object"`
+	ID     *string `json:"id"`
+}
+
+// Decode reads an export from r into stripe-go objects. Errors name the
+// line (1-based).
+func Decode(ctx context.Context, r io.Reader) (*Objects, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	objs := &Objects{}
+	seen := map[[2]string]int{} // (object, id) -> line
+	for lineNo := 1; ; lineNo++ {
+		if lineNo%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		line, err := readLine(br)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("line %d: %w", lineNo, err)
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 {
+			if derr := decodeLine(objs, seen, line, lineNo); derr != nil {
+				return nil, fmt.Errorf("line %d: %w", lineNo, derr)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+// readLine returns the next line without its terminator; io.EOF with the
+// last (possibly empty) line at the end of input.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf)+len(chunk) > MaxLineBytes+1 { // +1: the newline itself
+			return nil, fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+		}
+		switch {
+		case err == nil:
+			if buf == nil {
+				return chunk[:len(chunk)-1], nil
+			}
+			return append(buf, chunk[:len(chunk)-1]...), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			buf = append(buf, chunk...)
+		case errors.Is(err, io.EOF):
+			return append(buf, chunk...), io.EOF
+		default:
+			return nil, fmt.Errorf("reading: %w", err)
+		}
+	}
+}
+
+func decodeLine(objs *Objects, seen map[[2]string]int, line []byte, lineNo int) error {
+	if line[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	var h header
+	if err := json.Unmarshal(line, &h); err != nil {
+		return fmt.Errorf("malformed JSON: %w", err)
+	}
+	if h.Object == nil || *h.Object == "" {
+		return errors.New(`missing "object" field`)
+	}
+	kind := *h.Object
+	var err error
+	switch kind {
+	case ObjectCustomer:
+		var v stripe.Customer
+		if err = json.Unmarshal(line, &v); err == nil {
+			objs.Customers = append(objs.Customers, &v)
+		}
+	case ObjectSubscription:
+		var v stripe.Subscription
+		if err = json.Unmarshal(line, &v); err == nil {
+			objs.Subscriptions = append(objs.Subscriptions, &v)
+		}
+	case ObjectInvoice:
+		var v stripe.Invoice
+		if err = json.Unmarshal(line, &v); err == nil {
+			objs.Invoices = append(objs.Invoices, &v)
+		}
+	case ObjectRefund:
+		var v stripe.Refund
+		if err = json.Unmarshal(line, &v); err == nil {
+			objs.Refunds = append(objs.Refunds, &v)
+		}
+	default:
+		if objs.Skipped == nil {
+			objs.Skipped = map[string]int{}
+		}
+		objs.Skipped[kind]++
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("decoding %s: %w", kind, err)
+	}
+	if h.ID == nil || *h.ID == "" {
+		return fmt.Errorf(`%s without an "id"`, kind)
+	}
+	if seen == nil {
+		return nil // the caller finds repeats
+	}
+	key := [2]string{kind, *h.ID}
+	if first, dup := seen[key]; dup {
+		return fmt.Errorf("%s %s appears twice (first on line %d)", kind, *h.ID, first)
+	}
+	seen[key] = lineNo
+	return nil
+}

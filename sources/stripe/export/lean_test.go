@@ -1,0 +1,186 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/refrecon/refrecon/fixtures"
+	"github.com/refrecon/refrecon/fixtures/synth"
+)
+
+// reference decodes with the stripe-go types only (Decode), the behaviour
+// the lean reader must reproduce.
+func reference(data []byte) (got any, notes []string, err error) {
+	objs, err := Decode(context.Background(), bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs.Stripe(), objs.Notes(), nil
+}
+
+func checkSame(t *testing.T, name string, data []byte) {
+	t.Helper()
+	want, wantNotes, wantErr := reference(data)
+	got, gotNotes, gotErr := decode(context.Background(), bytes.NewReader(data))
+	// The one deliberate difference: a field refrecon does not read is
+	// checked for JSON syntax only, not for its stripe-go type. A field it
+	// reads with an unexpected type sends the line to the stripe-go path, so
+	// the lean path succeeding where stripe-go finds a type error means the
+	// error is in a field nobody reads.
+	var typeErr *json.UnmarshalTypeError
+	if gotErr == nil && errors.As(wantErr, &typeErr) {
+		return
+	}
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("%s: err = %v, stripe-go path: %v", name, gotErr, wantErr)
+	}
+	if wantErr != nil {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: lean reader got\n%+v\nstripe-go path got\n%+v", name, got, want)
+	}
+	if !reflect.DeepEqual(gotNotes, wantNotes) {
+		t.Fatalf("%s: notes %q, stripe-go path %q", name, gotNotes, wantNotes)
+	}
+}
+
+func TestLeanMatchesStripeGoOnFixtures(t *testing.T) {
+	checkSame(t, "fixtures", fixtures.StripeNDJSON)
+	for _, full := range []bool{false, true} {
+		dir := t.TempDir()
+		if _, err := synth.Generate(t.Context(), synth.Config{Dir: dir, Referrals: 3000, Seed: 7, FullObjects: full}); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, synth.FileStripe))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSame(t, fmt.Sprintf("synth full=%v", full), data)
+		// Many small blocks: the same lines cut at other places.
+		if len(data) < 3*blockBytes {
+			checkSame(t, "synth doubled", append(bytes.Clone(data), data...))
+		}
+	}
+}
+
+// leanCases are lines each path must read alike: the lean decoder's
+// happy path, and everything it hands to the stripe-go types.
+var leanCases = []string{
+	`{"id":"cus_1","object":"customer","email":"a@b"}`,
+	`{"id":"cus_1","object":"customer","email":null}`,
+	`{"id":"cus_1","object":"customer"}`,
+	`{"id":"cus_1","object":"customer","Email":"X@y"}`,
+	`{"id":"cus_1","object":"customer","email":"a@b","email":"c@d"}`,
+	`{"id":"cus_1","object":"customer","email":"caf\u00e9@b"}`,
+	`{"id":"cus_1","object":"customer","email":"café@b"}`,
+	"{\"id\":\"cus_1\",\"object\":\"customer\",\"email\":\"a\xffb\"}",
+	`{"id":"cus_1","object":"customer","email":5}`,
+	`{"ID":"cus_1","object":"customer"}`,
+	`{"id":"cus_1","Object":"customer"}`,
+	`{"i\u0064":"cus_1","object":"customer"}`,
+	`{"id":"cus_1","object":"customer","meta":{"a":[1,2.5e-3,true,false,null,"x\"y\\z\u00e9"]}}`,
+	`{"id":"cus_1","object":"customer","x":01}`,
+	`{"id":"cus_1","object":"customer","x":1.}`,
+	`{"id":"cus_1","object":"customer","x":"\x"}`,
+	`{"id":"cus_1","object":"customer"} x`,
+	`{"id":"cus_1","object":"customer",}`,
+	`{"id":"","object":"customer"}`,
+	`{"id":null,"object":"customer"}`,
+	`{"object":"customer"}`,
+	`{"id":5,"object":"customer"}`,
+	`{"id":"x","object":5}`,
+	`{"id":"x","object":null}`,
+	`{"id":"x","object":""}`,
+	`{"id":"ch_1","object":"charge","amount":5}`,
+	`{"object":"price"}`,
+	`{"id":7,"object":"price"}`,
+	`{"id":"in_1","object":"invoice","status":"paid","currency":"USD","amount_paid":1200,"tax":null,"customer":"cus_1","subscription":null,"charge":"ch_1","status_transitions":{"paid_at":1700000000,"finalized_at":1},"lines":{"object":"list","data":[{"price":{"id":"price_a","lookup_key":"team"}},{"price":"price_b"},{"price":null},{"amount":5},null,{"price":{"id":null,"lookup_key":null}},{"price":""}],"has_more":false}}`,
+	`{"id":"in_1","object":"invoice","amount_paid":1.5}`,
+	`{"id":"in_1","object":"invoice","amount_paid":1e3}`,
+	`{"id":"in_1","object":"invoice","amount_paid":99999999999999999999}`,
+	`{"id":"in_1","object":"invoice","amount_paid":-0,"tax":-5}`,
+	`{"id":"in_1","object":"invoice","customer":{"id":"cus_1","object":"customer","email":"a@b"}}`,
+	`{"id":"in_1","object":"invoice","charge":12}`,
+	`{"id":"in_1","object":"invoice","lines":"x"}`,
+	`{"id":"in_1","object":"invoice","lines":null,"status_transitions":null}`,
+	`{"id":"in_1","object":"invoice","lines":{"data":null}}`,
+	`{"id":"in_1","object":"invoice","lines":{"data":["il_1"]}}`,
+	`{"id":"in_1","object":"invoice","lines":{"data":[{"price":5}]}}`,
+	`{"id":"in_1","object":"invoice","lines":{"Data":[{"price":"p"}]}}`,
+	`{"id":"in_1","object":"invoice","status_transitions":{"paid_at":"x"}}`,
+	`{"id":"in_1","object":"invoice","status_transitions":{"Paid_At":5}}`,
+	`{"id":"in_1","object":"invoice","currency":"usd","currency":"eur"}`,
+	`{"id":"sub_1","object":"subscription","status":"active","created":5,"customer":"cus_1","items":{"data":[{"id":"si_1","price":{"id":"price_a"}},{"price":{"lookup_key":"k"}},{"price":"price_c"},null,{"price":null}]}}`,
+	`{"id":"sub_1","object":"subscription","items":{"data":["si_1"]}}`,
+	`{"id":"sub_1","object":"subscription","items":null,"customer":null}`,
+	`{"id":"sub_1","object":"subscription","created":null}`,
+	`{"id":"re_1","object":"refund","amount":500,"status":"succeeded","created":1700000000,"charge":"ch_1"}`,
+	`{"id":"re_1","object":"refund","charge":{"id":"ch_1","object":"charge"}}`,
+	`{"id":"re_1","object":"refund","charge":12}`,
+	`{"id":"re_1","object":"refund","amount":"5"}`,
+	`  {"id":"re_1","object":"refund"}  ` + "\r",
+	`[1]`,
+	`{`,
+	`{"id":"cus_1","object":"customer","x":[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]}`,
+	strings.Repeat(`{"a":`, 1200) + `1` + strings.Repeat(`}`, 1200),
+}
+
+func TestLeanMatchesStripeGoLineByLine(t *testing.T) {
+	for i, line := range leanCases {
+		checkSame(t, fmt.Sprintf("case %d %.60s", i, line), []byte(line+"\n"))
+	}
+	// All together, with repeats and blank lines, and without a final newline.
+	all := strings.Join(leanCases[:27], "\n\n") + "\n" + leanCases[0]
+	checkSame(t, "all", []byte(all))
+	ok := `{"id":"cus_1","object":"customer"}` + "\n" + `{"id":"in_1","object":"invoice"}` + "\n" +
+		`{"id":"in_1","object":"invoice"}` + "\n" + `{"id":"cus_1","object":"customer"}` + "\n{bad\n"
+	checkSame(t, "repeat before a bad line", []byte(ok))
+	checkSame(t, "bad line before a repeat", []byte(`{"id":"cus_1","object":"customer"}`+"\n{bad\n"+`{"id":"cus_1","object":"customer"}`+"\n"))
+}
+
+func TestLeanRepeatAcrossBlocks(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; b.Len() < 3*blockBytes; i++ {
+		fmt.Fprintf(&b, `{"id":"cus_%d","object":"customer","email":"u%d@example.com"}`+"\n", i, i)
+	}
+	b.WriteString(`{"id":"cus_7","object":"customer"}` + "\n")
+	checkSame(t, "repeat in a later block", b.Bytes())
+}
+
+func FuzzLeanMatchesStripeGo(f *testing.F) {
+	for _, c := range leanCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		checkSame(t, "fuzz", []byte(line))
+	})
+}
+
+// Blocks' buffers are recycled once decoded: lines cut at block ends, and
+// lines longer than a block (which take a buffer of their own) in between,
+// read as the stripe-go path reads them.
+func TestRecycledBlocksAndLongLines(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; b.Len() < 12*blockBytes; i++ {
+		switch {
+		case i%5000 == 2500: // a customer line longer than a block
+			fmt.Fprintf(&b, `{"id":"cus_long%d","object":"customer","email":"%s"}`+"\n", i, strings.Repeat("z", blockBytes+i%977))
+		case i%3 == 0:
+			fmt.Fprintf(&b, `{"id":"cus_%d","object":"customer","email":"u%d@example.com","pad":"%s"}`+"\n", i, i, strings.Repeat("p", i%301))
+		case i%3 == 1:
+			fmt.Fprintf(&b, `{"id":"in_%d","object":"invoice","status":"paid","currency":"usd","amount_paid":%d,"customer":"cus_%d","status_transitions":{"paid_at":%d},"lines":{"data":[{"price":{"id":"price_%d"}}]}}`+"\n", i, 100+i, i-1, 1700000000+i, i%7)
+		default:
+			fmt.Fprintf(&b, `{"id":"re_%d","object":"refund","amount":%d,"status":"succeeded","created":%d,"charge":"ch_%d"}`+"\n", i, i%500, 1700000000+i, i)
+		}
+	}
+	checkSame(t, "recycled blocks", b.Bytes())
+}
