@@ -13,13 +13,18 @@ import (
 // asOf. It is a pure function: the result depends on nothing else, and not
 // on the order of any input slice.
 //
-// It fails only on a cycle set whose values make the rules undefined (the
-// ones DecodeCycleSet rejects, such as a negative pool) and on sums that do
-// not fit in int64; the error names the cycle, referrer or invoice. Bad
-// input rows never fail a run: they become quarantine decisions.
+// It fails on a cycle set whose values make the rules undefined (the ones
+// DecodeCycleSet rejects, such as a negative pool), on a negative amount of
+// money in any Stripe object (SPEC 2.2: never a silent increase of revenue)
+// and on sums that do not fit in int64; the error names the cycle, referrer
+// or object. Bad referral rows never fail a run: they become quarantine
+// decisions.
 func Compute(in Inputs, set CycleSet, asOf time.Time) (*Result, error) {
 	cycles, err := prepareCycles(set)
 	if err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
+	}
+	if err := checkAmounts(&in.Stripe); err != nil {
 		return nil, fmt.Errorf("compute: %w", err)
 	}
 	e := &engine{
@@ -43,6 +48,7 @@ func Compute(in Inputs, set CycleSet, asOf time.Time) (*Result, error) {
 		return nil, fmt.Errorf("compute: %w", err)
 	}
 	e.assignStopReasons()
+	e.markClawbacks()
 	return res, nil
 }
 
@@ -80,8 +86,11 @@ type engine struct {
 	// candidate payments (SPEC 2.2) with a positive net amount, contiguous
 	// per referral, ordered by (paid_at, invoice id).
 	payments []payment
-	// succeeded refunds created by asOf, summed per charge.
+	// The deductions of SPEC 2.2, summed by what they join on: R per
+	// charge, N per invoice id, D per charge.
 	refunded map[string]int64
+	credited map[string]int64
+	disputed map[string]int64
 	// aligned with refInvoices: net amount (0 when it does not fit int64)
 	// and the cycles (bit = index in cycles) whose eligible plans match.
 	invNet   []int64
@@ -527,8 +536,7 @@ func (e *engine) matchInvoices() error {
 		next[p.ref]++
 	}
 
-	var err error
-	if e.refunded, err = e.refundsByCharge(); err != nil {
+	if err := e.sumDeductions(); err != nil {
 		return err
 	}
 	// Per referral, on every core: order its invoices, compute their net
@@ -548,7 +556,8 @@ func (e *engine) matchInvoices() error {
 			}
 			for k, ii := range mine {
 				inv := &invoices[ii]
-				net, err := netAmount(inv, e.refunded)
+				parts, err := e.netOf(inv)
+				net := parts.Net
 				if err != nil && e.paid(inv) && inv.PaidAt >= v.at {
 					// Only a candidate payment's amount matters; report the
 					// first referral's error whatever the scheduling.
@@ -594,44 +603,12 @@ func (e *engine) paid(inv *Invoice) bool {
 	return inv.Status == "paid" && inv.PaidAt != 0 && inv.PaidAt <= e.asOfSec
 }
 
-// refundsByCharge sums the succeeded refunds created by asOf per charge.
-func (e *engine) refundsByCharge() (map[string]int64, error) {
-	sums := make(map[string]int64)
-	for _, r := range e.in.Stripe.Refunds {
-		if r.Status != "succeeded" || r.Charge == "" || r.Created > e.asOfSec {
-			continue
-		}
-		s, ok := addInt64(sums[r.Charge], r.Amount)
-		if !ok {
-			return nil, fmt.Errorf("refunds of charge %q: %w", r.Charge, errOverflow)
-		}
-		sums[r.Charge] = s
+// markClawbacks flags the clawback candidates (SPEC 2.7): valid referrals
+// already rewarded that convert in no cycle (a pending conversion or one
+// under a disqualified referrer still converts).
+func (e *engine) markClawbacks() {
+	for vi := range e.valid {
+		d := &e.decisions[e.valid[vi].decision]
+		d.Clawback = d.Row.Rewarded && len(d.Conversions) == 0
 	}
-	return sums, nil
-}
-
-// grossAmount is amount_paid - tax.
-func grossAmount(inv *Invoice) (int64, error) {
-	g, ok := subInt64(inv.AmountPaid, inv.Tax)
-	if !ok {
-		return 0, fmt.Errorf("invoice %q: amount_paid - tax: %w", inv.ID, errOverflow)
-	}
-	return g, nil
-}
-
-// netAmount is amount_paid - tax - refunds on the invoice's charge, floored
-// at 0 (SPEC 2.2). A charge shared by several invoices has its refunds
-// subtracted from each of them.
-func netAmount(inv *Invoice, refunded map[string]int64) (int64, error) {
-	g, err := grossAmount(inv)
-	if err != nil {
-		return 0, err
-	}
-	if inv.Charge != "" {
-		var ok bool
-		if g, ok = subInt64(g, refunded[inv.Charge]); !ok {
-			return 0, fmt.Errorf("invoice %q: net amount: %w", inv.ID, errOverflow)
-		}
-	}
-	return max(g, 0), nil
 }

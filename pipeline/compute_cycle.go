@@ -295,7 +295,13 @@ func (e *engine) compareEvents(a, b *revenueEvent) int {
 func (e *engine) accountingLine(ev *revenueEvent, accumulated int64) AccountingLine {
 	inv := &e.in.Stripe.Invoices[ev.inv]
 	v := &e.valid[ev.ref]
+	// The parts were computed without error when the payment was found.
+	parts, _ := e.netOf(inv)
 	return AccountingLine{
+		Gross:              parts.Gross,
+		Refunded:           parts.Refunded,
+		Credited:           parts.Credited,
+		Disputed:           parts.Disputed,
 		InvoiceID:          inv.ID,
 		CustomerID:         inv.Customer,
 		Refcode:            e.refcodes[v.referrer],
@@ -394,7 +400,7 @@ func (e *engine) status(c *cycleRules, remaining int64) (Status, time.Time, bool
 // assignStopReasons gives every valid referral that converts in no cycle the
 // furthest stage any of its invoices reached against any cycle (SPEC 2.7):
 // no_customer < no_paid_invoice < paid_before_referral < refunded <
-// currency_mismatch < plan_not_eligible < outside_attribution_window <
+// disputed < currency_mismatch < plan_not_eligible < outside_attribution_window <
 // outside_cycles.
 func (e *engine) assignStopReasons() {
 	invoices := e.in.Stripe.Invoices
@@ -424,6 +430,7 @@ const (
 	stageNoPaidInvoice = iota
 	stagePaidBeforeReferral
 	stageRefunded
+	stageDisputed
 	stageCurrencyMismatch
 	stagePlanNotEligible
 	stageOutsideAttribution
@@ -434,6 +441,7 @@ var stageReasons = [...]string{
 	stageNoPaidInvoice:      ReasonNoPaidInvoice,
 	stagePaidBeforeReferral: ReasonPaidBeforeReferral,
 	stageRefunded:           ReasonRefunded,
+	stageDisputed:           ReasonDisputed,
 	stageCurrencyMismatch:   ReasonCurrencyMismatch,
 	stagePlanNotEligible:    ReasonPlanNotEligible,
 	stageOutsideAttribution: ReasonOutsideAttributionWindow,
@@ -443,19 +451,24 @@ var stageReasons = [...]string{
 // invoiceStage is the furthest stage an invoice of a referral referred at
 // `at` reaches against any cycle. An invoice that charged nothing
 // (amount_paid - tax <= 0) counts as not paid; one whose refunds took its
-// net amount to 0 is refunded.
+// net amount to 0 is refunded (refunds and credit notes) or disputed (the
+// disputes took what the refunds and credit notes left).
 func (e *engine) invoiceStage(inv *Invoice, net, at int64) int {
 	if !e.paid(inv) {
 		return stageNoPaidInvoice
 	}
-	if g, err := grossAmount(inv); err != nil || g <= 0 {
+	parts, err := e.netOf(inv)
+	if err != nil || parts.Gross <= 0 {
 		return stageNoPaidInvoice
 	}
 	if inv.PaidAt < at {
 		return stagePaidBeforeReferral
 	}
-	if net <= 0 {
+	if parts.AfterCredits <= 0 {
 		return stageRefunded
+	}
+	if net <= 0 {
+		return stageDisputed
 	}
 	if len(e.cycles) == 0 {
 		return stageOutsideCycles

@@ -10,7 +10,8 @@ import (
 // genInputs builds a synthetic dataset of about n referrals with every kind
 // of row the rules handle: invalid and duplicate referees, self-referrals,
 // unknown refcodes, several customers per referee, refunds (some after
-// asOf), other currencies and plans, unpaid invoices. It is deterministic
+// asOf), disputes in every status, credit notes of every kind, other
+// currencies and plans, unpaid invoices. It is deterministic
 // for a seed.
 func genInputs(seed uint64, n int) Inputs {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
@@ -109,6 +110,41 @@ func genInputs(seed uint64, n int) Inputs {
 					inv.AmountPaid = 0
 				}
 				in.Stripe.Invoices = append(in.Stripe.Invoices, inv)
+				if rng.IntN(10) == 0 {
+					// A dispute in any status; some take the whole payment.
+					amount := inv.AmountPaid
+					if rng.IntN(2) == 0 {
+						amount = rng.Int64N(inv.AmountPaid + 1)
+					}
+					in.Stripe.Disputes = append(in.Stripe.Disputes, Dispute{
+						ID: "dp_" + inv.ID, Charge: inv.Charge, Amount: amount, Currency: inv.Currency,
+						Status: disputeStatuses[rng.IntN(len(disputeStatuses))], Created: paidAt + rng.Int64N(60*daySeconds),
+					})
+				}
+				if rng.IntN(10) == 0 {
+					// A credit note: post- or pre-payment, issued or void,
+					// naming a refund that exists, one that does not, or none.
+					cn := CreditNote{ID: "cn_" + inv.ID, Invoice: inv.ID, Type: "post_payment", Status: "issued",
+						Amount: rng.Int64N(inv.AmountPaid + 1), Created: paidAt + rng.Int64N(60*daySeconds)}
+					switch rng.IntN(6) {
+					case 0:
+						cn.Type = "pre_payment"
+					case 1:
+						cn.Status = "void"
+					case 2:
+						cn.Refund = "re_missing_" + inv.ID
+					case 3, 4:
+						refundN++
+						cn.Refund = fmt.Sprintf("re_%07d", refundN)
+						status := "succeeded"
+						if rng.IntN(3) == 0 {
+							status = "pending"
+						}
+						in.Stripe.Refunds = append(in.Stripe.Refunds, Refund{ID: cn.Refund, Amount: rng.Int64N(cn.Amount + 1),
+							Status: status, Created: cn.Created, Charge: inv.Charge})
+					}
+					in.Stripe.CreditNotes = append(in.Stripe.CreditNotes, cn)
+				}
 				if rng.IntN(8) == 0 {
 					refundN++
 					status := "succeeded"
@@ -130,6 +166,10 @@ func genInputs(seed uint64, n int) Inputs {
 	}
 	return in
 }
+
+// disputeStatuses are every status of a dispute in API 2023-10-16.
+var disputeStatuses = []string{"warning_needs_response", "warning_under_review", "warning_closed",
+	"needs_response", "under_review", "won", "lost"}
 
 // genCycles is 12 monthly cycles from November 2025, alternating the award
 // models and rules, with admin actions on a few referrers.
@@ -176,6 +216,8 @@ func shuffleInputs(rng *rand.Rand, in Inputs) Inputs {
 			Subscriptions: shuffled(rng, in.Stripe.Subscriptions),
 			Invoices:      shuffled(rng, in.Stripe.Invoices),
 			Refunds:       shuffled(rng, in.Stripe.Refunds),
+			Disputes:      shuffled(rng, in.Stripe.Disputes),
+			CreditNotes:   shuffled(rng, in.Stripe.CreditNotes),
 		},
 	}
 	for i := range out.Stripe.Invoices {

@@ -34,7 +34,7 @@ func TestComputeShuffleInvariant(t *testing.T) {
 	}
 	for _, r := range []string{"", ReasonInvalidEmail, ReasonUnknownRefcode, ReasonInvalidTimestamp, ReasonSelfReferral,
 		ReasonDuplicateReferee, ReasonPendingHold, ReasonReferrerDisqualified, ReasonAlreadyRewarded, ReasonNoCustomer,
-		ReasonNoPaidInvoice, ReasonPaidBeforeReferral, ReasonRefunded, ReasonCurrencyMismatch, ReasonPlanNotEligible,
+		ReasonNoPaidInvoice, ReasonPaidBeforeReferral, ReasonRefunded, ReasonDisputed, ReasonCurrencyMismatch, ReasonPlanNotEligible,
 		ReasonOutsideAttributionWindow, ReasonOutsideCycles} {
 		if !reasons[r] {
 			t.Errorf("generated data never produced reason %q", r)
@@ -97,6 +97,10 @@ func TestDigestInputs(t *testing.T) {
 		Users: int64(len(in.Referrals.Users)), Referrals: int64(len(in.Referrals.Rows)),
 		Customers: int64(len(in.Stripe.Customers)), Subscriptions: int64(len(in.Stripe.Subscriptions)),
 		Invoices: int64(len(in.Stripe.Invoices)), Refunds: int64(len(in.Stripe.Refunds)),
+		Disputes: int64(len(in.Stripe.Disputes)), CreditNotes: int64(len(in.Stripe.CreditNotes)),
+	}
+	if wc.Disputes == 0 || wc.CreditNotes == 0 {
+		t.Fatalf("generated data without disputes or credit notes: %+v", wc)
 	}
 	if want.Counts != wc {
 		t.Errorf("counts %+v, want %+v", want.Counts, wc)
@@ -119,18 +123,40 @@ func TestDigestInputs(t *testing.T) {
 			Refunds:       []Refund{{"re", 5, "succeeded", 6, "ch"}},
 		},
 	}
+	// Data without disputes and credit notes keeps the digest it had
+	// before they were read, so snapshot ids of such data do not change.
+	if got := DigestInputs(base).SHA256; got != baseDigestV1 {
+		t.Errorf("digest of data without disputes or credit notes %s, want %s as before", got, baseDigestV1)
+	}
+	base.Stripe.Disputes = []Dispute{{"dp", "ch", 7, "usd", "lost", 8}}
+	base.Stripe.CreditNotes = []CreditNote{{"cn", "in", "post_payment", "issued", 9, "re", 10}}
 	bd := DigestInputs(base)
 	mods := map[string]func(in *Inputs){
-		"user split":      func(in *Inputs) { in.Referrals.Users[0] = User{"a", "bc"} },
-		"row rewarded":    func(in *Inputs) { in.Referrals.Rows[0].Rewarded = true },
-		"row plan":        func(in *Inputs) { in.Referrals.Rows[0].SelectedPlan = "q" },
-		"customer email":  func(in *Inputs) { in.Stripe.Customers[0].Email = "f" },
-		"subscription":    func(in *Inputs) { in.Stripe.Subscriptions[0].PriceIDs = nil },
-		"invoice tax":     func(in *Inputs) { in.Stripe.Invoices[0].Tax = 2 },
-		"invoice paid_at": func(in *Inputs) { in.Stripe.Invoices[0].PaidAt = 6 },
-		"invoice price":   func(in *Inputs) { in.Stripe.Invoices[0].Prices[0].LookupKey = "" },
-		"refund status":   func(in *Inputs) { in.Stripe.Refunds[0].Status = "failed" },
-		"refund moved":    func(in *Inputs) { in.Stripe.Refunds = nil; in.Stripe.Invoices = append(in.Stripe.Invoices, Invoice{}) },
+		"user split":          func(in *Inputs) { in.Referrals.Users[0] = User{"a", "bc"} },
+		"row rewarded":        func(in *Inputs) { in.Referrals.Rows[0].Rewarded = true },
+		"row plan":            func(in *Inputs) { in.Referrals.Rows[0].SelectedPlan = "q" },
+		"customer email":      func(in *Inputs) { in.Stripe.Customers[0].Email = "f" },
+		"subscription":        func(in *Inputs) { in.Stripe.Subscriptions[0].PriceIDs = nil },
+		"invoice tax":         func(in *Inputs) { in.Stripe.Invoices[0].Tax = 2 },
+		"invoice paid_at":     func(in *Inputs) { in.Stripe.Invoices[0].PaidAt = 6 },
+		"invoice price":       func(in *Inputs) { in.Stripe.Invoices[0].Prices[0].LookupKey = "" },
+		"refund status":       func(in *Inputs) { in.Stripe.Refunds[0].Status = "failed" },
+		"refund moved":        func(in *Inputs) { in.Stripe.Refunds = nil; in.Stripe.Invoices = append(in.Stripe.Invoices, Invoice{}) },
+		"dispute status":      func(in *Inputs) { in.Stripe.Disputes[0].Status = "won" },
+		"dispute amount":      func(in *Inputs) { in.Stripe.Disputes[0].Amount = 8 },
+		"dispute currency":    func(in *Inputs) { in.Stripe.Disputes[0].Currency = "eur" },
+		"dispute created":     func(in *Inputs) { in.Stripe.Disputes[0].Created = 9 },
+		"no disputes":         func(in *Inputs) { in.Stripe.Disputes = nil },
+		"no credit notes":     func(in *Inputs) { in.Stripe.CreditNotes = nil },
+		"credit note type":    func(in *Inputs) { in.Stripe.CreditNotes[0].Type = "pre_payment" },
+		"credit note status":  func(in *Inputs) { in.Stripe.CreditNotes[0].Status = "void" },
+		"credit note refund":  func(in *Inputs) { in.Stripe.CreditNotes[0].Refund = "" },
+		"credit note invoice": func(in *Inputs) { in.Stripe.CreditNotes[0].Invoice = "in2" },
+		"credit note amount":  func(in *Inputs) { in.Stripe.CreditNotes[0].Amount = 1 },
+		"dispute to credit note": func(in *Inputs) {
+			in.Stripe.Disputes = nil
+			in.Stripe.CreditNotes = append(in.Stripe.CreditNotes, CreditNote{ID: "dp", Invoice: "ch"})
+		},
 		"duplicated user": func(in *Inputs) { in.Referrals.Users = append(in.Referrals.Users, in.Referrals.Users[0]) },
 		"user to customer": func(in *Inputs) {
 			in.Referrals.Users = nil
@@ -151,6 +177,10 @@ func TestDigestInputs(t *testing.T) {
 		t.Error("mods changed the base inputs")
 	}
 }
+
+// baseDigestV1 is the digest TestDigestInputs's base data (without disputes
+// and credit notes) had before refrecon read disputes and credit notes.
+const baseDigestV1 = "b5e0265a62177307269d5a76a272c345ad54288273e6972705f13979bbdcd85d"
 
 // cloneInputs deep-copies the slices a test mutates.
 func cloneInputs(in Inputs) Inputs {

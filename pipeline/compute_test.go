@@ -386,7 +386,7 @@ func TestPieSplitCycle(t *testing.T) {
 		t.Errorf("events %v, want %v", ids, wantIDs)
 	}
 	wantA2 := AccountingLine{InvoiceID: "in_a21", CustomerID: "cus_a2", Refcode: "A", RefereeEmail: "a2@example.com",
-		PaidAt: atUnix("2026-03-07T00:00:00Z"), Net: 100, AccumulatedRevenue: 200}
+		PaidAt: atUnix("2026-03-07T00:00:00Z"), Gross: 100, Net: 100, AccumulatedRevenue: 200}
 	if cr.Events[6] != wantA2 {
 		t.Errorf("event a2 = %+v, want %+v", cr.Events[6], wantA2)
 	}

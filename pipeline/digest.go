@@ -16,7 +16,9 @@ import (
 // sorted) and hashed; each kind's record hashes are sorted;
 // and the digest is the SHA-256 of a version tag followed by, per kind, its
 // name, count and sorted record hashes. Two inputs that hold the same
-// records (as multisets) get the same digest.
+// records (as multisets) get the same digest. Disputes and credit notes are
+// hashed only when there are any, so data without them keeps the digest it
+// had before refrecon read them.
 func DigestInputs(in Inputs) InputsDigest {
 	r, s := &in.Referrals, &in.Stripe
 	kinds := []struct {
@@ -77,6 +79,31 @@ func DigestInputs(in Inputs) InputsDigest {
 			return appendStr(b, x.Charge)
 		}},
 	}
+	// Disputes and credit notes joined the inputs later: data without any
+	// keeps the digest (and so the snapshot id) it had before they were
+	// read. With either present both kinds are hashed, after the others.
+	if len(s.Disputes)+len(s.CreditNotes) > 0 {
+		kinds = append(kinds, []struct {
+			name string
+			n    int
+			enc  func(i int, b []byte) []byte
+		}{
+			{"disputes", len(s.Disputes), func(i int, b []byte) []byte {
+				x := &s.Disputes[i]
+				b = appendStr(appendStr(b, x.ID), x.Charge)
+				b = binary.BigEndian.AppendUint64(b, uint64(x.Amount))
+				b = appendStr(appendStr(b, x.Currency), x.Status)
+				return binary.BigEndian.AppendUint64(b, uint64(x.Created))
+			}},
+			{"credit_notes", len(s.CreditNotes), func(i int, b []byte) []byte {
+				x := &s.CreditNotes[i]
+				b = appendStr(appendStr(appendStr(appendStr(b, x.ID), x.Invoice), x.Type), x.Status)
+				b = binary.BigEndian.AppendUint64(b, uint64(x.Amount))
+				b = appendStr(b, x.Refund)
+				return binary.BigEndian.AppendUint64(b, uint64(x.Created))
+			}},
+		}...)
+	}
 
 	// Hash every kind's records on every core, then sort the hashes.
 	sums := make([][][sha256.Size]byte, len(kinds))
@@ -113,6 +140,8 @@ func DigestInputs(in Inputs) InputsDigest {
 			Subscriptions: int64(len(s.Subscriptions)),
 			Invoices:      int64(len(s.Invoices)),
 			Refunds:       int64(len(s.Refunds)),
+			Disputes:      int64(len(s.Disputes)),
+			CreditNotes:   int64(len(s.CreditNotes)),
 		},
 	}
 }

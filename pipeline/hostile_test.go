@@ -157,8 +157,9 @@ func paid(id string, amount, tax int64, currency string) pipeline.Invoice {
 
 // Money at the edges of int64: a single payment of MaxInt64 is counted
 // exactly; two of them overflow the referrer's revenue, which is an error
-// naming the overflow, never a wrapped negative total. Negative amounts,
-// taxes above the amount and refunds above the payment floor the net at 0.
+// naming the overflow, never a wrapped negative total. Taxes above the
+// amount and refunds above the payment floor the net at 0; a negative amount
+// fails the run naming the object (SPEC 2.2).
 func TestHostileMoney(t *testing.T) {
 	t.Run("one MaxInt64 payment", func(t *testing.T) {
 		res, err := hostileCompute(t, hostileWorld([]pipeline.Invoice{paid("in_max", math.MaxInt64, 0, "usd")}, nil))
@@ -190,21 +191,22 @@ func TestHostileMoney(t *testing.T) {
 		name    string
 		inv     pipeline.Invoice
 		refunds []pipeline.Refund
+		wantErr string // "" = no error; else what the error must name
 	}{
-		{"negative amount", paid("in_neg", math.MinInt64, 0, "usd"), nil},
-		{"tax above amount", paid("in_tax", 100, math.MaxInt64, "usd"), nil},
-		{"negative tax", paid("in_negtax", 100, math.MinInt64, "usd"), nil},
+		{"negative amount", paid("in_neg", math.MinInt64, 0, "usd"), nil, `invoice "in_neg": negative amount_paid`},
+		{"tax above amount", paid("in_tax", 100, math.MaxInt64, "usd"), nil, ""},
+		{"negative tax", paid("in_negtax", 100, math.MinInt64, "usd"), nil, `invoice "in_negtax": negative tax`},
 		{"refunds above amount", paid("in_ref", 100, 0, "usd"), []pipeline.Refund{
 			{ID: "re_1", Amount: math.MaxInt64, Status: "succeeded", Created: marchPaid, Charge: "ch_in_ref"},
-			{ID: "re_2", Amount: math.MaxInt64, Status: "succeeded", Created: marchPaid, Charge: "ch_in_ref"}}},
+			{ID: "re_2", Amount: math.MaxInt64, Status: "succeeded", Created: marchPaid, Charge: "ch_in_ref"}}, `refunds of charge "ch_in_ref": int64 overflow`},
 		{"negative refund", paid("in_nref", 100, 0, "usd"), []pipeline.Refund{
-			{ID: "re_n", Amount: math.MinInt64, Status: "succeeded", Created: marchPaid, Charge: "ch_in_nref"}}},
+			{ID: "re_n", Amount: math.MinInt64, Status: "succeeded", Created: marchPaid, Charge: "ch_in_nref"}}, `refund "re_n": negative amount`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := hostileCompute(t, hostileWorld([]pipeline.Invoice{tc.inv}, tc.refunds))
-			if err != nil {
-				if !strings.Contains(err.Error(), "overflow") && !strings.Contains(err.Error(), tc.inv.ID) {
-					t.Fatalf("err = %v: an error must say what is wrong", err)
+			if tc.wantErr != "" || err != nil {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || tc.wantErr == "" {
+					t.Fatalf("err = %v, want one naming %q", err, tc.wantErr)
 				}
 				return
 			}

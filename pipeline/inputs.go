@@ -37,6 +37,8 @@ type Stripe struct {
 	Subscriptions []Subscription
 	Invoices      []Invoice
 	Refunds       []Refund
+	Disputes      []Dispute
+	CreditNotes   []CreditNote
 }
 
 // Customer is a Stripe customer.
@@ -72,6 +74,31 @@ type Refund struct {
 	Status  string // pending, requires_action, succeeded, failed, canceled
 	Created int64  // Unix seconds
 	Charge  string
+}
+
+// Dispute is a Stripe dispute (a chargeback or an inquiry), joined to
+// invoices through its charge.
+type Dispute struct {
+	ID       string
+	Charge   string
+	Amount   int64  // minor units
+	Currency string // lowercase ISO code
+	// Status: warning_needs_response, warning_under_review, warning_closed,
+	// needs_response, under_review, won, lost.
+	Status  string
+	Created int64 // Unix seconds
+}
+
+// CreditNote is a Stripe credit note, joined to invoices through its
+// invoice.
+type CreditNote struct {
+	ID      string
+	Invoice string
+	Type    string // pre_payment, post_payment
+	Status  string // issued, void
+	Amount  int64  // minor units, tax included
+	Refund  string // the refund it created or names; "" when none
+	Created int64  // Unix seconds
 }
 
 // Subscription is a Stripe subscription. The money rules use invoices; the

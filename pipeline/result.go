@@ -43,6 +43,7 @@ const (
 	ReasonNoPaidInvoice            = "no_paid_invoice"
 	ReasonPaidBeforeReferral       = "paid_before_referral"
 	ReasonRefunded                 = "refunded"
+	ReasonDisputed                 = "disputed"
 	ReasonCurrencyMismatch         = "currency_mismatch"
 	ReasonPlanNotEligible          = "plan_not_eligible"
 	ReasonOutsideAttributionWindow = "outside_attribution_window"
@@ -106,11 +107,17 @@ type Entry struct {
 // AccountingLine is one revenue event of a cycle (SPEC 2.5): a qualifying
 // payment with paid_at in the cycle's window.
 type AccountingLine struct {
-	InvoiceID          string
-	CustomerID         string
-	Refcode            string
-	RefereeEmail       string // raw referral row email (private outputs only)
-	PaidAt             int64  // Unix seconds
+	InvoiceID    string
+	CustomerID   string
+	Refcode      string
+	RefereeEmail string // raw referral row email (private outputs only)
+	PaidAt       int64  // Unix seconds
+	// Net = Gross - Refunded - Credited - Disputed, floored at 0 (SPEC 2.2):
+	// the parts show finance why a net is what it is.
+	Gross              int64 // amount_paid - tax
+	Refunded           int64 // R: succeeded refunds on the invoice's charge, created by asOf
+	Credited           int64 // N: issued post-payment credit notes less the refunds they name
+	Disputed           int64 // D: needs_response, under_review and lost disputes on the charge
 	Net                int64
 	Pending            bool
 	AccumulatedRevenue int64 // the referrer's revenue in the cycle after this event
@@ -128,6 +135,10 @@ type ReferralDecision struct {
 	// converts in no cycle the reason that stopped it; "" otherwise.
 	Reason      string
 	Conversions []Conversion // valid rows: one per cycle it converts in, startTime ascending
+	// Clawback marks a clawback candidate (SPEC 2.7): a valid row whose
+	// rewarded flag is true but that converts in no cycle of the set. It
+	// is private (warehouse, finance reports, run summary).
+	Clawback bool
 }
 
 // Conversion is a valid referral's conversion in one cycle and whether it

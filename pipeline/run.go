@@ -32,4 +32,6 @@ type InputCounts struct {
 	Subscriptions int64 `json:"subscriptions"`
 	Invoices      int64 `json:"invoices"`
 	Refunds       int64 `json:"refunds"`
+	Disputes      int64 `json:"disputes,omitempty"`
+	CreditNotes   int64 `json:"creditNotes,omitempty"`
 }
