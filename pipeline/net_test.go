@@ -23,6 +23,17 @@ func (w *testWorld) creditNote(id, invoice string, amount int64, refund, created
 	return w
 }
 
+// bobWorld is bob, referred by ALICE on 1 February 2026, with customer
+// cus_1 and invoice in_1 of amount paid on 10 March 2026 on charge ch_in_1.
+func bobWorld(amount int64) *testWorld {
+	w := &testWorld{}
+	w.user("alice@example.com", "ALICE").
+		referral("bob@example.com", "ALICE", "2026-02-01 00:00:00").
+		customer("cus_1", "bob@example.com").
+		invoice("in_1", "cus_1", "2026-03-10T00:00:00Z", amount)
+	return w
+}
+
 // TestDeductions runs one referral (bob, referred by ALICE on 1 February
 // 2026) with one 500 invoice paid on 10 March through refunds (R), credit
 // notes (N) and disputes (D) against the March pie-split cycle at 15 May
@@ -143,11 +154,7 @@ func TestDeductions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &testWorld{}
-			w.user("alice@example.com", "ALICE").
-				referral("bob@example.com", "ALICE", "2026-02-01 00:00:00").
-				customer("cus_1", "bob@example.com").
-				invoice("in_1", "cus_1", "2026-03-10T00:00:00Z", 500)
+			w := bobWorld(500)
 			tt.build(w)
 			res := computeOK(t, w.in, setOf(pieCycleMarch()), atTime(asOf))
 			d := decisionFor(t, res, "bob@example.com")
@@ -217,10 +224,8 @@ func TestDeductionReasonOrder(t *testing.T) {
 		}, ReasonNoPaidInvoice},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &testWorld{}
-			w.user("alice@example.com", "ALICE").
-				referral("bob@example.com", "ALICE", "2026-02-01 00:00:00").
-				customer("cus_1", "bob@example.com")
+			w := bobWorld(0)
+			w.in.Stripe.Invoices = nil
 			tc.build(w)
 			res := computeOK(t, w.in, setOf(pieCycleMarch()), atTime("2026-05-15T00:00:00Z"))
 			if d := decisionFor(t, res, "bob@example.com"); d.Reason != tc.want || len(d.Conversions) != 0 {
@@ -326,11 +331,7 @@ func TestNegativeAmounts(t *testing.T) {
 		}, `refund "re_a": negative amount -2: Stripe amounts are never negative (and 2 more negative amounts)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &testWorld{}
-			w.user("alice@example.com", "ALICE").
-				referral("bob@example.com", "ALICE", "2026-02-01 00:00:00").
-				customer("cus_1", "bob@example.com").
-				invoice("in_1", "cus_1", "2026-03-10T00:00:00Z", 500)
+			w := bobWorld(500)
 			tc.build(w)
 			_, err := Compute(w.in, setOf(pieCycleMarch()), atTime("2026-05-15T00:00:00Z"))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -355,23 +356,15 @@ func TestDeductionOverflow(t *testing.T) {
 			w.creditNote("cn_1", "in_1", math.MaxInt64, "", later).creditNote("cn_2", "in_1", 1, "", later)
 		}, `credit notes of invoice "in_1": int64 overflow`},
 	} {
-		w := &testWorld{}
-		w.user("alice@example.com", "ALICE").
-			referral("bob@example.com", "ALICE", "2026-02-01 00:00:00").
-			customer("cus_1", "bob@example.com").
-			invoice("in_1", "cus_1", "2026-03-10T00:00:00Z", 500)
+		w := bobWorld(500)
 		tc.build(w)
 		if _, err := Compute(w.in, setOf(pieCycleMarch()), atTime("2026-05-15T00:00:00Z")); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err = %v, want %q", err, tc.want)
 		}
 	}
 	// Each deduction may be as large as int64 allows: the net floors at 0.
-	w := &testWorld{}
-	w.user("alice@example.com", "ALICE").
-		referral("bob@example.com", "ALICE", "2026-02-01 00:00:00").
-		customer("cus_1", "bob@example.com").
-		invoice("in_1", "cus_1", "2026-03-10T00:00:00Z", math.MaxInt64).
-		refund("re_1", "ch_in_1", math.MaxInt64-1, later, "succeeded").
+	w := bobWorld(math.MaxInt64)
+	w.refund("re_1", "ch_in_1", math.MaxInt64-1, later, "succeeded").
 		creditNote("cn_1", "in_1", math.MaxInt64, "", later).
 		dispute("dp_1", "ch_in_1", math.MaxInt64, "lost", later)
 	res := computeOK(t, w.in, setOf(pieCycleMarch()), atTime("2026-05-15T00:00:00Z"))
@@ -391,12 +384,9 @@ func FuzzDeductions(f *testing.F) {
 	f.Fuzz(func(t *testing.T, paid, tax, refund int64, refundSt uint8, note, noteRefund int64, noteKind uint8, dispute int64, disputeSt uint8) {
 		const later = "2026-03-20T00:00:00Z"
 		refundStatuses := []string{"succeeded", "pending", "failed"}
-		w := &testWorld{}
-		w.user("alice@example.com", "ALICE").
-			referral("bob@example.com", "ALICE", "2026-02-01 00:00:00").
-			customer("cus_1", "bob@example.com").
-			invoice("in_1", "cus_1", "2026-03-10T00:00:00Z", paid, func(i *Invoice) { i.Tax = tax }).
-			refund("re_1", "ch_in_1", refund, later, refundStatuses[int(refundSt)%3]).
+		w := bobWorld(paid)
+		w.in.Stripe.Invoices[0].Tax = tax
+		w.refund("re_1", "ch_in_1", refund, later, refundStatuses[int(refundSt)%3]).
 			dispute("dp_1", "ch_in_1", dispute, disputeStatuses[int(disputeSt)%len(disputeStatuses)], later)
 		// noteKind: 0 names re_1, 1 names re_2 (a second refund), 2 names a
 		// missing refund, 3 none, 4 void, 5 pre_payment.
