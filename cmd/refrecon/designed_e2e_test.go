@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"os"
 	"regexp"
 	"strconv"
@@ -284,7 +285,7 @@ func leaderboard(t *testing.T, tree map[string][]byte, root, cycle string) []pub
 	}
 }
 
-func checkLeaderboard(t *testing.T, wc *designedCycle, pc publicCycle, entries []publicEntry, rep *runReport) {
+func checkLeaderboard(t *testing.T, wc *designedCycle, pc publicCycle, entries []publicEntry, rep *reconcile.Report) {
 	t.Helper()
 	if len(entries) != len(wc.rows) {
 		t.Errorf("cycle %s: %d leaderboard entries, README %d", wc.id, len(entries), len(wc.rows))

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,7 +79,7 @@ func (d e2eDirs) env(asOf string, extra ...string) map[string]string {
 
 // runEnv runs the job once in process with the configuration env. Log
 // lines go to the test log only when the test fails.
-func runEnv(t *testing.T, env map[string]string) (*runReport, error) {
+func runEnv(t *testing.T, env map[string]string) (*reconcile.Report, error) {
 	t.Helper()
 	cfg, err := loadConfig(t.Context(), envconfig.MapLookuper(env))
 	if err != nil {
@@ -95,7 +96,7 @@ func runEnv(t *testing.T, env map[string]string) (*runReport, error) {
 }
 
 // mustRun runs the job and fails the test when the run fails.
-func mustRun(t *testing.T, env map[string]string) *runReport {
+func mustRun(t *testing.T, env map[string]string) *reconcile.Report {
 	t.Helper()
 	rep, err := runEnv(t, env)
 	if err != nil {
@@ -670,7 +671,7 @@ func TestE2EPagination(t *testing.T) {
 func TestE2ERetention(t *testing.T) {
 	t.Parallel()
 	d := newDirs(t)
-	var last *runReport
+	var last *reconcile.Report
 	for _, asOf := range []string{"2026-04-13T00:00:00Z", "2026-04-14T00:00:00Z", "2026-04-15T00:00:00Z"} {
 		last = mustRun(t, d.env(asOf, "KEEP_SNAPSHOTS", "2"))
 	}

@@ -1,65 +1,11 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/refrecon/refrecon/sinks/publicjson"
 )
-
-// A private stage that fails after the public snapshot was staged aborts
-// it: no new snapshot directory, no temporary directory, latest.json and
-// the previous snapshot as they were. Not parallel: it sets a hook.
-func TestFailedPrivateAbortsStagedPublish(t *testing.T) {
-	d := newDirs(t)
-	first := mustRun(t, d.env(fixtureAsOf))
-	before := readTree(t, d.Public)
-
-	blocked := filepath.Join(d.Root, "private-is-a-file")
-	if err := os.WriteFile(blocked, []byte("not a directory\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var staged []string
-	testHookStaged = func(s *publicjson.Staged, err error) {
-		if err != nil || s == nil {
-			t.Errorf("Prepare: %v", err)
-			return
-		}
-		ents, err := os.ReadDir(filepath.Join(d.Public, "snapshots"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".tmp-") {
-				staged = append(staged, e.Name())
-			}
-		}
-	}
-	defer func() { testHookStaged = nil }()
-	rep, err := runEnv(t, d.env("2026-04-16T00:00:00Z", "PRIVATE_DIR", blocked))
-	if err == nil {
-		t.Fatal("the run succeeded with PRIVATE_DIR a file")
-	}
-	if !strings.Contains(err.Error(), "finance reports") {
-		t.Errorf("error %v: want the private stage's", err)
-	}
-	if len(staged) != 1 {
-		t.Fatalf("staged directories while the private outputs were written: %v, want one", staged)
-	}
-	if rep == nil || rep.SnapshotID == "" || rep.SnapshotID == first.SnapshotID {
-		t.Fatalf("report %+v: want the new snapshot id", rep)
-	}
-	if _, err := os.Stat(filepath.Join(d.Public, "snapshots", rep.SnapshotID)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("snapshots/%s exists after the failed run (err %v)", rep.SnapshotID, err)
-	}
-	noTempLeft(t, d.Public)
-	if diff := diffTrees(before, readTree(t, d.Public)); diff != "" {
-		t.Errorf("a failed run changed the public tree:\n%s", diff)
-	}
-}
 
 // The next night's run links the referrer files that did not change to the
 // previous snapshot's, and its snapshot is the one a run into an empty

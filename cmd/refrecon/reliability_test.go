@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
@@ -86,7 +87,7 @@ func relFastRetries(t *testing.T) {
 
 // relRun runs the job in process with env and returns the report, the
 // error and the logs.
-func relRun(t *testing.T, env map[string]string) (*runReport, string, error) {
+func relRun(t *testing.T, env map[string]string) (*reconcile.Report, string, error) {
 	t.Helper()
 	cfg, err := loadConfig(t.Context(), envconfig.MapLookuper(env))
 	if err != nil {

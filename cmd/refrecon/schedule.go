@@ -71,12 +71,8 @@ func scheduleCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	// Check every other variable (and the cycle set) now, as each run will:
 	// a bad configuration is exit 2 at start, not a failed run at 04:00.
-	p, err := newPlan(ctx, cfg, log)
-	if err != nil {
+	if _, err := newPlan(ctx, cfg, log); err != nil {
 		return err
-	}
-	for _, f := range p.cleanup {
-		f()
 	}
 	return runSchedule(ctx, opts, log, scheduledRun(cfg, log))
 }

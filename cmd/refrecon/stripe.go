@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
 	stripeapi "github.com/refrecon/refrecon/sources/stripe/api"
@@ -129,15 +130,10 @@ func writeStripeExport(ctx context.Context, src *stripeapi.Source, path string) 
 	return w.Count(), nil
 }
 
-// stripeSource is what a run reads Stripe data from.
-type stripeSource interface {
-	ReadStripe(ctx context.Context) (pipeline.Stripe, error)
-}
-
 // newStripeSource builds the Stripe source STRIPE_SOURCE names: "" the
 // embedded fixture, "file:PATH" an export file, "api" the live API. Every
 // problem it finds is a configuration error; it reads nothing.
-func newStripeSource(cfg *config, log zerolog.Logger) (stripeSource, error) {
+func newStripeSource(cfg *config, log zerolog.Logger) (reconcile.StripeSource, error) {
 	switch s := cfg.StripeSource; {
 	case s == "":
 		return embeddedStripe{}, nil

@@ -7,12 +7,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/pipeline"
 )
 
 // writeSummary prints the table a person reads after a run: per cycle its
 // status, ranked referrers, conversions, revenue, pool and what was awarded.
-func writeSummary(w io.Writer, rep *runReport) {
+func writeSummary(w io.Writer, rep *reconcile.Report) {
 	fmt.Fprintf(w, "snapshot %s (%s referrals, %s invoices)\n", rep.SnapshotID,
 		strconv.FormatInt(rep.Counts.Referrals, 10), strconv.FormatInt(rep.Counts.Invoices, 10))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -1,0 +1,420 @@
+// Package reconcile is one run of the job: it reads both sources, digests
+// and computes every cycle (package pipeline), writes the private outputs
+// (finance CSV reports, warehouse) while the public snapshot is staged
+// beside them, commits the public snapshot (latest.json) last, and prunes
+// old snapshots.
+//
+// The commands in cmd/refrecon build a Plan from the configuration (every
+// dependency parsed, checked and wired) and call Run; nothing here reads the
+// environment or parses a flag.
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/csvreport"
+	"github.com/refrecon/refrecon/sinks/publicjson"
+	"github.com/refrecon/refrecon/sinks/snapshots"
+	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+)
+
+// ReferralSource is where a run reads the referrals service's rows.
+type ReferralSource interface {
+	ReadReferrals(ctx context.Context) (pipeline.Referrals, error)
+}
+
+// StripeSource is where a run reads Stripe data.
+type StripeSource interface {
+	ReadStripe(ctx context.Context) (pipeline.Stripe, error)
+}
+
+// Warehouse is an open warehouse a run writes its rows into.
+type Warehouse interface {
+	WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error
+	Close() error
+}
+
+// Plan is a run's validated, wired dependencies: everything is parsed and
+// checked before Run is called, so Run reads inputs and writes outputs only.
+type Plan struct {
+	RunID   string    // the run's id in every log record; "" = a new one (NewRunID)
+	Started time.Time // when the run began, its configuration included (timing only); zero = when Run is called
+
+	AsOf        time.Time // the run's clock; the computation reads no other
+	Cycles      pipeline.CycleSet
+	CodeVersion string // part of the snapshot id
+
+	Referrals ReferralSource
+	Stripe    StripeSource
+	// Warehouse opens the warehouse the run writes; nil = no warehouse.
+	Warehouse func(ctx context.Context) (Warehouse, error)
+
+	PublicDir      string
+	PrivateDir     string
+	RecordsPerPage int  // leaderboard page size, 1..100
+	KeepSnapshots  int  // snapshots kept after the publish; 0 = keep all
+	LockWait       bool // wait for another process publishing into PublicDir instead of failing
+
+	// Log is the run's logger; Run adds run_id to every record.
+	Log zerolog.Logger
+
+	// HeapProfile, when set, is where a pprof heap profile is written when
+	// the run's memory is at its largest (docs/performance.md).
+	HeapProfile string
+	// OnStaged, when set (tests), makes Run wait until the public snapshot
+	// is staged before it writes the private outputs, and is called with
+	// the staged snapshot.
+	OnStaged func(*publicjson.Staged, error)
+}
+
+// Report is what one run did; it makes the final log record and the
+// summary table.
+type Report struct {
+	RunID      string
+	SnapshotID string
+	Status     string // "ok" or "failed"
+	Seconds    float64
+	Counts     pipeline.InputCounts
+	Notes      []string
+	Result     *pipeline.Result // nil when the run failed before publishing
+	Pruned     []string
+}
+
+// noter is a source that has something to say about what it read.
+type noter interface{ Notes() []string }
+
+// Run performs one whole run of p: the sources, compute, then the private
+// outputs and warehouse while the public snapshot is staged, and the public
+// snapshot's commit (latest.json) last. A failure at any step before the
+// commit leaves the previous snapshot and latest.json untouched. Run emits
+// the run's one "run finished" record, its error included.
+func Run(ctx context.Context, p Plan) (rep Report, err error) {
+	started := p.Started
+	if started.IsZero() {
+		started = time.Now() // timing only; the computation uses asOf
+	}
+	rep = Report{RunID: p.RunID, Status: "failed"}
+	if rep.RunID == "" {
+		rep.RunID = NewRunID()
+	}
+	log := p.Log.With().Str("run_id", rep.RunID).Logger()
+	defer func() {
+		// A panic is a bug; it fails this run (exit 1, nothing published) and
+		// is reported with its stack instead of taking the scheduler down.
+		if r := recover(); r != nil {
+			log.Error().Str("stack", string(debug.Stack())).Msg("run panicked")
+			err = fmt.Errorf("run panicked: %v", r)
+		}
+		rep.Seconds = time.Since(started).Seconds()
+		if err == nil {
+			rep.Status = "ok"
+		}
+		LogFinished(log, rep, err)
+	}()
+	log.Info().Str("stage", "config").Time("as_of", p.AsOf).Int("cycles", len(p.Cycles.Cycles)).
+		Float64("seconds", time.Since(started).Seconds()).Msg("configuration loaded")
+
+	unlock, err := snapshots.LockContext(ctx, p.PublicDir, p.LockWait)
+	if err != nil {
+		return rep, fmt.Errorf("lock public dir: %w", err)
+	}
+	defer func() {
+		if uerr := unlock(); uerr != nil && err == nil {
+			err = fmt.Errorf("unlock public dir: %w", uerr)
+		}
+	}()
+
+	stage := time.Now()
+	in, notes, err := readInputs(ctx, p)
+	if err != nil {
+		return rep, err
+	}
+	digest := pipeline.DigestInputs(in)
+	rep.Counts = digest.Counts
+	info := pipeline.NewRunInfo(digest, p.Cycles, p.AsOf, p.CodeVersion)
+	info.Notes = notes
+	rep.SnapshotID, rep.Notes = info.SnapshotID, notes
+	for _, n := range notes {
+		log.Warn().Str("stage", "read").Str("note", n).Msg("source note")
+	}
+	c := digest.Counts
+	log.Info().Str("stage", "read").Int64("rows", c.Users+c.Referrals+c.Customers+c.Subscriptions+c.Invoices+c.Refunds).
+		Int64("users", c.Users).Int64("referrals", c.Referrals).
+		Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).Int64("invoices", c.Invoices).
+		Int64("refunds", c.Refunds).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("inputs read")
+
+	stage = time.Now()
+	res, err := pipeline.Compute(in, p.Cycles, p.AsOf)
+	if err != nil {
+		return rep, err // pipeline.Compute's errors say "compute: ..."
+	}
+	// The result holds what the outputs need; the inputs, but for the
+	// subscriptions the warehouse keeps, can go.
+	subs := in.Stripe.Subscriptions
+	in = pipeline.Inputs{}
+	// Collect now: the last collection ran while the inputs were live, and
+	// the heap goal it set would let the output stage grow the heap to
+	// twice that (docs/performance.md).
+	runtime.GC()
+	log.Info().Str("stage", "compute").Int("rows", len(res.Decisions)).Str("snapshot_id", info.SnapshotID).Int("cycles", len(res.Cycles)).
+		Int("decisions", len(res.Decisions)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("cycles computed")
+
+	// The public snapshot is staged (written in full under a temporary
+	// directory nobody reads) while the private outputs are written, and
+	// committed (latest.json replaced) only when both succeeded; otherwise
+	// it is aborted and the previous snapshot stays the published one.
+	stage = time.Now()
+	pub := publicjson.New(p.PublicDir, p.RecordsPerPage)
+	staged := stagePublish(ctx, pub, info, res)
+	defer func() {
+		if aerr := staged.abort(); aerr != nil {
+			log.Warn().Err(aerr).Str("stage", "publish").Msg("staged snapshot not removed")
+		}
+	}()
+	if p.OnStaged != nil {
+		p.OnStaged(staged.wait())
+	}
+	if err := writePrivate(ctx, p, info, res, subs); err != nil {
+		return rep, err
+	}
+	if err := writeHeapProfile(p.HeapProfile); err != nil {
+		return rep, err
+	}
+	log.Info().Str("stage", "private").Int("rows", privateRows(res, subs)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
+
+	s, err := staged.wait()
+	if err != nil {
+		return rep, fmt.Errorf("publish public snapshot: %w", err)
+	}
+	commit := time.Now()
+	if err := s.Commit(); err != nil {
+		return rep, fmt.Errorf("publish public snapshot: %w", err)
+	}
+	rep.Result = res
+	st := s.Stats()
+	log.Info().Str("stage", "publish").Int("rows", publicRows(res)).Str("snapshot_id", info.SnapshotID).Str("dir", p.PublicDir).
+		Int("files", st.Files).Int("linked", st.Linked).Float64("prepare_seconds", st.Prepare.Seconds()).
+		Float64("flush_seconds", st.Flush.Seconds()).Float64("commit_seconds", time.Since(commit).Seconds()).
+		Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("public snapshot published")
+
+	if p.KeepSnapshots > 0 {
+		removed, err := snapshots.Prune(p.PublicDir, p.KeepSnapshots)
+		if err != nil {
+			// The snapshot is published; a failed clean-up is reported, not fatal.
+			log.Warn().Err(err).Str("stage", "retention").Msg("old snapshots not pruned")
+		}
+		rep.Pruned = removed
+	}
+	return rep, nil
+}
+
+// stagedPublish is a publicjson.Prepare running beside the private outputs.
+type stagedPublish struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	s      *publicjson.Staged
+	err    error
+}
+
+// stagePublish starts preparing the public snapshot in a goroutine. A panic
+// there fails the publish instead of the process.
+func stagePublish(ctx context.Context, pub *publicjson.Publisher, info pipeline.RunInfo, res *pipeline.Result) *stagedPublish {
+	ctx, cancel := context.WithCancel(ctx)
+	sp := &stagedPublish{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(sp.done)
+		defer func() {
+			if r := recover(); r != nil {
+				sp.err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		sp.s, sp.err = pub.Prepare(ctx, info, res)
+	}()
+	return sp
+}
+
+// wait returns the staged snapshot once Prepare has finished.
+func (sp *stagedPublish) wait() (*publicjson.Staged, error) {
+	<-sp.done
+	return sp.s, sp.err
+}
+
+// abort stops a Prepare still running, waits for it and removes what it
+// staged; after a Commit it does nothing.
+func (sp *stagedPublish) abort() error {
+	sp.cancel()
+	<-sp.done
+	if sp.s == nil {
+		return nil
+	}
+	return sp.s.Abort()
+}
+
+// readInputs reads both sources at once.
+func readInputs(ctx context.Context, p Plan) (pipeline.Inputs, []string, error) {
+	var in pipeline.Inputs
+	// The first error cancels the other read and is the one reported.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if in.Referrals, err = p.Referrals.ReadReferrals(gctx); err != nil {
+			return fmt.Errorf("read referrals: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if in.Stripe, err = p.Stripe.ReadStripe(gctx); err != nil {
+			return fmt.Errorf("read stripe: %w", err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return in, nil, err
+	}
+	var notes []string
+	for _, s := range []any{p.Referrals, p.Stripe} {
+		if n, ok := s.(noter); ok {
+			notes = append(notes, n.Notes()...)
+		}
+	}
+	return in, notes, nil
+}
+
+// writePrivate writes the finance CSV reports and the warehouse at once.
+// Both are attempted to the end: one failing does not cancel the other, and
+// both errors are reported.
+func writePrivate(ctx context.Context, p Plan, info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Subscription) error {
+	var g errgroup.Group
+	var csvErr, whErr error
+	g.Go(func() error {
+		if err := csvreport.New(p.PrivateDir).Write(ctx, info, res); err != nil {
+			csvErr = fmt.Errorf("write finance reports: %w", err)
+		}
+		return nil
+	})
+	if p.Warehouse != nil {
+		g.Go(func() error {
+			whErr = writeWarehouse(ctx, p, info, res, subs)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(csvErr, whErr)
+}
+
+func writeWarehouse(ctx context.Context, p Plan, info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Subscription) (err error) {
+	w, err := p.Warehouse(ctx)
+	if err != nil {
+		return fmt.Errorf("open warehouse: %w", err)
+	}
+	defer func() {
+		if cerr := w.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close warehouse: %w", cerr)
+		}
+	}()
+	if err := w.WriteSnapshot(ctx, warehouse.FromResult(info, res, subs)); err != nil {
+		return fmt.Errorf("write warehouse: %w", err)
+	}
+	return nil
+}
+
+// LogFinished emits the one-line record per run that alerts match on. Run
+// emits it; a command whose run fails before Run is called (its
+// configuration) emits it itself.
+func LogFinished(log zerolog.Logger, rep Report, err error) {
+	ev := log.Info()
+	if err != nil {
+		ev = log.Error().Err(err)
+	}
+	c := rep.Counts
+	ev.Str("event", "run_finished").Str("snapshot_id", rep.SnapshotID).Str("status", rep.Status).
+		Float64("seconds", rep.Seconds).
+		Dict("counts", zerolog.Dict().Int64("users", c.Users).Int64("referrals", c.Referrals).
+			Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).
+			Int64("invoices", c.Invoices).Int64("refunds", c.Refunds)).
+		Msg("run finished")
+}
+
+// NewRunID returns a random id for one run's log records.
+func NewRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// privateRows is how many records the private stage writes: the warehouse's
+// decision, leaderboard, accounting and subscription rows (the CSV reports
+// carry the same leaderboard and accounting lines). For the stage log.
+func privateRows(res *pipeline.Result, subs []pipeline.Subscription) int {
+	n := len(res.Decisions) + len(subs)
+	for i := range res.Cycles {
+		n += len(res.Cycles[i].Leaderboard) + len(res.Cycles[i].Events)
+	}
+	return n
+}
+
+// publicRows is how many records the public snapshot holds: one referrer
+// file per users row and every leaderboard entry. For the stage log.
+func publicRows(res *pipeline.Result) int {
+	n := len(res.Referrers)
+	for i := range res.Cycles {
+		n += len(res.Cycles[i].Leaderboard)
+	}
+	return n
+}
+
+// peakRSS is the process's peak resident set size so far in bytes, from
+// the kernel's own accounting (VmHWM in /proc/self/status); 0 where that is
+// not available. The stage logs carry it for the benchmarks.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// writeHeapProfile writes a pprof heap profile into path when the run's
+// memory is at its largest: after the private outputs, with the inputs'
+// subscriptions, the result and the warehouse rows all written. "" does
+// nothing.
+func writeHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC() // up-to-date statistics
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
+}

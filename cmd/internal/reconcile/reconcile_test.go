@@ -1,0 +1,145 @@
+package reconcile_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
+	"github.com/refrecon/refrecon/fixtures"
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/publicjson"
+	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
+	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
+	"github.com/refrecon/refrecon/sources/stripe/export"
+	"github.com/rs/zerolog"
+)
+
+// embeddedStripe reads the Stripe export shipped in fixtures.
+type embeddedStripe struct{}
+
+func (embeddedStripe) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
+	return export.Read(ctx, bytes.NewReader(fixtures.StripeNDJSON))
+}
+
+// fixturePlan is a run of the shipped fixtures at asOf into fresh
+// directories under root.
+func fixturePlan(t *testing.T, root, asOf string, logs *bytes.Buffer) reconcile.Plan {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh := filepath.Join(root, "warehouse.sqlite")
+	return reconcile.Plan{
+		AsOf:           at,
+		Cycles:         pipeline.DefaultCycleSet(),
+		CodeVersion:    "test",
+		Referrals:      sqlitesrc.NewImage("(embedded fixture)", fixtures.ReferralsSQLite),
+		Stripe:         embeddedStripe{},
+		Warehouse:      func(context.Context) (reconcile.Warehouse, error) { return sqlitewh.Open(wh) },
+		PublicDir:      filepath.Join(root, "public"),
+		PrivateDir:     filepath.Join(root, "private"),
+		RecordsPerPage: 25,
+		Log:            zerolog.New(zerolog.SyncWriter(logs)),
+	}
+}
+
+// A run publishes the snapshot it reports, and emits one "run finished"
+// record with its run id.
+func TestRunPublishesWhatItReports(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	var logs bytes.Buffer
+	p := fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs)
+	p.RunID = "0123456789abcdef"
+	rep, err := reconcile.Run(t.Context(), p)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	if rep.Status != "ok" || rep.RunID != p.RunID || rep.Result == nil || rep.Counts.Referrals != 246 {
+		t.Fatalf("report %+v: want ok, run id %s, a result, 246 referrals", rep, p.RunID)
+	}
+	latest, err := os.ReadFile(filepath.Join(p.PublicDir, "latest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(latest), `"snapshots/`+rep.SnapshotID+`/"`) {
+		t.Errorf("latest.json %s does not name the reported snapshot %s", latest, rep.SnapshotID)
+	}
+	if n := strings.Count(logs.String(), `"run_id":"0123456789abcdef","event":"run_finished"`); n != 1 {
+		t.Errorf("%d run finished records with the run id, want 1:\n%s", n, logs.String())
+	}
+}
+
+// A private stage that fails after the public snapshot was staged aborts
+// it: no new snapshot directory, no temporary directory, latest.json and
+// the previous snapshot as they were.
+func TestFailedPrivateAbortsStagedPublish(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	var logs bytes.Buffer
+	first, err := reconcile.Run(t.Context(), fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs))
+	if err != nil {
+		t.Fatalf("first run: %v\n%s", err, logs.String())
+	}
+	snapshotsDir := filepath.Join(root, "public", "snapshots")
+	latestBefore, err := os.ReadFile(filepath.Join(root, "public", "latest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := fixturePlan(t, root, "2026-04-16T00:00:00Z", &logs)
+	p.PrivateDir = filepath.Join(root, "private-is-a-file")
+	if err := os.WriteFile(p.PrivateDir, []byte("not a directory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var staged []string
+	p.OnStaged = func(s *publicjson.Staged, err error) {
+		if err != nil || s == nil {
+			t.Errorf("Prepare: %v", err)
+			return
+		}
+		staged = tempDirs(t, snapshotsDir)
+	}
+	rep, err := reconcile.Run(t.Context(), p)
+	if err == nil || !strings.Contains(err.Error(), "finance reports") {
+		t.Fatalf("run with PRIVATE_DIR a file: error %v, want the private stage's", err)
+	}
+	if len(staged) != 1 {
+		t.Fatalf("staged directories while the private outputs were written: %v, want one", staged)
+	}
+	if rep.Status != "failed" || rep.SnapshotID == "" || rep.SnapshotID == first.SnapshotID || rep.Result != nil {
+		t.Fatalf("report %+v: want failed, the new snapshot id, no result", rep)
+	}
+	if _, err := os.Stat(filepath.Join(snapshotsDir, rep.SnapshotID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("snapshots/%s exists after the failed run (err %v)", rep.SnapshotID, err)
+	}
+	if left := tempDirs(t, snapshotsDir); len(left) > 0 {
+		t.Errorf("temporary directories left: %v", left)
+	}
+	if latest, err := os.ReadFile(filepath.Join(root, "public", "latest.json")); err != nil || !bytes.Equal(latest, latestBefore) {
+		t.Errorf("latest.json after the failed run: %s (err %v), want %s", latest, err, latestBefore)
+	}
+}
+
+// tempDirs lists the staging directories (.tmp-*) under dir.
+func tempDirs(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
