@@ -1,0 +1,113 @@
+package workbook_test
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/workbook"
+)
+
+// bigResult is one pie-split cycle with n ranked referrers and n revenue
+// events: 2n table rows.
+func bigResult(n int) *pipeline.Result {
+	cr := pipeline.CycleResult{Cycle: cycle("cycle-big", "usd", pipeline.PieSplit, 100_000_000), Status: pipeline.Active}
+	res := &pipeline.Result{AsOf: asOf}
+	for i := range n {
+		rc := "ref" + strconv.Itoa(i)
+		cr.Leaderboard = append(cr.Leaderboard, pipeline.Entry{Rank: i + 1, Refcode: rc, Score: int64(n - i), Referrals: 3,
+			Conversions: int64(n - i), Revenue: int64(1000 + i), Qualified: i < 10, Award: int64(i % 977)})
+		cr.Events = append(cr.Events, pipeline.AccountingLine{InvoiceID: "in_" + strconv.Itoa(i), CustomerID: "cus_" + strconv.Itoa(i),
+			Refcode: rc, RefereeEmail: "referee" + strconv.Itoa(i) + "@example.com", PaidAt: 1772755200 + int64(i), Net: 1999,
+			AccumulatedRevenue: 1999})
+		res.Referrers = append(res.Referrers, pipeline.User{Email: "referrer" + strconv.Itoa(i) + "@example.com", Refcode: rc})
+	}
+	res.Cycles = []pipeline.CycleResult{cr}
+	return res
+}
+
+// peakHeap samples the live heap every millisecond until stop is closed.
+func peakHeap() (stop func() uint64) {
+	var (
+		mu   sync.Mutex
+		peak uint64
+		done = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	sample := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		mu.Lock()
+		peak = max(peak, ms.HeapInuse)
+		mu.Unlock()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		sample()
+		return peak
+	}
+}
+
+// BenchmarkWorkbook100k writes a workbook of 100k referrers and 100k revenue
+// events. It reports bytes allocated per op (-benchmem), the peak in-use heap
+// above the heap holding the inputs (peak-heap-MiB), and the file size.
+func BenchmarkWorkbook100k(b *testing.B) { benchmarkWorkbook(b, 100_000) }
+
+// BenchmarkWorkbook300k is the same at 300k referrers: the peak heap should
+// not grow with the rows.
+func BenchmarkWorkbook300k(b *testing.B) { benchmarkWorkbook(b, 300_000) }
+
+func benchmarkWorkbook(b *testing.B, n int) {
+	res := bigResult(n)
+	// A tight GC target, so that the sampled heap is what the writer holds
+	// rather than garbage the collector has not reached yet.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	in := workbook.Input{Info: info, Result: res}
+	dir := b.TempDir()
+	b.ReportAllocs()
+	var worst uint64
+	var size int64
+	for b.Loop() {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+		stop := peakHeap()
+		path, err := workbook.Write(context.Background(), dir, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p := stop(); p > base {
+			worst = max(worst, p-base)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = st.Size()
+	}
+	b.ReportMetric(float64(worst)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(size)/(1<<20), "file-MiB")
+	b.ReportMetric(float64(2*n), "rows")
+}

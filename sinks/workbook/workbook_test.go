@@ -1,0 +1,381 @@
+package workbook_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/public/snapdiff"
+	"github.com/refrecon/refrecon/sinks/workbook"
+)
+
+var asOf = time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)
+
+var info = pipeline.RunInfo{SnapshotID: "20260415T000000Z-0123456789ab", AsOf: asOf, CodeVersion: "test"}
+
+const evil = "=HYPERLINK(\"http://evil\")"
+
+func cycle(id, cur string, model pipeline.AwardModel, pool int64) pipeline.Cycle {
+	return pipeline.Cycle{ID: id, DisplayName: "Cycle " + id, Rules: pipeline.Rules{
+		AwardModel: model, ScoreBy: pipeline.ScoreByConversions, Currency: cur, AwardPool: pipeline.Money{Currency: cur, Amount: pool},
+		StartTime: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), EndTime: time.Date(2026, 3, 31, 23, 59, 59, 0, time.UTC),
+	}}
+}
+
+const longID = "a-cycle-id-that-is-much-longer-than-thirty-one-characters"
+
+func testResult() *pipeline.Result {
+	usd := pipeline.CycleResult{
+		Cycle: cycle("cycle-usd", "usd", pipeline.PieSplit, 1_000_000), Status: pipeline.Closed, IsFinal: true,
+		SettlesAt: time.Date(2026, 4, 30, 23, 59, 59, 0, time.UTC),
+		Totals:    pipeline.Totals{Referrals: 5, Conversions: 3, PendingConversions: 1, Revenue: 12_345, PendingRevenue: 5, RankedReferrers: 2, QualifiedReferrers: 2, Awarded: 1_000_000},
+		Leaderboard: []pipeline.Entry{
+			{Rank: 1, Refcode: "alice", Score: 2, Referrals: 3, Conversions: 2, Revenue: 12_340, Qualified: true, BoostNum: 1, BoostDen: 1, Award: 666_667},
+			{Rank: 2, Refcode: evil, Score: 1, Referrals: 2, Conversions: 1, PendingConversions: 1, Revenue: 5, PendingRevenue: 5, Qualified: true, Award: 333_333,
+				AdminAction: &pipeline.AdminAction{ActionType: pipeline.Warning, Reason: "+1 said hi"}},
+		},
+		Unranked: []pipeline.Entry{{Refcode: "zed"}, {Refcode: "carol"}},
+		Events: []pipeline.AccountingLine{
+			{InvoiceID: "in_1", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "+bob@example.com", PaidAt: 1772755200, Net: 12_000, AccumulatedRevenue: 12_000},
+			{InvoiceID: "in_2", CustomerID: "cus_2", Refcode: "alice", RefereeEmail: "dan@example.com", PaidAt: 1772755300, Net: 340, AccumulatedRevenue: 12_340},
+			{InvoiceID: "in_3", CustomerID: "cus_3", Refcode: evil, RefereeEmail: "eve@example.com", PaidAt: 1772755400, Net: 5, Pending: true, AccumulatedRevenue: 5},
+		},
+	}
+	jpy := pipeline.CycleResult{
+		Cycle: cycle("cycle-jpy", "jpy", pipeline.RevShareCap, 50_000), Status: pipeline.Active, AwardPoolRemaining: 48_800,
+		Totals:      pipeline.Totals{Referrals: 1, Conversions: 1, Revenue: 12_000, RankedReferrers: 1, QualifiedReferrers: 1, Awarded: 1_200},
+		Leaderboard: []pipeline.Entry{{Rank: 1, Refcode: "alice", Score: 12_000, Conversions: 1, Revenue: 12_000, Qualified: true, Award: 1_200}},
+		Events: []pipeline.AccountingLine{
+			{InvoiceID: "in_9", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "bob@example.com", PaidAt: 1775000000, Net: 12_000, AccumulatedRevenue: 12_000, PoolBefore: 50_000, Claim: 1_200},
+		},
+	}
+	long := pipeline.CycleResult{Cycle: cycle(longID, "kwd", pipeline.PieSplit, 1_234), AwardPoolRemaining: 1_234}
+	return &pipeline.Result{
+		AsOf:   asOf,
+		Cycles: []pipeline.CycleResult{usd, jpy, long},
+		Referrers: []pipeline.User{
+			{Email: "alice@example.com", Refcode: "alice"}, {Email: "-mal@example.com", Refcode: evil},
+			{Email: "carol@example.com", Refcode: "carol"}, {Email: "zed@example.com", Refcode: "zed"},
+		},
+	}
+}
+
+func open(t *testing.T, path string) *excelize.File {
+	t.Helper()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// cell is what one cell holds: its type, raw value and number format.
+type cell struct {
+	typ    excelize.CellType
+	raw    string
+	numFmt string
+	hasF   bool
+}
+
+func read(t *testing.T, f *excelize.File, sheet, ref string) cell {
+	t.Helper()
+	typ, err := f.GetCellType(sheet, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := f.GetCellValue(sheet, ref, excelize.Options{RawCellValue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, _ := f.GetCellFormula(sheet, ref)
+	c := cell{typ: typ, raw: raw, hasF: form != ""}
+	if id, err := f.GetCellStyle(sheet, ref); err == nil && id != 0 {
+		st, err := f.GetStyle(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.CustomNumFmt != nil {
+			c.numFmt = *st.CustomNumFmt
+		}
+	}
+	return c
+}
+
+func TestWorkbookSheetsTypesAndFormats(t *testing.T) {
+	dir := t.TempDir()
+	res := testResult()
+	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "report-"+info.SnapshotID+".xlsx" {
+		t.Fatalf("path %s", path)
+	}
+	f := open(t, path)
+	longName := workbook.SheetName(longID, 1)
+	if len(longName) != 31 || !strings.HasPrefix(longName, longID[:22]+"~") {
+		t.Fatalf("long sheet name %q", longName)
+	}
+	wantSheets := []string{workbook.SummarySheet, "cycle-usd", "cycle-jpy", longName, workbook.ClawbackSheet, workbook.ChangesSheet}
+	if got := f.GetSheetList(); !slices.Equal(got, wantSheets) {
+		t.Fatalf("sheets %q, want %q", got, wantSheets)
+	}
+	if c := read(t, f, longName, "A1"); c.raw != longID {
+		t.Errorf("A1 of %s = %q, want the full id", longName, c.raw)
+	}
+
+	// Summary: one row per cycle from row 3, money numeric per currency.
+	check := func(sheet, ref string, typ excelize.CellType, raw, numFmt string) {
+		t.Helper()
+		c := read(t, f, sheet, ref)
+		if typ == excelize.CellTypeNumber && c.typ == excelize.CellTypeUnset && c.raw != "" {
+			// A number cell has no t attribute; excelize reports it unset.
+			if _, err := strconv.ParseFloat(c.raw, 64); err == nil {
+				c.typ = excelize.CellTypeNumber
+			}
+		}
+		if c.typ != typ || c.raw != raw || c.numFmt != numFmt || c.hasF {
+			t.Errorf("%s!%s = %+v, want type %v raw %q format %q", sheet, ref, c, typ, raw, numFmt)
+		}
+	}
+	for i, cr := range res.Cycles {
+		row := strconv.Itoa(3 + i)
+		check(workbook.SummarySheet, "A"+row, excelize.CellTypeInlineString, cr.Cycle.ID, "")
+		check(workbook.SummarySheet, "E"+row, excelize.CellTypeInlineString, string(cr.Status), "")
+		check(workbook.SummarySheet, "F"+row, excelize.CellTypeBool, map[bool]string{true: "1", false: "0"}[cr.IsFinal], "")
+		cur := cr.Cycle.Rules.Currency
+		fmtWant := map[string]string{"usd": "#,##0.00", "jpy": "#,##0", "kwd": "#,##0.000"}[cur]
+		check(workbook.SummarySheet, "J"+row, excelize.CellTypeNumber, trimZeros(pipeline.FormatDecimal(cur, cr.Cycle.Rules.AwardPool.Amount)), fmtWant)
+		check(workbook.SummarySheet, "K"+row, excelize.CellTypeNumber, trimZeros(pipeline.FormatDecimal(cur, cr.Totals.Awarded)), fmtWant)
+		check(workbook.SummarySheet, "L"+row, excelize.CellTypeNumber, trimZeros(pipeline.FormatDecimal(cur, cr.AwardPoolRemaining)), fmtWant)
+		check(workbook.SummarySheet, "M"+row, excelize.CellTypeNumber, strconv.FormatInt(cr.Totals.Referrals, 10), "")
+	}
+	// Dates are dates: settlesAt of the usd cycle.
+	c := read(t, f, workbook.SummarySheet, "G3")
+	if _, err := strconv.ParseFloat(c.raw, 64); err != nil || c.numFmt != "yyyy-mm-dd hh:mm:ss" {
+		t.Errorf("settlesAt cell %+v", c)
+	}
+	if v, _ := f.GetCellValue(workbook.SummarySheet, "G3"); v != "2026-04-30 23:59:59" {
+		t.Errorf("settlesAt shows %q", v)
+	}
+
+	// The usd cycle sheet: referrers in rank order, then unranked by refcode.
+	s := "cycle-usd"
+	check(s, "A1", excelize.CellTypeInlineString, "cycle-usd", "")
+	check(s, "B2", excelize.CellTypeInlineString, "refcode", "")
+	check(s, "A3", excelize.CellTypeNumber, "1", "")
+	check(s, "B3", excelize.CellTypeInlineString, "alice", "")
+	check(s, "C3", excelize.CellTypeInlineString, "alice@example.com", "")
+	check(s, "E3", excelize.CellTypeNumber, "6666.67", "#,##0.00")
+	check(s, "J3", excelize.CellTypeNumber, "123.4", "#,##0.00")
+	// Formula-looking input stays text, never a formula.
+	check(s, "B4", excelize.CellTypeInlineString, evil, "")
+	check(s, "C4", excelize.CellTypeInlineString, "-mal@example.com", "")
+	check(s, "N4", excelize.CellTypeInlineString, "+1 said hi", "")
+	check(s, "B5", excelize.CellTypeInlineString, "carol", "")
+	check(s, "A5", excelize.CellTypeUnset, "", "")
+	check(s, "B6", excelize.CellTypeInlineString, "zed", "")
+	// Then a blank row and the accounting trail.
+	check(s, "A8", excelize.CellTypeInlineString, "seq", "")
+	check(s, "A9", excelize.CellTypeNumber, "1", "")
+	check(s, "C9", excelize.CellTypeInlineString, "in_1", "")
+	check(s, "F9", excelize.CellTypeInlineString, "+bob@example.com", "")
+	check(s, "G9", excelize.CellTypeNumber, "120", "#,##0.00")
+	check(s, "H11", excelize.CellTypeBool, "1", "")
+	if v, _ := f.GetCellValue(s, "B9"); v != time.Unix(1772755200, 0).UTC().Format("2006-01-02 15:04:05") {
+		t.Errorf("paid at shows %q", v)
+	}
+	// Then the control totals.
+	check(s, "A13", excelize.CellTypeInlineString, "control totals", "")
+	check(s, "A14", excelize.CellTypeInlineString, "referrals", "")
+	check(s, "B14", excelize.CellTypeNumber, "5", "")
+	check(s, "B23", excelize.CellTypeNumber, "0", "#,##0.00") // remaining
+	// jpy: no decimals.
+	check("cycle-jpy", "E3", excelize.CellTypeNumber, "1200", "#,##0")
+	check("cycle-jpy", "J6", excelize.CellTypeNumber, "50000", "#,##0") // pool before of the event
+
+	// Frozen header rows and a filter on the referrers.
+	for _, sh := range wantSheets {
+		panes, err := f.GetPanes(sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !panes.Freeze || panes.YSplit != 2 {
+			t.Errorf("%s panes %+v, want rows 1-2 frozen", sh, panes)
+		}
+	}
+	if got := filterRef(t, f, s); got != "$A$2:$N$6" {
+		t.Errorf("filter of %s = %q, want A2:N6", s, got)
+	}
+	if w, _ := f.GetColWidth(s, "C"); w < float64(len("alice@example.com")) {
+		t.Errorf("email column width %v", w)
+	}
+	// Headers only on the clawback and (no previous snapshot) change sheets.
+	for _, sh := range []string{workbook.ClawbackSheet, workbook.ChangesSheet} {
+		rows, err := f.GetRows(sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 {
+			t.Errorf("%s has %d rows, want title and header", sh, len(rows))
+		}
+	}
+}
+
+func trimZeros(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
+func filterRef(t *testing.T, f *excelize.File, sheet string) string {
+	t.Helper()
+	for _, dn := range f.GetDefinedName() {
+		if dn.Name == "_xlnm._FilterDatabase" && dn.Scope == sheet {
+			return dn.RefersTo[strings.Index(dn.RefersTo, "!")+1:]
+		}
+	}
+	return ""
+}
+
+func TestWorkbookSameInputsSameBytes(t *testing.T) {
+	res := testResult()
+	var files [][]byte
+	for range 2 {
+		dir := t.TempDir()
+		path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Fatal("two workbooks of the same inputs differ")
+	}
+}
+
+func TestWorkbookContinuesLongTablesOnNumberedSheets(t *testing.T) {
+	defer func(n int) { workbook.MaxRows = n }(workbook.MaxRows)
+	workbook.MaxRows = 10
+	res := testResult()
+	cr := &res.Cycles[0]
+	cr.Leaderboard = nil
+	for i := range 12 {
+		cr.Leaderboard = append(cr.Leaderboard, pipeline.Entry{Rank: i + 1, Refcode: "r" + strconv.Itoa(i), Score: 1, Award: int64(i)})
+	}
+	dir := t.TempDir()
+	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := open(t, path)
+	var seen []string
+	var refcodes []string
+	for _, name := range f.GetSheetList() {
+		if name != "cycle-usd" && !strings.HasPrefix(name, "cycle-usd (") {
+			continue
+		}
+		seen = append(seen, name)
+		rows, err := f.GetRows(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) > 10 {
+			t.Errorf("%s has %d rows, over MaxRows", name, len(rows))
+		}
+		if rows[0][0] != "cycle-usd" {
+			t.Errorf("%s A1 = %q", name, rows[0][0])
+		}
+		for _, r := range rows[1:] {
+			if len(r) > 1 && strings.HasPrefix(r[1], "r") && r[1] != "refcode" {
+				refcodes = append(refcodes, r[1])
+			}
+		}
+		if len(seen) > 1 && rows[1][0] != "rank" && rows[1][0] != "seq" && rows[1][0] != "control totals" {
+			t.Errorf("%s row 2 = %q, want the repeated header", name, rows[1])
+		}
+	}
+	if len(seen) < 3 || seen[1] != "cycle-usd (2)" {
+		t.Errorf("sheets %q", seen)
+	}
+	var want []string
+	for i := range 12 {
+		want = append(want, "r"+strconv.Itoa(i))
+	}
+	// carol and zed are unranked; the 12 ranked ones come first, in order.
+	if !slices.Equal(refcodes[:12], want) {
+		t.Errorf("refcodes across sheets %q", refcodes)
+	}
+}
+
+func TestWorkbookChangesSheet(t *testing.T) {
+	res := testResult()
+	old := snapdiff.FromResult(pipeline.RunInfo{SnapshotID: "20260414T000000Z-000000000000"}, testResult())
+	old.Cycles[0].Entries[0].Award = 600_000
+	old.Cycles[0].Totals.Awarded = 933_333
+	d := snapdiff.Compare(old, snapdiff.FromResult(info, res))
+	dir := t.TempDir()
+	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res, Changes: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := open(t, path)
+	rows, err := f.GetRows(workbook.ChangesSheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("changes rows %q", rows)
+	}
+	if rows[2][0] != "cycle-usd" || rows[2][3] != "awarded" || rows[3][2] != "alice" || rows[3][3] != "award" {
+		t.Errorf("changes %q", rows)
+	}
+	c := read(t, f, workbook.ChangesSheet, "G4")
+	if c.typ != excelize.CellTypeUnset || c.raw != "666.67" || c.numFmt != "#,##0.00" {
+		t.Errorf("award difference cell %+v", c)
+	}
+}
+
+func TestWorkbookFailedWriteKeepsPreviousReport(t *testing.T) {
+	dir := t.TempDir()
+	prev := filepath.Join(dir, "report-20260414T000000Z-000000000000.xlsx")
+	if err := os.WriteFile(prev, []byte("previous"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := testResult()
+	for i := range 5000 {
+		res.Cycles[0].Unranked = append(res.Cycles[0].Unranked, pipeline.Entry{Refcode: "u" + strconv.Itoa(i)})
+	}
+	if _, err := workbook.Write(ctx, dir, workbook.Input{Info: info, Result: res}); err == nil {
+		t.Fatal("cancelled write succeeded")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != filepath.Base(prev) {
+		t.Fatalf("dir after failed write: %v", ents)
+	}
+	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ = os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != filepath.Base(path) {
+		t.Fatalf("dir after write: %v (the older report must go)", ents)
+	}
+}

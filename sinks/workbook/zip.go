@@ -1,0 +1,152 @@
+package workbook
+
+import (
+	"archive/zip"
+	"compress/flate"
+	"errors"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// sortedZip is the excelize.ZipWriter the workbook is saved with. It exists
+// for two measured reasons:
+//
+//   - excelize's File.WriteTo builds the whole .xlsx in a bytes.Buffer before
+//     writing it out (a 100k-row workbook is several MB, a 1M-row one tens of
+//     MB); sortedZip ignores that buffer and writes to the output file.
+//   - excelize adds the streamed worksheets in map order, so two saves of the
+//     same workbook differ in their entry order; sortedZip deflates each entry
+//     into a scratch file as excelize produces it and writes the archive at
+//     Close in name order, each entry stamped with asOf, so the same inputs
+//     give the same bytes.
+type sortedZip struct {
+	out      io.Writer
+	scratch  *os.File
+	modified time.Time
+	entries  []zipEntry
+	cur      *entryWriter
+	err      error
+}
+
+type zipEntry struct {
+	name       string
+	off, csize int64
+	usize      int64
+	crc        uint32
+}
+
+func newSortedZip(out io.Writer, scratchDir string, modified time.Time) (*sortedZip, error) {
+	f, err := os.CreateTemp(scratchDir, ".report-xlsx-scratch-")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name()) // unlinked: gone however the process ends
+	return &sortedZip{out: out, scratch: f, modified: modified}, nil
+}
+
+var _ excelize.ZipWriter = (*sortedZip)(nil)
+
+type entryWriter struct {
+	z   *sortedZip
+	e   zipEntry
+	fw  *flate.Writer
+	cw  countWriter
+	crc uint32
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (w *entryWriter) Write(p []byte) (int, error) {
+	w.crc = crc32.Update(w.crc, crc32.IEEETable, p)
+	w.e.usize += int64(len(p))
+	return w.fw.Write(p)
+}
+
+func (z *sortedZip) finishEntry() error {
+	if z.cur == nil {
+		return nil
+	}
+	w := z.cur
+	z.cur = nil
+	if err := w.fw.Close(); err != nil {
+		return err
+	}
+	w.e.csize, w.e.crc = w.cw.n, w.crc
+	z.entries = append(z.entries, w.e)
+	return nil
+}
+
+// Create starts the next entry (the previous one is complete).
+func (z *sortedZip) Create(name string) (io.Writer, error) {
+	if z.err != nil {
+		return nil, z.err
+	}
+	if z.err = z.finishEntry(); z.err != nil {
+		return nil, z.err
+	}
+	off, err := z.scratch.Seek(0, io.SeekEnd)
+	if err != nil {
+		z.err = err
+		return nil, err
+	}
+	w := &entryWriter{z: z, e: zipEntry{name: name, off: off}, cw: countWriter{w: z.scratch}}
+	w.fw, _ = flate.NewWriter(&w.cw, flate.DefaultCompression) // level is valid
+	z.cur = w
+	return w, nil
+}
+
+// AddFS is not used by excelize when saving a workbook.
+func (z *sortedZip) AddFS(fs.FS) error { return errors.New("workbook: AddFS not supported") }
+
+// Close writes the archive in entry-name order.
+func (z *sortedZip) Close() error {
+	defer z.scratch.Close()
+	if z.err != nil {
+		return z.err
+	}
+	if err := z.finishEntry(); err != nil {
+		return err
+	}
+	slices.SortFunc(z.entries, func(a, b zipEntry) int {
+		// [Content_Types].xml first, as Office writes it; then by name.
+		switch {
+		case a.name == b.name:
+			return 0
+		case a.name == "[Content_Types].xml":
+			return -1
+		case b.name == "[Content_Types].xml":
+			return 1
+		case a.name < b.name:
+			return -1
+		}
+		return 1
+	})
+	zw := zip.NewWriter(z.out)
+	for _, e := range z.entries {
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: z.modified,
+			CRC32: e.crc, CompressedSize64: uint64(e.csize), UncompressedSize64: uint64(e.usize)}
+		w, err := zw.CreateRaw(h)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(z.scratch, e.off, e.csize)); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
