@@ -113,7 +113,6 @@ type book struct {
 	f      *excelize.File
 	in     Input
 	styles styles
-	sheets int // sheets created
 }
 
 type styles struct {
@@ -431,25 +430,7 @@ func (b *book) summary() error {
 			t.Referrals, t.Conversions, t.PendingConversions, b.money(cur, t.Revenue), b.money(cur, t.PendingRevenue),
 			t.RankedReferrers, t.QualifiedReferrers})
 	}
-	var z sizer
-	z.fit(header)
-	for _, r := range rows {
-		z.fit(r)
-	}
-	z.fit(title[:2])
-	s, err := b.newSheet(SummarySheet, title, z)
-	if err != nil {
-		return err
-	}
-	if err := s.startTable(header); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := s.add(r); err != nil {
-			return err
-		}
-	}
-	return s.flush()
+	return b.table(SummarySheet, title, header, rows)
 }
 
 func strs(names ...string) []any {
@@ -583,17 +564,21 @@ var clawbackHeader = strs("kind", "cycle id", "refcode", "referee email", "refer
 
 func (b *book) clawbacks() error {
 	title := []any{"clawback candidates and award drift (SPEC 2.7)", b.in.Info.SnapshotID}
-	rows := clawbackRows(b)
+	return b.table(ClawbackSheet, title, clawbackHeader, clawbackRows(b))
+}
+
+// table writes a sheet of one table: title, header, rows.
+func (b *book) table(name string, title, header []any, rows [][]any) error {
 	var z sizer
-	z.fit(clawbackHeader)
+	z.fit(header)
 	for _, r := range rows {
 		z.fit(r)
 	}
-	s, err := b.newSheet(ClawbackSheet, title, z)
+	s, err := b.newSheet(name, title, z)
 	if err != nil {
 		return err
 	}
-	if err := s.startTable(clawbackHeader); err != nil {
+	if err := s.startTable(header); err != nil {
 		return err
 	}
 	for _, r := range rows {
@@ -619,25 +604,7 @@ func (b *book) changes() error {
 	} else {
 		title = []any{"changes since", d.Old, "to", d.New, d.Headline()}
 	}
-	rows := changeRows(b, d)
-	var z sizer
-	z.fit(changesHeader)
-	for _, r := range rows {
-		z.fit(r)
-	}
-	s, err := b.newSheet(ChangesSheet, title, z)
-	if err != nil {
-		return err
-	}
-	if err := s.startTable(changesHeader); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := s.add(r); err != nil {
-			return err
-		}
-	}
-	return s.flush()
+	return b.table(ChangesSheet, title, changesHeader, changeRows(b, d))
 }
 
 func changeRows(b *book, d *snapdiff.Diff) [][]any {
