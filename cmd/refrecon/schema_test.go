@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/refrecon/refrecon/sinks/public/schema"
+)
+
+func TestSchemaCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runMain(t.Context(), []string{"schema"}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, n := range append(schema.Names(), "typescript") {
+		if !strings.Contains(out.String(), n+"\t") {
+			t.Errorf("list lacks %s:\n%s", n, out.String())
+		}
+	}
+	for _, n := range schema.Names() {
+		out.Reset()
+		if code := runMain(t.Context(), []string{"schema", n}, &out, &errOut); code != exitOK {
+			t.Fatalf("schema %s: exit %d: %s", n, code, errOut.String())
+		}
+		want, _ := schema.Source(n)
+		if !bytes.Equal(out.Bytes(), want) || !json.Valid(out.Bytes()) {
+			t.Errorf("schema %s printed something else than its embedded schema", n)
+		}
+	}
+	out.Reset()
+	if code := runMain(t.Context(), []string{"schema", "typescript"}, &out, &errOut); code != exitOK {
+		t.Fatalf("schema typescript: exit %d", code)
+	}
+	want, err := os.ReadFile("../../sinks/public/schema/" + schema.DeclarationsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Error("schema typescript differs from the checked-in declarations")
+	}
+	errOut.Reset()
+	if code := runMain(t.Context(), []string{"schema", "nope"}, &out, &errOut); code != exitConfig || !strings.Contains(errOut.String(), `no schema named "nope"`) {
+		t.Errorf("unknown name: exit %d, %q", code, errOut.String())
+	}
+}
