@@ -25,7 +25,7 @@ func (r *retryTuning) stripe(c *stripeapi.Config) {
 	if r == nil {
 		return
 	}
-	c.RetryBase, c.MaxBackoff = r.Backoff, r.Backoff
+	c.Retry.Initial, c.Retry.MaxInterval = r.Backoff, r.Backoff
 	if r.AttemptTimeout > 0 {
 		c.HTTPClient = &http.Client{Timeout: r.AttemptTimeout}
 	}
@@ -35,7 +35,7 @@ func (r *retryTuning) d1(c *d1.Config) {
 	if r == nil {
 		return
 	}
-	c.BackoffBase, c.MaxBackoff = r.Backoff, r.Backoff
+	c.Retry.Initial, c.Retry.MaxInterval = r.Backoff, r.Backoff
 	if r.AttemptTimeout > 0 {
 		c.HTTPClient = &http.Client{Timeout: r.AttemptTimeout}
 	}
@@ -45,5 +45,5 @@ func (r *retryTuning) bigquery(c *bigquery.Config) {
 	if r == nil {
 		return
 	}
-	c.Backoff = func(int) time.Duration { return r.Backoff }
+	c.Retry.Initial, c.Retry.MaxInterval = r.Backoff, r.Backoff
 }

@@ -15,8 +15,8 @@
 // table is checked (partitioning and columns) but never altered.
 //
 // Media uploads are not retried by the client, so each table's load is
-// retried whole (Config.MaxAttempts, exponential backoff) on transient
-// failures; WRITE_TRUNCATE on the partition makes that safe. The runs table
+// retried whole under the one retry policy (sources/retry, Config.Retry) on
+// transient failures; WRITE_TRUNCATE on the partition makes that safe. The runs table
 // is loaded last: a run's row in runs is the marker that its other tables
 // are complete (deploy/bigquery/views.sql relies on it).
 package bigquery
@@ -30,7 +30,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	bq "cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
@@ -39,6 +38,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 // Config says where the warehouse is and how loads are retried.
@@ -59,16 +59,10 @@ type Config struct {
 	// when they exceed a few MiB; "" means os.TempDir(). The files hold
 	// emails: mode 0600, removed after the write.
 	TempDir string
-	// MaxAttempts bounds the attempts of each table's load; 0 means 4.
-	MaxAttempts int
-	// Backoff is the wait after failed attempt n (1-based) before the next
-	// one; nil means 1s, 2s, 4s, ... capped at 30s. Tests return 0.
-	Backoff func(attempt int) time.Duration
+	// Retry is the retry policy of each table's whole load (sources/retry);
+	// the zero Policy is the production one.
+	Retry retry.Policy
 }
-
-// DefaultMaxAttempts is the number of attempts of a table's load when
-// Config.MaxAttempts is 0.
-const DefaultMaxAttempts = 4
 
 // Warehouse writes snapshots to one BigQuery dataset. It is safe for
 // concurrent use, but concurrent writes of the same day race (the last
@@ -93,8 +87,8 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 	if !datasetIDRE.MatchString(cfg.Dataset) || len(cfg.Dataset) > 1024 {
 		return nil, fmt.Errorf("open bigquery warehouse: invalid dataset ID %q (letters, digits and underscores)", cfg.Dataset)
 	}
-	if cfg.MaxAttempts < 0 {
-		return nil, fmt.Errorf("open bigquery warehouse: negative MaxAttempts %d", cfg.MaxAttempts)
+	if err := cfg.Retry.Validate(); err != nil {
+		return nil, fmt.Errorf("open bigquery warehouse: %w", err)
 	}
 	var opts []option.ClientOption
 	if cfg.Endpoint != "" {
@@ -214,46 +208,13 @@ func partition(table string, d civil.Date) string {
 // failures.
 func (w *Warehouse) load(ctx context.Context, table string, date civil.Date, media *spool) error {
 	dst := partition(table, date)
-	maxAttempts := w.cfg.MaxAttempts
-	if maxAttempts == 0 {
-		maxAttempts = DefaultMaxAttempts
+	_, err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, classify(w.loadOnce(ctx, table, dst, date, media))
+	})
+	if err != nil {
+		return fmt.Errorf("load %s: %w", dst, err)
 	}
-	for attempt := 1; ; attempt++ {
-		err := w.loadOnce(ctx, table, dst, date, media)
-		if err == nil {
-			return nil
-		}
-		if !retryable(err) || ctx.Err() != nil {
-			return fmt.Errorf("load %s: %w", dst, err)
-		}
-		if attempt >= maxAttempts {
-			return fmt.Errorf("load %s: giving up after %d attempts: %w", dst, attempt, err)
-		}
-		if werr := sleep(ctx, w.backoff(attempt)); werr != nil {
-			return fmt.Errorf("load %s: waiting to retry after %w: %w", dst, err, werr)
-		}
-	}
-}
-
-func (w *Warehouse) backoff(attempt int) time.Duration {
-	if w.cfg.Backoff != nil {
-		return w.cfg.Backoff(attempt)
-	}
-	return min(time.Second<<min(attempt-1, 5), 30*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }
 
 func (w *Warehouse) loadOnce(ctx context.Context, table, dst string, date civil.Date, media *spool) error {
@@ -336,26 +297,36 @@ func (e *JobError) Reason() string { return e.Errors[0].Reason }
 // (https://cloud.google.com/bigquery/docs/error-messages).
 var transientReasons = []string{"backendError", "internalError", "rateLimitExceeded", "jobBackendError", "jobInternalError", "jobRateLimitExceeded"}
 
-func retryable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
+// classify gives a failed load its error class (sources/retry): transient
+// ones are retried.
+func classify(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	var je *JobError
 	if errors.As(err, &je) {
-		return slices.Contains(transientReasons, je.Reason())
+		if slices.Contains(transientReasons, je.Reason()) {
+			return retry.Transient(err, 0)
+		}
+		return retry.Mark(err, retry.ErrBadInput)
 	}
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		return ge.Code >= 500 || ge.Code == 429
+		if c := retry.StatusClass(ge.Code); c == retry.ErrTransient {
+			return retry.Transient(err, retry.RetryAfter(ge.Header))
+		} else if c != nil {
+			return retry.Mark(err, c)
+		}
+		return err
 	}
 	// The connection failed or broke (no HTTP answer, or an answer cut
 	// short: the job may have run, and WRITE_TRUNCATE makes loading again
 	// safe): try again.
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
 	var ue *url.Error
-	return errors.As(err, &ue)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ue) {
+		return retry.Transient(err, 0)
+	}
+	return err
 }
 
 func isHTTP(err error, code int) bool {

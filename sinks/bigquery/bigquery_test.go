@@ -18,6 +18,7 @@ import (
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 const (
@@ -46,8 +47,8 @@ func open(t *testing.T, cfg bigquery.Config) (*bqfake.Server, *bigquery.Warehous
 		cfg.Location = "EU"
 	}
 	cfg.Endpoint = fake.URL() // bare host: Open adds /bigquery/v2/
-	if cfg.Backoff == nil {
-		cfg.Backoff = func(int) time.Duration { return 0 }
+	if cfg.Retry.Sleep == nil {
+		cfg.Retry.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	}
 	w, err := bigquery.Open(context.Background(), cfg)
 	if err != nil {
@@ -328,7 +329,7 @@ func TestTimesAreWrittenAtMicrosecondPrecision(t *testing.T) {
 
 func TestUploadServerErrorIsRetried(t *testing.T) {
 	var waits []int
-	fake, w := open(t, bigquery.Config{Backoff: func(n int) time.Duration { waits = append(waits, n); return 0 }})
+	fake, w := open(t, bigquery.Config{Retry: retry.Policy{Notify: func(_ error, n int, _ time.Duration) { waits = append(waits, n) }}})
 	fake.FailNextUploads(2, 503)
 	s := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
 	if err := w.WriteSnapshot(context.Background(), s); err != nil {
@@ -338,7 +339,7 @@ func TestUploadServerErrorIsRetried(t *testing.T) {
 		t.Errorf("jobs.insert: %d calls, want %d (two retried uploads)", n, len(warehouse.Tables())+2)
 	}
 	if !slices.Equal(waits, []int{1, 2}) {
-		t.Errorf("backoff called with attempts %v, want [1 2]", waits)
+		t.Errorf("retries after attempts %v, want [1 2]", waits)
 	}
 	warehousetest.Check(context.Background(), t, w, s)
 }
@@ -354,11 +355,14 @@ func TestTransientJobErrorIsRetried(t *testing.T) {
 }
 
 func TestPersistentFailureGivesUpAfterMaxAttempts(t *testing.T) {
-	fake, w := open(t, bigquery.Config{MaxAttempts: 3})
+	fake, w := open(t, bigquery.Config{Retry: retry.Policy{MaxAttempts: 3}})
 	fake.FailNextUploads(100, 500)
 	err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !strings.Contains(err.Error(), "injected upload failure") {
 		t.Fatalf("error %v, want giving up after 3 attempts with the server's message", err)
+	}
+	if !errors.Is(err, retry.ErrTransient) {
+		t.Errorf("error %v is not of class retry.ErrTransient", err)
 	}
 	if n := fake.Requests("jobs.insert"); n != 3 {
 		t.Errorf("jobs.insert: %d calls, want 3", n)
@@ -368,10 +372,11 @@ func TestPersistentFailureGivesUpAfterMaxAttempts(t *testing.T) {
 func TestCancelDuringBackoff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fake, w := open(t, bigquery.Config{Backoff: func(int) time.Duration {
+	fake, w := open(t, bigquery.Config{Retry: retry.Policy{Sleep: func(ctx context.Context, _ time.Duration) error {
 		cancel() // the job is stopped while it waits to retry
-		return time.Hour
-	}})
+		<-ctx.Done()
+		return ctx.Err()
+	}}})
 	fake.FailNextUploads(1, 503)
 	err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
 	if !errors.Is(err, context.Canceled) {
@@ -383,7 +388,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 }
 
 func TestDefaultBackoffIsBoundedByContext(t *testing.T) {
-	// With the default backoff (1s, 2s, ...), cancelling ends the wait.
+	// With the default policy (sources/retry), cancelling ends the wait.
 	fake := bqfake.New()
 	defer fake.Close()
 	w, err := bigquery.Open(context.Background(), bigquery.Config{Project: project, Dataset: dataset, Endpoint: fake.Endpoint()})
@@ -478,7 +483,7 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		{Project: "p", Dataset: "bad-name", Endpoint: "http://localhost:1"},
 		{Project: "p", Dataset: "d", Endpoint: "localhost:9050"},
 		{Project: "p", Dataset: "d", Endpoint: "http://user:secret@localhost:9050"},
-		{Project: "p", Dataset: "d", Endpoint: "http://localhost:1", MaxAttempts: -1},
+		{Project: "p", Dataset: "d", Endpoint: "http://localhost:1", Retry: retry.Policy{MaxAttempts: -1}},
 	} {
 		if w, err := bigquery.Open(ctx, cfg); err == nil {
 			_ = w.Close()

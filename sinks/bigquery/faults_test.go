@@ -10,6 +10,7 @@ import (
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 // Network faults on a load upload (a reset connection, an answer cut
@@ -50,7 +51,7 @@ func TestUploadNetworkFaultsGiveUp(t *testing.T) {
 		{"truncated answer", bqfake.UploadFault{Truncate: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake, w := open(t, bigquery.Config{MaxAttempts: 3})
+			fake, w := open(t, bigquery.Config{Retry: retry.Policy{MaxAttempts: 3}})
 			fake.FailNextUploadsWith(100, tc.fault)
 			err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
 			if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") || !strings.Contains(err.Error(), "$20260415") {

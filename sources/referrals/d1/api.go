@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 // maxResponseBytes bounds one response body; a page of 1000 referrals rows is
@@ -30,6 +30,17 @@ type Message struct {
 type APIError struct {
 	Status int // HTTP status
 	Errors []Message
+	GaveUp string // how the retries ended (retry.GaveUp), "" when none were made
+}
+
+// Is matches the error class of the status (retry.StatusClass); an error
+// envelope with a 2xx status (a failed statement) is bad input.
+func (e *APIError) Is(target error) bool {
+	c := retry.StatusClass(e.Status)
+	if c == nil {
+		c = retry.ErrBadInput
+	}
+	return target != nil && target == c
 }
 
 func (e *APIError) Error() string {
@@ -45,6 +56,9 @@ func (e *APIError) Error() string {
 			sep = ": "
 		}
 		fmt.Fprintf(&b, "%scode %d: %s", sep, m.Code, m.Message)
+	}
+	if e.GaveUp != "" {
+		b.WriteString(" (" + e.GaveUp + ")")
 	}
 	return b.String()
 }
@@ -71,21 +85,9 @@ type queryBody struct {
 	Params []any  `json:"params"`
 }
 
-// retryable marks a failure worth another attempt; after is the wait the
-// server asked for (Retry-After), 0 when it did not say.
-type retryable struct {
-	err   error
-	after time.Duration
-}
-
-func (r *retryable) Error() string { return r.err.Error() }
-func (r *retryable) Unwrap() error { return r.err }
-
 // query runs one parameterised statement and returns its result rows, with
 // values as SQLite storage classes (nil, int64, float64, string, []byte).
-// Rate limits (429), server errors (5xx) and transport errors are retried
-// after the server's Retry-After, or else with exponential backoff and jitter, at most MaxRetries times and for at
-// most RetryBudget of waiting; other failures return at once.
+// Retries happen below, in the client's retry.Transport.
 func (s *Source) query(ctx context.Context, sql string, params ...any) ([]map[string]any, error) {
 	if params == nil {
 		params = []any{}
@@ -94,51 +96,11 @@ func (s *Source) query(ctx context.Context, sql string, params ...any) ([]map[st
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
-	var waited time.Duration
-	for attempt := 0; ; attempt++ {
-		rows, err := s.attempt(ctx, body)
-		if err == nil {
-			return rows, nil
-		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		var r *retryable
-		if !errors.As(err, &r) {
-			return nil, err
-		}
-		if attempt >= s.cfg.MaxRetries {
-			return nil, fmt.Errorf("%w (gave up after %d attempts)", err, attempt+1)
-		}
-		wait := r.after
-		if wait == 0 {
-			wait = s.backoff(attempt)
-		}
-		if waited+wait > s.cfg.RetryBudget {
-			return nil, fmt.Errorf("%w (gave up after %d attempts: waiting %s more would exceed the retry budget of %s)",
-				err, attempt+1, wait, s.cfg.RetryBudget)
-		}
-		waited += wait
-		if err := s.cfg.Sleep(ctx, wait); err != nil {
-			return nil, err
-		}
+	rows, err := s.attempt(ctx, body)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return nil, ctx.Err()
 	}
-}
-
-// backoff is the wait before retry number attempt+1: BackoffBase doubled
-// per attempt, capped at MaxBackoff, with "equal jitter" (a random point in
-// its upper half) so that clients do not retry in step.
-func (s *Source) backoff(attempt int) time.Duration {
-	d := s.cfg.BackoffBase
-	for range attempt {
-		d *= 2
-		if d >= s.cfg.MaxBackoff {
-			d = s.cfg.MaxBackoff
-			break
-		}
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return rows, err
 }
 
 func (s *Source) attempt(ctx context.Context, body []byte) ([]map[string]any, error) {
@@ -151,15 +113,12 @@ func (s *Source) attempt(ctx context.Context, body []byte) ([]map[string]any, er
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, &retryable{err: s.redact(err)}
+		return nil, s.redact(err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	data, err := io.ReadAll(resp.Body) // already read, and bounded, by the retry.Transport
 	if err != nil {
-		return nil, &retryable{err: fmt.Errorf("read D1 API response (HTTP %d): %w", resp.StatusCode, s.redact(err))}
-	}
-	if len(data) > maxResponseBytes {
-		return nil, fmt.Errorf("D1 API response larger than %d bytes", maxResponseBytes)
+		return nil, fmt.Errorf("read D1 API response (HTTP %d): %w", resp.StatusCode, s.redact(err))
 	}
 
 	var env envelope
@@ -171,15 +130,9 @@ func (s *Source) attempt(ctx context.Context, body []byte) ([]map[string]any, er
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := &APIError{Status: resp.StatusCode}
+		apiErr := &APIError{Status: resp.StatusCode, GaveUp: retry.GaveUp(resp.Header)}
 		if decodeErr == nil {
 			apiErr.Errors = s.redactMessages(env.Errors)
-		}
-		switch {
-		case resp.StatusCode == http.StatusTooManyRequests:
-			return nil, &retryable{err: apiErr, after: retryAfter(resp.Header.Get("Retry-After"))}
-		case resp.StatusCode >= 500: // a 503 may say when to come back, too
-			return nil, &retryable{err: apiErr, after: retryAfter(resp.Header.Get("Retry-After"))}
 		}
 		return nil, apiErr
 	}
@@ -252,31 +205,6 @@ func storageValue(v any) (any, error) {
 	default:
 		return nil, fmt.Errorf("unexpected JSON value of type %T", v)
 	}
-}
-
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-// It returns 0 when the header is absent or unreadable (the caller then
-// uses its own backoff).
-func retryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > 1<<31 {
-			n = 1 << 31
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // redact removes the token from an error's text. The token is only ever put

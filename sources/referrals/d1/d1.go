@@ -31,8 +31,8 @@
 // that the same database read through either source gives the same rows.
 //
 // Rate limits (HTTP 429, honouring Retry-After), server errors (5xx) and
-// transport errors are retried with exponential backoff and jitter, bounded
-// in count and in total waiting time. An error answer (success: false, 4xx)
+// transport errors are retried by sources/retry's Transport under the one
+// retry policy, bounded in count and in total waiting time. An error answer (success: false, 4xx)
 // stops the read at once with the API's own code and message; 401/403 say
 // the token was refused. The token is sent only in the Authorization header
 // and never appears in an error.
@@ -46,10 +46,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/referrals"
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 // DefaultBaseURL is the Cloudflare API's base URL.
@@ -62,17 +62,13 @@ type Config struct {
 	DatabaseID string
 	Token      string       // API token with D1 read permission
 	BaseURL    string       // default DefaultBaseURL
-	HTTPClient *http.Client // default: a client with a 60 s timeout per request
+	HTTPClient *http.Client // sends one attempt (its Timeout bounds it); default: a client with a 60 s timeout
 
-	// Optional knobs, mostly for tests; zero means the default.
-	PageSize    int           // rows per page; default 1000
-	MaxRetries  int           // retries of one request after its first attempt; default 6
-	BackoffBase time.Duration // wait before the first retry; doubles per retry, with jitter; default 500 ms
-	MaxBackoff  time.Duration // cap on one backoff wait; default 30 s
-	RetryBudget time.Duration // most total waiting between the attempts of one request; default 2 min
-	// Sleep waits d or until ctx is done (then returning ctx.Err()). Tests
-	// inject one that records the waits and returns at once.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// PageSize is the rows per page; 0 means 1000.
+	PageSize int
+	// Retry is the retry policy of each request (sources/retry); the zero
+	// Policy is the production one.
+	Retry retry.Policy
 }
 
 // Source reads referrals through the D1 HTTP API.
@@ -114,8 +110,11 @@ func New(cfg Config) (*Source, error) {
 	case u.RawQuery != "" || u.Fragment != "":
 		problems = append(problems, fmt.Sprintf("the base URL %q has a query or fragment", u.Redacted()))
 	}
-	if cfg.PageSize < 0 || cfg.MaxRetries < 0 || cfg.BackoffBase < 0 || cfg.MaxBackoff < 0 || cfg.RetryBudget < 0 {
-		problems = append(problems, "a negative page size, retry count or duration")
+	if cfg.PageSize < 0 {
+		problems = append(problems, "a negative page size")
+	}
+	if err := cfg.Retry.Validate(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("D1 referrals source: %s", strings.Join(problems, "; "))
@@ -124,42 +123,19 @@ func New(cfg Config) (*Source, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = 1000
 	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 6
-	}
-	if cfg.BackoffBase == 0 {
-		cfg.BackoffBase = 500 * time.Millisecond
-	}
-	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = 30 * time.Second
-	}
-	if cfg.RetryBudget == 0 {
-		cfg.RetryBudget = 2 * time.Minute
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
-	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 60 * time.Second}
-	}
+	client := &http.Client{Transport: &retry.Transport{
+		Attempt: cfg.HTTPClient,
+		Policy:  cfg.Retry,
+		// Every request is a read query (or an idempotent UPDATE): safe to send again.
+		Repeatable: func(*http.Request) bool { return true },
+		MaxBody:    maxResponseBytes,
+	}}
 	return &Source{
 		cfg:    cfg,
 		client: client,
 		endpoint: strings.TrimRight(cfg.BaseURL, "/") + "/accounts/" + url.PathEscape(cfg.AccountID) +
 			"/d1/database/" + url.PathEscape(cfg.DatabaseID) + "/query",
 	}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // ReadReferrals reads the users and referrals tables. Notes afterwards says

@@ -19,6 +19,7 @@ import (
 	"github.com/refrecon/refrecon/sources/referrals/d1"
 	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
 	"github.com/refrecon/refrecon/sources/referrals/referralstest"
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 // sleeps records the waits a Source asks for, without waiting.
@@ -45,7 +46,7 @@ func newSource(t *testing.T, srv *d1fake.Server, mod ...func(*d1.Config)) (*d1.S
 	sl := &sleeps{}
 	cfg := d1.Config{
 		AccountID: srv.AccountID, DatabaseID: srv.DatabaseID, Token: srv.Token, BaseURL: srv.URL,
-		HTTPClient: srv.Client(), Sleep: sl.sleep,
+		HTTPClient: srv.Client(), Retry: retry.Policy{Sleep: sl.sleep},
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -156,27 +157,28 @@ func TestRecoversFromServerErrorAndDroppedConnection(t *testing.T) {
 	srv := d1fake.NewServer(t, path,
 		d1fake.WithFault(3, d1fake.InternalError()),
 		d1fake.WithFault(4, d1fake.DropConnection()))
-	src, sl := newSource(t, srv, func(c *d1.Config) { c.BackoffBase = time.Second })
+	src, sl := newSource(t, srv, func(c *d1.Config) { c.Retry.Initial = time.Second })
 	read(t, src, c)
 	got := sl.all()
 	if len(got) != 2 {
 		t.Fatalf("waits %v, want 2", got)
 	}
-	// Exponential backoff with jitter in the upper half: [0.5s, 1s], then [1s, 2s].
-	if got[0] < 500*time.Millisecond || got[0] > time.Second || got[1] < time.Second || got[1] > 2*time.Second {
-		t.Errorf("waits %v, want one in [0.5s,1s] then one in [1s,2s]", got)
+	// The one policy (sources/retry): intervals 1s then 2s, each wait drawn
+	// from [0.5, 1.5] times the interval.
+	if got[0] < 500*time.Millisecond || got[0] > 1500*time.Millisecond || got[1] < time.Second || got[1] > 3*time.Second {
+		t.Errorf("waits %v, want one in [0.5s,1.5s] then one in [1s,3s]", got)
 	}
 }
 
 func TestPersistentServerErrorGivesUp(t *testing.T) {
 	path, _ := specDB(t)
 	srv := d1fake.NewServer(t, path, d1fake.WithFaultFrom(1, d1fake.InternalError()))
-	src, sl := newSource(t, srv, func(c *d1.Config) { c.MaxBackoff = 4 * time.Second })
+	src, sl := newSource(t, srv, func(c *d1.Config) { c.Retry.MaxInterval = 4 * time.Second })
 	_, err := src.ReadReferrals(context.Background())
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"HTTP 500", "code 7500: Internal error", "gave up after 7 attempts", "list columns of table users"} {
+	for _, want := range []string{"HTTP 500", "code 7500: Internal error", "giving up after 7 attempts", "list columns of table users"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
@@ -184,14 +186,17 @@ func TestPersistentServerErrorGivesUp(t *testing.T) {
 	if n := len(srv.Requests()); n != 7 {
 		t.Errorf("%d requests, want 7 (1 + 6 retries)", n)
 	}
+	if !errors.Is(err, retry.ErrTransient) {
+		t.Errorf("error %v is not of class retry.ErrTransient", err)
+	}
 	waits := sl.all()
 	if len(waits) != 6 {
 		t.Fatalf("waits %v, want 6", waits)
 	}
 	for i, w := range waits {
-		hi := min(500*time.Millisecond<<i, 4*time.Second)
-		if w < hi/2 || w > hi {
-			t.Errorf("wait %d = %s, want in [%s, %s]", i, w, hi/2, hi)
+		iv := min(500*time.Millisecond<<i, 4*time.Second)
+		if w < iv/2 || w > iv*3/2 {
+			t.Errorf("wait %d = %s, want in [%s, %s]", i, w, iv/2, iv*3/2)
 		}
 	}
 }
@@ -250,7 +255,7 @@ func TestTokenRefused(t *testing.T) {
 	src, sl := newSource(t, srv, func(c *d1.Config) { c.Token = wrong })
 	_, err := src.ReadReferrals(context.Background())
 	var apiErr *d1.APIError
-	if !errors.As(err, &apiErr) || !apiErr.TokenRefused() {
+	if !errors.As(err, &apiErr) || !apiErr.TokenRefused() || !errors.Is(err, retry.ErrRefused) {
 		t.Fatalf("err = %v, want a refused token", err)
 	}
 	if !strings.Contains(err.Error(), "refused the token (HTTP 401)") || !strings.Contains(err.Error(), "code 10000: Authentication error") {
@@ -430,7 +435,7 @@ func TestMalformedEnvelopes(t *testing.T) {
 				w.Write([]byte(body)) //nolint:errcheck
 			}))
 			defer srv.Close()
-			src, err := d1.New(d1.Config{AccountID: "a", DatabaseID: "d", Token: "t", BaseURL: srv.URL, Sleep: (&sleeps{}).sleep})
+			src, err := d1.New(d1.Config{AccountID: "a", DatabaseID: "d", Token: "t", BaseURL: srv.URL, Retry: retry.Policy{Sleep: (&sleeps{}).sleep}})
 			if err != nil {
 				t.Fatal(err)
 			}

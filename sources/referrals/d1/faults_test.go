@@ -28,12 +28,12 @@ func TestTruncatedBodyRecovers(t *testing.T) {
 func TestPersistentTruncationFails(t *testing.T) {
 	path, _ := largeDB(t, 5, 3, 0)
 	srv := d1fake.NewServer(t, path, d1fake.WithFaultFrom(3, d1fake.TruncatedBody()))
-	src, _ := newSource(t, srv, func(c *d1.Config) { c.PageSize = 2; c.MaxRetries = 2 })
+	src, _ := newSource(t, srv, func(c *d1.Config) { c.PageSize = 2; c.Retry.MaxAttempts = 3 })
 	_, err := src.ReadReferrals(context.Background())
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"read table users, page 1", "read D1 API response", "gave up after 3 attempts"} {
+	for _, want := range []string{"read table users, page 1", "reading the response body", "giving up after 3 attempts"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/sources/referrals/d1"
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 // answers is an http.RoundTripper that answers the n-th request with the
@@ -45,8 +46,8 @@ func FuzzD1Responses(f *testing.F) {
 		}
 		read := func() (any, error) {
 			src, err := d1.New(d1.Config{AccountID: "a", DatabaseID: "d", Token: "fuzz-token", BaseURL: "http://d1.invalid/client/v4",
-				HTTPClient: &http.Client{Transport: bodies}, PageSize: 2, MaxRetries: 1,
-				Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+				HTTPClient: &http.Client{Transport: bodies}, PageSize: 2,
+				Retry: retry.Policy{MaxAttempts: 2, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,11 +3,11 @@
 // refunds through one stripe-go v76 client (API version 2023-10-16),
 // auto-paginated 100 at a time, the four lists concurrently.
 //
-// Under stripe-go sits this package's HTTP transport: one client-side rate
-// limiter shared by every request, and retries with exponential backoff and
-// jitter on 429 (honouring Retry-After and Stripe-Should-Retry), 5xx and
-// transport errors, bounded in count and in total waiting time. stripe-go's
-// own retries are off. A refused key (401/403) stops the read at once with
+// Under stripe-go sits a retry.Transport (the one retry policy of
+// sources/retry: 429, 5xx and transport errors, Retry-After honoured,
+// bounded in count and in total waiting time), with one client-side rate
+// limiter shared by every attempt; Stripe-Should-Retry overrides the status.
+// stripe-go's own retries are off. A refused key (401/403) stops the read at once with
 // ErrKeyRefused; the key itself never appears in errors or logs.
 //
 // Invoices whose embedded lines are truncated (lines.has_more) get the rest
@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/retry"
 	stripesrc "github.com/refrecon/refrecon/sources/stripe"
 	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/rs/zerolog"
@@ -44,7 +45,8 @@ import (
 )
 
 // ErrKeyRefused is returned (wrapped) when Stripe refuses the secret key.
-var ErrKeyRefused = errors.New("the Stripe API key was refused")
+// It is of class retry.ErrRefused.
+var ErrKeyRefused = retry.Mark(errors.New("the Stripe API key was refused"), retry.ErrRefused)
 
 // Defaults.
 const (
@@ -60,15 +62,9 @@ type Config struct {
 	HTTPClient *http.Client   // one attempt goes through it (its Timeout bounds an attempt); nil = a client with a 60 s timeout
 	Logger     zerolog.Logger // retries are logged at warn; the zero Logger logs nothing
 
-	// Retry knobs, zero = default: at most 6 retries, first backoff 500 ms,
-	// one backoff at most 20 s, at most 2 minutes of waiting per request.
-	MaxRetries  int
-	RetryBase   time.Duration
-	MaxBackoff  time.Duration
-	RetryBudget time.Duration
-	// Sleep waits between retries (tests inject one); nil = a timer that
-	// ends early when ctx is done.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Retry is the retry policy of each request (sources/retry); the zero
+	// Policy is the production one.
+	Retry retry.Policy
 }
 
 // Source reads a Stripe account through the API.
@@ -105,18 +101,28 @@ func New(cfg Config) (*Source, error) {
 	if inner == nil {
 		inner = &http.Client{Timeout: 60 * time.Second}
 	}
-	t := &transport{
-		inner:      inner,
-		limiter:    rate.NewLimiter(rate.Limit(r), max(1, int(r/4))),
-		maxRetries: orDefault(cfg.MaxRetries, 6),
-		base:       orDefault(cfg.RetryBase, 500*time.Millisecond),
-		maxDelay:   orDefault(cfg.MaxBackoff, 20*time.Second),
-		budget:     orDefault(cfg.RetryBudget, 2*time.Minute),
-		sleep:      cfg.Sleep,
-		log:        cfg.Logger,
+	if err := cfg.Retry.Validate(); err != nil {
+		return nil, fmt.Errorf("stripe api: %w", err)
 	}
-	if t.sleep == nil {
-		t.sleep = sleepCtx
+	limiter := rate.NewLimiter(rate.Limit(r), max(1, int(r/4)))
+	log := cfg.Logger
+	t := &retry.Transport{
+		Attempt: inner,
+		Policy:  cfg.Retry,
+		Before: func(ctx context.Context) error {
+			if err := limiter.Wait(ctx); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("rate limiter: %w", err)
+			}
+			return nil
+		},
+		Decide: shouldRetry,
+		Notify: func(req *http.Request, err error, attempt int, wait time.Duration) {
+			log.Warn().Str("path", req.URL.Path).Int("attempt", attempt).Dur("backoff", wait).
+				Str("reason", err.Error()).Msg("stripe request failed; retrying")
+		},
 	}
 	bc := &stripe.BackendConfig{
 		URL:               stripe.String(base),
@@ -129,12 +135,20 @@ func New(cfg Config) (*Source, error) {
 	return &Source{api: api, key: cfg.SecretKey, log: cfg.Logger}, nil
 }
 
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
+// shouldRetry reads Stripe's Stripe-Should-Retry header, which overrides
+// the status: false never retries (a 401 or 403 never is either), true
+// retries.
+func shouldRetry(resp *http.Response) (retry, ok bool) {
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return false, true
 	}
-	return v
+	switch resp.Header.Get("Stripe-Should-Retry") {
+	case "false":
+		return false, true
+	case "true":
+		return true, true
+	}
+	return false, false
 }
 
 // ReadStripe lists the account.
@@ -416,8 +430,8 @@ func (s *Source) describe(what string, page int, err error) error {
 	if errors.As(err, &se) {
 		attempts := ""
 		if se.LastResponse != nil {
-			if n := se.LastResponse.Header.Get(attemptsHeader); n != "" && n != "1" {
-				attempts = " after " + n + " attempts"
+			if g := retry.GaveUp(se.LastResponse.Header); g != "" {
+				attempts = ", " + g
 			}
 		}
 		msg := s.redact(se.Msg)
@@ -429,7 +443,12 @@ func (s *Source) describe(what string, page int, err error) error {
 		}
 		return &Error{msg: fmt.Sprintf("stripe api: listing %s, page %d: HTTP %d %s%s: %s", what, page, se.HTTPStatusCode, se.Type, attempts, msg), Status: se.HTTPStatusCode, err: se}
 	}
-	return fmt.Errorf("stripe api: listing %s, page %d: %s", what, page, s.redact(err.Error()))
+	// The text is redacted, so the chain is not kept; the class is.
+	out := fmt.Errorf("stripe api: listing %s, page %d: %s", what, page, s.redact(err.Error()))
+	if c := retry.ClassOf(err); c != nil {
+		return retry.Mark(out, c)
+	}
+	return out
 }
 
 // Error is a Stripe API error answer, described without the key.
@@ -443,6 +462,9 @@ func (e *Error) Error() string { return e.msg }
 
 // Unwrap returns the stripe-go error.
 func (e *Error) Unwrap() error { return e.err }
+
+// Is matches the error class of the HTTP status (retry.StatusClass).
+func (e *Error) Is(target error) bool { return target != nil && target == retry.StatusClass(e.Status) }
 
 var keyLike = regexp.MustCompile(`\b(sk|rk)_(live|test)_[0-9A-Za-z*]+`)
 

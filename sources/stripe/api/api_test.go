@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/retry"
 	"github.com/refrecon/refrecon/sources/stripe/api"
 	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/refrecon/refrecon/sources/stripe/stripefake"
@@ -44,7 +45,7 @@ func (s *sleeps) get() []time.Duration {
 func newSource(t *testing.T, baseURL string, mod func(*api.Config)) (*api.Source, *sleeps) {
 	t.Helper()
 	sl := &sleeps{}
-	cfg := api.Config{SecretKey: key, BaseURL: baseURL, RateLimit: 10000, Sleep: sl.sleep}
+	cfg := api.Config{SecretKey: key, BaseURL: baseURL, RateLimit: 10000, Retry: retry.Policy{Sleep: sl.sleep}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -168,19 +169,21 @@ func TestRateLimitStormSlowsButSucceeds(t *testing.T) {
 func TestBackoffGrowsWithoutRetryAfter(t *testing.T) {
 	fake := stripefake.New(t, key, caseNamed(t, "shapes").NDJSON)
 	fake.Inject(stripefake.Fault{Path: "/v1/refunds", Count: 5, Status: 429})
-	src, sl := newSource(t, fake.URL, func(c *api.Config) { c.RetryBase = 100 * time.Millisecond; c.MaxBackoff = time.Second })
+	src, sl := newSource(t, fake.URL, func(c *api.Config) { c.Retry.Initial = 100 * time.Millisecond; c.Retry.MaxInterval = time.Second })
 	if _, err := src.ReadStripe(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waits := sl.get()
-	caps := []time.Duration{100, 200, 400, 800, 1000}
-	if len(waits) != len(caps) {
+	// The one policy (sources/retry): the interval doubles from 100 ms up
+	// to the 1 s cap, each wait drawn from [0.5, 1.5] times it.
+	intervals := []time.Duration{100, 200, 400, 800, 1000}
+	if len(waits) != len(intervals) {
 		t.Fatalf("slept %v", waits)
 	}
 	for i, d := range waits {
-		hi := caps[i] * time.Millisecond
-		if d < hi/2 || d > hi {
-			t.Errorf("wait %d = %v, want within [%v, %v]", i+1, d, hi/2, hi)
+		iv := intervals[i] * time.Millisecond
+		if d < iv/2 || d > iv*3/2 {
+			t.Errorf("wait %d = %v, want within [%v, %v]", i+1, d, iv/2, iv*3/2)
 		}
 	}
 }
@@ -205,7 +208,7 @@ func TestServerErrorMidPaginationRecovers(t *testing.T) {
 func TestPersistentServerErrorFails(t *testing.T) {
 	fake := stripefake.New(t, key, caseNamed(t, "pages").NDJSON)
 	fake.Inject(stripefake.Fault{Path: "/v1/refunds", After: 1, Count: -1, Status: 500})
-	src, _ := newSource(t, fake.URL, func(c *api.Config) { c.MaxRetries = 3 })
+	src, _ := newSource(t, fake.URL, func(c *api.Config) { c.Retry.MaxAttempts = 4 })
 	_, err := src.ReadStripe(t.Context())
 	if err == nil {
 		t.Fatal("no error")
@@ -216,8 +219,8 @@ func TestPersistentServerErrorFails(t *testing.T) {
 		}
 	}
 	var se *api.Error
-	if !errors.As(err, &se) || se.Status != 500 {
-		t.Errorf("error is not a *api.Error with status 500: %#v", err)
+	if !errors.As(err, &se) || se.Status != 500 || !errors.Is(err, retry.ErrTransient) {
+		t.Errorf("error is not a *api.Error with status 500, of class retry.ErrTransient: %#v", err)
 	}
 	if n := fake.Requests("/v1/refunds"); n != 5 {
 		t.Errorf("%d refund requests, want 1 + 4 attempts", n)
@@ -254,7 +257,7 @@ func TestTimeout(t *testing.T) {
 	fake.Inject(stripefake.Fault{Path: "/v1/customers", Count: -1, Delay: 5 * time.Second})
 	src, _ := newSource(t, fake.URL, func(c *api.Config) {
 		c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond}
-		c.MaxRetries = 2
+		c.Retry.MaxAttempts = 3
 	})
 	_, err := src.ReadStripe(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "customers") || !strings.Contains(err.Error(), "giving up after 3 attempts") ||
@@ -304,8 +307,8 @@ func TestRefusedKey(t *testing.T) {
 			}
 			src, sl := newSource(t, fake.URL, func(c *api.Config) { c.SecretKey = k })
 			_, err := src.ReadStripe(t.Context())
-			if !errors.Is(err, api.ErrKeyRefused) {
-				t.Fatalf("err = %v, want ErrKeyRefused", err)
+			if !errors.Is(err, api.ErrKeyRefused) || !errors.Is(err, retry.ErrRefused) {
+				t.Fatalf("err = %v, want ErrKeyRefused, of class retry.ErrRefused", err)
 			}
 			if strings.Contains(err.Error(), k) || strings.Contains(err.Error(), "51WrongKey") {
 				t.Errorf("the key leaked into the error: %v", err)
@@ -424,7 +427,7 @@ func checkExportOrder(t *testing.T, data []byte) {
 func TestExportWritesNothingOnFailure(t *testing.T) {
 	fake := stripefake.New(t, key, caseNamed(t, "shapes").NDJSON)
 	fake.Inject(stripefake.Fault{Path: "/v1/refunds", Count: -1, Status: 500})
-	src, _ := newSource(t, fake.URL, func(c *api.Config) { c.MaxRetries = 1 })
+	src, _ := newSource(t, fake.URL, func(c *api.Config) { c.Retry.MaxAttempts = 2 })
 	var buf bytes.Buffer
 	w := stripeexport.NewWriter(&buf)
 	if err := src.Export(t.Context(), w); err == nil {

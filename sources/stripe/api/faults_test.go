@@ -59,7 +59,7 @@ func TestPersistentNetworkFaultFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := stripefake.New(t, key, caseNamed(t, "pages").NDJSON)
 			fake.Inject(tc.fault)
-			src, _ := newSource(t, fake.URL, func(c *api.Config) { c.MaxRetries = 2 })
+			src, _ := newSource(t, fake.URL, func(c *api.Config) { c.Retry.MaxAttempts = 3 })
 			_, err := src.ReadStripe(t.Context())
 			if err == nil {
 				t.Fatal("no error")
