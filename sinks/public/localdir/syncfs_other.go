@@ -1,6 +1,6 @@
 //go:build !linux
 
-package publicjson
+package localdir
 
 // haveSyncFS is false where there is no syncfs(2): every file is fsynced.
 const haveSyncFS = false

@@ -1,4 +1,4 @@
-package snapshots
+package localdir
 
 import (
 	"bufio"
@@ -13,21 +13,23 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/refrecon/refrecon/sinks/public"
 )
 
 func TestLockExcludesSecondOpenFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "public") // created by Lock
-	unlock, err := Lock(dir, false)
+	unlock, err := Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Lock(dir, false)
-	var le *LockedError
-	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
+	_, err = Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
+	var le *public.LockedError
+	if !errors.Is(err, public.ErrLocked) || !errors.As(err, &le) {
 		t.Fatalf("second Lock: got %v, want a LockedError", err)
 	}
 	host, _ := os.Hostname()
-	if le.Holder.PID != os.Getpid() || le.Holder.Host != host || le.Holder.Command != commandName(os.Args) || le.Holder.Since.IsZero() {
+	if le.Holder.RunID != "r1" || le.Holder.PID != os.Getpid() || le.Holder.Host != host || le.Holder.Command != commandName(os.Args) || le.Holder.Since.IsZero() {
 		t.Errorf("holder = %+v, want this process", le.Holder)
 	}
 	want := fmt.Sprintf("PUBLIC_DIR %s is locked by pid %d on host %s (%s, since ", dir, os.Getpid(), host, commandName(os.Args))
@@ -43,7 +45,7 @@ func TestLockExcludesSecondOpenFile(t *testing.T) {
 	if err := unlock(); err != nil { // idempotent
 		t.Fatal(err)
 	}
-	unlock2, err := Lock(dir, false)
+	unlock2, err := Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
 	if err != nil {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
@@ -56,7 +58,7 @@ func TestLockWaitCancelledThenAcquired(t *testing.T) {
 	defer func(d time.Duration) { pollInterval = d }(pollInterval)
 	pollInterval = time.Millisecond
 	dir := t.TempDir()
-	unlock, err := Lock(dir, false)
+	unlock, err := Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestLockWaitCancelledThenAcquired(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	res := make(chan error, 1)
 	go func() {
-		u, err := LockContext(ctx, dir, true)
+		u, err := Open(dir).Lock(ctx, public.LockRequest{Wait: true})
 		if u != nil {
 			u()
 		}
@@ -77,7 +79,7 @@ func TestLockWaitCancelledThenAcquired(t *testing.T) {
 	}
 	// A waiter gets the lock once it is released.
 	go func() {
-		u, err := Lock(dir, true)
+		u, err := Open(dir).Lock(context.Background(), public.LockRequest{Wait: true})
 		if err == nil {
 			err = u()
 		}
@@ -105,8 +107,8 @@ func TestLockHolderUnknown(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Lock(dir, false)
-	var le *LockedError
+	_, err = Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
+	var le *public.LockedError
 	if !errors.As(err, &le) || !le.Holder.Unknown || !strings.Contains(err.Error(), "holder unknown") {
 		t.Fatalf("got %v, want a LockedError with an unknown holder", err)
 	}
@@ -117,8 +119,8 @@ func TestLockNotADirectory(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Lock(file, false); err == nil || errors.Is(err, ErrLocked) {
-		t.Fatalf("Lock on a file: got %v, want an error that is not ErrLocked", err)
+	if _, err := Open(file).Lock(context.Background(), public.LockRequest{RunID: "r1"}); err == nil || errors.Is(err, public.ErrLocked) {
+		t.Fatalf("Lock on a file: got %v, want an error that is not public.ErrLocked", err)
 	}
 }
 
@@ -128,7 +130,7 @@ const helperEnv = "SNAPSHOTS_TEST_HOLD_LOCK"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperEnv); dir != "" {
-		if _, err := Lock(dir, false); err != nil {
+		if _, err := Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"}); err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
@@ -157,8 +159,8 @@ func TestLockAcrossProcesses(t *testing.T) {
 		t.Fatalf("helper said %q (%v)", line, err)
 	}
 
-	_, err = Lock(dir, false)
-	var le *LockedError
+	_, err = Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
+	var le *public.LockedError
 	if !errors.As(err, &le) || le.Holder.PID != cmd.Process.Pid {
 		t.Fatalf("Lock while the helper holds it: got %v, want held by pid %d", err, cmd.Process.Pid)
 	}
@@ -166,7 +168,7 @@ func TestLockAcrossProcesses(t *testing.T) {
 	// SIGKILL gives the helper no chance to unlock: the kernel must.
 	res := make(chan error, 1)
 	go func() {
-		u, err := Lock(dir, true)
+		u, err := Open(dir).Lock(context.Background(), public.LockRequest{Wait: true})
 		if err == nil {
 			err = u()
 		}

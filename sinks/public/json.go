@@ -1,4 +1,4 @@
-package publicjson
+package public
 
 import (
 	"bytes"
@@ -14,17 +14,20 @@ import (
 // fixed order; the referrer file's "cycles" object is written by hand in
 // cycle id order.
 
-type manifestDoc struct {
+// Manifest is a snapshot's manifest.json: the run's identity, its inputs,
+// and every other object of the snapshot with its sha256 and size.
+type Manifest struct {
 	SnapshotID     string         `json:"snapshotId"`
 	AsOf           string         `json:"asOf"`
 	CodeVersion    string         `json:"codeVersion"`
 	CycleSetSHA256 string         `json:"cycleSetSha256"`
-	Inputs         manifestInputs `json:"inputs"`
+	Inputs         ManifestInputs `json:"inputs"`
 	Notes          []string       `json:"notes"`
 	Files          []FileEntry    `json:"files"`
 }
 
-type manifestInputs struct {
+// ManifestInputs is the manifest's "inputs": counts and their digest.
+type ManifestInputs struct {
 	Counts pipeline.InputCounts `json:"counts"`
 	SHA256 string               `json:"sha256"`
 }
@@ -34,11 +37,6 @@ type FileEntry struct {
 	Path   string `json:"path"` // relative to the snapshot directory, '/'-separated
 	SHA256 string `json:"sha256"`
 	Bytes  int64  `json:"bytes"`
-}
-
-type latestDoc struct {
-	SnapshotID string `json:"snapshotId"`
-	Path       string `json:"path"`
 }
 
 type cyclesDoc struct {

@@ -1,10 +1,11 @@
-package publicjson_test
+package localdir_test
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,18 +14,35 @@ import (
 	"testing"
 
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/publicjson"
-	"github.com/refrecon/refrecon/sinks/snapshots"
+	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
+	"github.com/refrecon/refrecon/sinks/public/publictest"
 )
 
-const id2 = "20260416T000000Z-ba9876543210"
+const (
+	id1 = "20260415T000000Z-0123456789ab"
+	id2 = "20260416T000000Z-ba9876543210"
+)
 
-// nextNight is result(30) with one referrer's figures changed (r0005, in
-// cycle-1's leaderboard, on its second page at 25 per page).
-func nextNight() *pipeline.Result {
-	res := result(30)
-	res.Cycles[0].Leaderboard[5].Referrals++
-	return res
+var ctx = context.Background()
+
+// night is the snapshot of 32 referrers (30 ranked: two leaderboard pages
+// at 25 per page) as id; the second night has one referrer's figures
+// changed (ref0005, on page 1).
+func night(id string, second bool) (pipeline.RunInfo, *pipeline.Result) {
+	info, res := publictest.Result(id, 32)
+	if second {
+		res.Cycles[0].Leaderboard[5].Referrals++
+	}
+	return info, res
+}
+
+func publish(t *testing.T, d *localdir.Dir, id string, second bool) {
+	t.Helper()
+	info, res := night(id, second)
+	if err := public.New(d, 25).Publish(ctx, info, res); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
 }
 
 func snapDir(dir, id string) string { return filepath.Join(dir, "snapshots", id) }
@@ -42,26 +60,27 @@ func sameFile(t *testing.T, a, b string) bool {
 	return os.SameFile(fa, fb)
 }
 
-// coldTree is what publishing res as id into an empty directory gives.
-func coldTree(t *testing.T, id string, res *pipeline.Result) map[string][]byte {
+// coldTree is what publishing the second night as id into an empty
+// directory gives.
+func coldTree(t *testing.T, id string) map[string][]byte {
 	t.Helper()
 	dir := t.TempDir()
-	publish(t, dir, 25, id, res)
-	return readTree(t, dir)
+	publish(t, localdir.Open(dir), id, true)
+	return publictest.DirTree(t, dir)
 }
 
 // checkManifest checks every file the manifest of snapshot id lists
 // against its bytes on disk.
 func checkManifest(t *testing.T, dir, id string) {
 	t.Helper()
-	var m struct {
-		Files []publicjson.FileEntry `json:"files"`
-	}
+	var m public.Manifest
 	b, err := os.ReadFile(filepath.Join(snapDir(dir, id), "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	decode(t, b, &m)
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
 	if len(m.Files) == 0 {
 		t.Fatal("manifest lists no file")
 	}
@@ -83,19 +102,20 @@ func checkManifest(t *testing.T, dir, id string) {
 // (manifest included) a publish into an empty directory.
 func TestIncrementalPublishLinksUnchanged(t *testing.T) {
 	dir := t.TempDir()
-	publish(t, dir, 25, id1, result(30))
-	p := publicjson.New(dir, 25)
-	s, err := p.Prepare(context.Background(), info(id2), nextNight())
+	d := localdir.Open(dir)
+	publish(t, d, id1, false)
+	info, res := night(id2, true)
+	s, err := public.New(d, 25).Prepare(ctx, info, res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(); err != nil {
+	if err := s.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st := s.Stats()
 
-	want := coldTree(t, id2, nextNight())
-	got := readTree(t, dir)
+	want := coldTree(t, id2)
+	got := publictest.DirTree(t, dir)
 	for p, b := range want {
 		if !bytes.Equal(got[p], b) {
 			t.Errorf("%s differs from a publish into an empty directory", p)
@@ -104,13 +124,13 @@ func TestIncrementalPublishLinksUnchanged(t *testing.T) {
 	checkManifest(t, dir, id2)
 
 	linked := 0
-	for p := range readTree(t, snapDir(dir, id2)) {
+	for p := range publictest.DirTree(t, snapDir(dir, id2)) {
 		same := false
 		if _, err := os.Stat(filepath.Join(snapDir(dir, id1), p)); err == nil {
 			same = sameFile(t, filepath.Join(snapDir(dir, id1), p), filepath.Join(snapDir(dir, id2), p))
 		}
 		switch {
-		case p == "manifest.json", p == "cycles.json", p == "referrers/r0005.json", p == "cycles/cycle-1/leaderboard/1.json":
+		case p == "manifest.json", p == "cycles.json", p == "referrers/ref0005.json", p == "cycles/cycle-1/leaderboard/1.json":
 			if same {
 				t.Errorf("%s changed but is a link to the previous snapshot's", p)
 			}
@@ -123,21 +143,21 @@ func TestIncrementalPublishLinksUnchanged(t *testing.T) {
 			linked++
 		}
 	}
-	// 32 referrer files, 2 + 1 leaderboard pages: all but r0005 and page 1
-	// of cycle-1 are linked.
-	if linked != 32-1+3-1 || st.Linked != linked {
-		t.Errorf("%d files linked, Stats says %d, want %d", linked, st.Linked, 32-1+3-1)
+	// 32 referrer files, 2 leaderboard pages: all but ref0005 and page 1
+	// are linked.
+	if linked != 32-1+2-1 || st.Linked != linked {
+		t.Errorf("%d files linked, Stats says %d, want %d", linked, st.Linked, 32-1+2-1)
 	}
 	if st.Files != len(want)-1 { // the tree is latest.json and the snapshot's files
 		t.Errorf("Stats.Files = %d, want %d", st.Files, len(want)-1)
 	}
 
 	// Retention removing the old snapshot leaves the new one whole.
-	removed, err := snapshots.Prune(dir, 1)
+	removed, err := public.Prune(ctx, d, public.Retention{Keep: 1})
 	if err != nil || !reflect.DeepEqual(removed, []string{id1}) {
 		t.Fatalf("Prune = %v, %v", removed, err)
 	}
-	if got := readTree(t, dir); !reflect.DeepEqual(got, want) {
+	if got := publictest.DirTree(t, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("after pruning the previous snapshot the public directory is not the cold publish's")
 	}
 	checkManifest(t, dir, id2)
@@ -147,29 +167,27 @@ func TestIncrementalPublishLinksUnchanged(t *testing.T) {
 // and the bytes are the same.
 func TestIncrementalLinkFailureWrites(t *testing.T) {
 	dir := t.TempDir()
-	publish(t, dir, 25, id1, result(30))
+	d := localdir.Open(dir)
+	publish(t, d, id1, false)
 	calls := 0
-	p := publicjson.New(dir, 25)
-	p.SetLink(func(string, string) error {
+	d.SetLink(func(string, string) error {
 		calls++
 		return &os.LinkError{Op: "link", Err: errors.New("operation not permitted")}
 	})
-	if err := p.Publish(context.Background(), info(id2), nextNight()); err != nil {
-		t.Fatal(err)
-	}
+	publish(t, d, id2, true)
 	if calls == 0 {
 		t.Fatal("no link was tried")
 	}
 	if calls > 16 {
 		t.Errorf("%d links tried after they kept failing, want at most 16", calls)
 	}
-	for p := range readTree(t, snapDir(dir, id2)) {
+	for p := range publictest.DirTree(t, snapDir(dir, id2)) {
 		if _, err := os.Stat(filepath.Join(snapDir(dir, id1), p)); err == nil &&
 			sameFile(t, filepath.Join(snapDir(dir, id1), p), filepath.Join(snapDir(dir, id2), p)) {
 			t.Errorf("%s is a link although linking failed", p)
 		}
 	}
-	if got, want := readTree(t, dir), coldTree(t, id2, nextNight()); !reflect.DeepEqual(withoutSnapshot(got, id1), want) {
+	if got, want := publictest.DirTree(t, dir), coldTree(t, id2); !reflect.DeepEqual(withoutSnapshot(got, id1), want) {
 		t.Errorf("bytes differ from a publish into an empty directory")
 	}
 }
@@ -188,33 +206,37 @@ func withoutSnapshot(tree map[string][]byte, id string) map[string][]byte {
 // a published file, which must never happen) is not linked.
 func TestIncrementalChecksPreviousSize(t *testing.T) {
 	dir := t.TempDir()
-	publish(t, dir, 25, id1, result(30))
-	edited := filepath.Join(snapDir(dir, id1), "referrers", "r0007.json")
+	d := localdir.Open(dir)
+	publish(t, d, id1, false)
+	edited := filepath.Join(snapDir(dir, id1), "referrers", "ref0007.json")
 	if err := os.WriteFile(edited, []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, dir, 25, id2, nextNight())
-	if sameFile(t, edited, filepath.Join(snapDir(dir, id2), "referrers", "r0007.json")) {
+	publish(t, d, id2, true)
+	if sameFile(t, edited, filepath.Join(snapDir(dir, id2), "referrers", "ref0007.json")) {
 		t.Error("a previous file of another size was linked")
 	}
-	if !sameFile(t, filepath.Join(snapDir(dir, id1), "referrers", "r0008.json"), filepath.Join(snapDir(dir, id2), "referrers", "r0008.json")) {
+	if !sameFile(t, filepath.Join(snapDir(dir, id1), "referrers", "ref0008.json"), filepath.Join(snapDir(dir, id2), "referrers", "ref0008.json")) {
 		t.Error("an unchanged file was not linked")
 	}
 	checkManifest(t, dir, id2)
 }
 
-// Prepare publishes nothing; Abort removes what it staged; Commit publishes.
+// Prepare publishes nothing and keeps the snapshot in a temporary
+// directory; Abort removes what it staged; Commit publishes.
 func TestPrepareCommitAbort(t *testing.T) {
 	dir := t.TempDir()
-	publish(t, dir, 25, id1, result(30))
-	before := latestState(t, dir)
+	d := localdir.Open(dir)
+	publish(t, d, id1, false)
+	before := publictest.DirTree(t, dir)
 
-	p := publicjson.New(dir, 25)
-	s, err := p.Prepare(context.Background(), info(id2), nextNight())
+	info, res := night(id2, true)
+	p := public.New(d, 25)
+	s, err := p.Prepare(ctx, info, res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	staged := readTree(t, dir)
+	staged := publictest.DirTree(t, dir)
 	if !bytes.Equal(staged["latest.json"], before["latest.json"]) {
 		t.Error("Prepare changed latest.json")
 	}
@@ -224,29 +246,34 @@ func TestPrepareCommitAbort(t *testing.T) {
 	if err := s.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if after := latestState(t, dir); !reflect.DeepEqual(after, before) {
+	if after := publictest.DirTree(t, dir); !reflect.DeepEqual(after, before) {
 		t.Error("Prepare and Abort changed the public directory")
 	}
-	if err := s.Commit(); err == nil {
+	if err := s.Commit(ctx); err == nil {
 		t.Error("Commit after Abort succeeded")
 	}
 	if err := s.Abort(); err != nil {
 		t.Errorf("a second Abort: %v", err)
 	}
 
-	s, err = p.Prepare(context.Background(), info(id2), nextNight())
+	s, err = p.Prepare(ctx, info, res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(); err != nil {
+	if err := s.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Abort(); err != nil {
 		t.Errorf("Abort after Commit: %v", err)
 	}
-	all := latestState(t, dir)
+	all := publictest.DirTree(t, dir)
 	if !bytes.Contains(all["latest.json"], []byte(id2)) {
 		t.Errorf("latest.json = %s", all["latest.json"])
+	}
+	for p := range all {
+		if strings.Contains(p, ".tmp-") {
+			t.Errorf("temporary file left: %s", p)
+		}
 	}
 	checkManifest(t, dir, id2)
 }

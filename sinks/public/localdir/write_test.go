@@ -1,4 +1,4 @@
-package publicjson
+package localdir
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package publicjson_test
+package public_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"testing"
 
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/publicjson"
+	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 )
 
 // decodeName inverts RefcodeFileName for names that are not hashed.
@@ -39,7 +40,7 @@ func decodeName(name string) (string, bool) {
 
 func checkName(t *testing.T, refcode string) string {
 	t.Helper()
-	name := publicjson.RefcodeFileName(refcode)
+	name := public.RefcodeFileName(refcode)
 	if name == "" || name == "." || name == ".." || len(name) > 200 {
 		t.Errorf("RefcodeFileName(%q) = %q", refcode, name)
 	}
@@ -131,7 +132,7 @@ func TestHostileRefcodesStayInside(t *testing.T) {
 	}
 	outer := t.TempDir()
 	dir := filepath.Join(outer, "public")
-	if err := publicjson.New(dir, 25).Publish(context.Background(), info(id1), res); err != nil {
+	if err := public.New(localdir.Open(dir), 25).Publish(context.Background(), info(id1), res); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(outer)
@@ -150,7 +151,7 @@ func TestHostileRefcodesStayInside(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	for _, r := range hostile {
-		want := publicjson.RefcodeFileName(r) + ".json"
+		want := public.RefcodeFileName(r) + ".json"
 		if _, err := os.Stat(filepath.Join(dir, "snapshots", id1, "referrers", want)); err != nil {
 			t.Errorf("refcode %q: %v (have %s)", r, err, fmt.Sprint(names))
 		}

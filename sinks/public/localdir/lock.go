@@ -1,4 +1,4 @@
-package snapshots
+package localdir
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/refrecon/refrecon/sinks/public"
 )
 
 // LockFile is the name of the lock file inside PUBLIC_DIR. It is never
@@ -18,53 +20,21 @@ import (
 // hold "the" lock on two different inodes.
 const LockFile = ".refrecon.lock"
 
-// ErrLocked is matched (errors.Is) by the error Lock returns when another
-// process holds the lock and the caller chose not to wait.
-var ErrLocked = errors.New("publication directory is locked")
-
-// pollInterval is how often LockContext retries while waiting.
+// pollInterval is how often Lock retries while waiting.
 var pollInterval = 250 * time.Millisecond
 
-// Holder describes the process holding the lock, as it wrote itself into
-// the lock file.
-type Holder struct {
-	PID     int       `json:"pid"`
-	Host    string    `json:"host"`
-	Command string    `json:"command"`
-	Since   time.Time `json:"since"`
-	Unknown bool      `json:"-"` // the file did not say (holder still writing, or not refrecon)
-}
-
-// LockedError is the error for a lock held by someone else. It matches
-// ErrLocked.
-type LockedError struct {
-	Dir    string
-	Holder Holder
-}
-
-func (e *LockedError) Error() string {
-	if e.Holder.Unknown {
-		return fmt.Sprintf("PUBLIC_DIR %s is locked by another process (holder unknown)", e.Dir)
-	}
-	return fmt.Sprintf("PUBLIC_DIR %s is locked by pid %d on host %s (%s, since %s)",
-		e.Dir, e.Holder.PID, e.Holder.Host, e.Holder.Command, e.Holder.Since.UTC().Format(time.RFC3339))
-}
-
-// Unwrap makes errors.Is(err, ErrLocked) true.
-func (e *LockedError) Unwrap() error { return ErrLocked }
-
-// Lock takes the exclusive publication lock on dir (PUBLIC_DIR), creating
-// dir if needed. With wait=false a lock held elsewhere is an error matching
-// ErrLocked (a *LockedError naming the holder); with wait=true Lock blocks
-// until the lock is free. unlock releases it; the kernel also releases it
-// if the process dies.
-func Lock(dir string, wait bool) (unlock func() error, err error) {
-	return LockContext(context.Background(), dir, wait)
-}
-
-// LockContext is Lock with a wait that ends, with ctx's error, when ctx is
-// done.
-func LockContext(ctx context.Context, dir string, wait bool) (unlock func() error, err error) {
+// Lock takes the exclusive publication lock on the directory: flock(2) on
+// PUBLIC_DIR/.refrecon.lock, creating the directory if needed. The kernel
+// releases it when the holder's process ends, however it ends, so there
+// are no stale locks to clean up by hand and req.TTL is not needed. The
+// file also records who holds the lock (run id, pid, host, command, start
+// time) so that a refused run can say whom it waited for. flock is
+// advisory, and on network or FUSE filesystems (NFS mounted with nolock,
+// object-storage mounts) it may exclude only processes on the same
+// machine: where PUBLIC_DIR lives on such a mount, let the orchestrator
+// forbid overlapping runs as well (deploy/README.md).
+func (d *Dir) Lock(ctx context.Context, req public.LockRequest) (unlock func() error, err error) {
+	dir := d.root
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
@@ -82,10 +52,10 @@ func LockContext(ctx context.Context, dir string, wait bool) (unlock func() erro
 			f.Close()
 			return nil, fmt.Errorf("lock %s: flock: %w", dir, err)
 		}
-		if !wait {
+		if !req.Wait {
 			h := readHolder(f)
 			f.Close()
-			return nil, &LockedError{Dir: dir, Holder: h}
+			return nil, &public.LockedError{Store: dir, Holder: h}
 		}
 		t := time.NewTimer(pollInterval)
 		select {
@@ -96,7 +66,7 @@ func LockContext(ctx context.Context, dir string, wait bool) (unlock func() erro
 		case <-t.C:
 		}
 	}
-	if err := writeHolder(f); err != nil {
+	if err := writeHolder(f, req.RunID); err != nil {
 		f.Close() // releases the lock
 		return nil, fmt.Errorf("lock %s: recording holder: %w", dir, err)
 	}
@@ -128,9 +98,9 @@ func flock(f *os.File, how int) error {
 	}
 }
 
-func writeHolder(f *os.File) error {
+func writeHolder(f *os.File, runID string) error {
 	host, _ := os.Hostname()
-	h := Holder{PID: os.Getpid(), Host: host, Command: commandName(os.Args), Since: time.Now().UTC().Truncate(time.Second)}
+	h := public.Holder{RunID: runID, PID: os.Getpid(), Host: host, Command: commandName(os.Args), Since: time.Now().UTC().Truncate(time.Second)}
 	b, err := json.Marshal(h)
 	if err != nil {
 		return err
@@ -144,11 +114,11 @@ func writeHolder(f *os.File) error {
 	return f.Sync()
 }
 
-func readHolder(f *os.File) Holder {
+func readHolder(f *os.File) public.Holder {
 	b, err := io.ReadAll(io.NewSectionReader(f, 0, 4096))
-	var h Holder
+	var h public.Holder
 	if err != nil || json.Unmarshal(b, &h) != nil || h.PID == 0 {
-		return Holder{Unknown: true}
+		return public.Holder{Unknown: true}
 	}
 	return h
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package publicjson
+package localdir
 
 import "syscall"
 

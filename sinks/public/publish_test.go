@@ -1,4 +1,4 @@
-package publicjson_test
+package public_test
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,7 +17,9 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/publicjson"
+	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
+	"github.com/refrecon/refrecon/sinks/public/publictest"
 )
 
 var asOf = time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)
@@ -85,29 +86,12 @@ func result(n int) *pipeline.Result {
 
 func publish(t *testing.T, dir string, perPage int, id string, res *pipeline.Result) {
 	t.Helper()
-	if err := publicjson.New(dir, perPage).Publish(context.Background(), info(id), res); err != nil {
+	if err := public.New(localdir.Open(dir), perPage).Publish(context.Background(), info(id), res); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 }
 
-// readTree returns every regular file under dir by '/'-separated relative path.
-func readTree(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+func readTree(t *testing.T, dir string) map[string][]byte { return publictest.DirTree(t, dir) }
 
 func decode(t *testing.T, b []byte, v any) {
 	t.Helper()
@@ -180,7 +164,7 @@ func TestPagination(t *testing.T) {
 
 func TestRecordsPerPageValidated(t *testing.T) {
 	for _, per := range []int{-1, 101, 1000} {
-		err := publicjson.New(t.TempDir(), per).Publish(context.Background(), info(id1), result(1))
+		err := public.New(localdir.Open(t.TempDir()), per).Publish(context.Background(), info(id1), result(1))
 		if err == nil {
 			t.Errorf("recordsPerPage %d: Publish succeeded", per)
 		}
@@ -213,7 +197,7 @@ func TestManifestAndLatest(t *testing.T) {
 			SHA256 string
 		}
 		Notes []string
-		Files []publicjson.FileEntry
+		Files []public.FileEntry
 	}
 	decode(t, snap["manifest.json"], &m)
 	if m.SnapshotID != id1 || m.AsOf != "2026-04-15T00:00:00Z" || m.CodeVersion != "v1.0.0" || m.CycleSetSha256 != strings.Repeat("ab", 32) ||
@@ -331,7 +315,7 @@ func TestFailedPublishLeavesPrevious(t *testing.T) {
 	t.Run("CancelledAfterFiles", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		p := publicjson.New(dir, 25)
+		p := public.New(localdir.Open(dir), 25)
 		n := 0
 		p.SetBeforeFile(func(string) error {
 			if n++; n == 4 {
@@ -348,7 +332,7 @@ func TestFailedPublishLeavesPrevious(t *testing.T) {
 		}
 	})
 	t.Run("WriteError", func(t *testing.T) {
-		p := publicjson.New(dir, 25)
+		p := public.New(localdir.Open(dir), 25)
 		boom := errors.New("disk full")
 		p.SetBeforeFile(func(rel string) error {
 			if strings.HasPrefix(rel, "referrers/") {
@@ -369,13 +353,13 @@ func TestFailedPublishLeavesPrevious(t *testing.T) {
 			if id == "latest" {
 				continue
 			}
-			if err := publicjson.New(dir, 25).Publish(context.Background(), inf, result(1)); err == nil {
+			if err := public.New(localdir.Open(dir), 25).Publish(context.Background(), inf, result(1)); err == nil {
 				t.Errorf("snapshot id %q accepted", id)
 			}
 		}
 		res := result(1)
 		res.Cycles[0].Cycle.ID = "../../x"
-		if err := publicjson.New(dir, 25).Publish(context.Background(), info(id2), res); err == nil {
+		if err := public.New(localdir.Open(dir), 25).Publish(context.Background(), info(id2), res); err == nil {
 			t.Errorf("cycle id ../../x accepted")
 		}
 		if after := latestState(t, dir); !reflect.DeepEqual(after, before) {
@@ -403,7 +387,7 @@ func TestLatestNotReplaceable(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "latest.json", "keep"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := publicjson.New(dir, 25).Publish(context.Background(), info(id1), result(3)); err == nil {
+	if err := public.New(localdir.Open(dir), 25).Publish(context.Background(), info(id1), result(3)); err == nil {
 		t.Fatalf("Publish succeeded with latest.json a directory")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "latest.json", "keep")); err != nil {
@@ -418,7 +402,7 @@ func TestUnwritableDir(t *testing.T) {
 	if err := os.WriteFile(parent, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := publicjson.New(filepath.Join(parent, "public"), 25).Publish(context.Background(), info(id1), result(3)); err == nil {
+	if err := public.New(localdir.Open(filepath.Join(parent, "public")), 25).Publish(context.Background(), info(id1), result(3)); err == nil {
 		t.Fatalf("Publish under a regular file succeeded")
 	}
 }
@@ -551,7 +535,7 @@ func BenchmarkPublish(b *testing.B) {
 	res := result(20_000)
 	for i := 0; b.Loop(); i++ {
 		dir := b.TempDir()
-		if err := publicjson.New(dir, 100).Publish(context.Background(), info(id1), res); err != nil {
+		if err := public.New(localdir.Open(dir), 100).Publish(context.Background(), info(id1), res); err != nil {
 			b.Fatal(err)
 		}
 	}

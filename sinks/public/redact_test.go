@@ -1,4 +1,4 @@
-package publicjson
+package public
 
 import "testing"
 

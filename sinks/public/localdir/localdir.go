@@ -1,0 +1,405 @@
+// Package localdir is the sinks/public storage driver for a local
+// directory (PUBLIC_DIR as a path): the tuned writer of the 1M-referral
+// publish (docs/performance.md).
+//
+//   - A snapshot is staged under snapshots/.tmp-<id>-<random>/, which
+//     nothing reads (the frontend and retention follow latest.json and
+//     snapshot-id names only); Commit renames it to snapshots/<id>/.
+//     NewSnapshot removes .tmp-* entries left by crashed runs, so only one
+//     publish may run at a time on a directory (Lock).
+//   - Files are created in place with O_EXCL (an existing name is an
+//     error, never an overwrite: two refcodes that differ only in case on a
+//     case-insensitive filesystem), by one goroutine: file creation is
+//     kernel CPU, and two writers were no faster.
+//   - Reuse is a hard link to the previous snapshot's file when its size
+//     on disk agrees; after 16 failed links (a filesystem without them) a
+//     snapshot stops trying and writes every file.
+//   - Flush is one sync(2) on Linux (instead of an fsync per file), then an
+//     fsync of every directory written; elsewhere every file is fsynced.
+//   - List reads the staged tree's directories (getdents, no stat per
+//     file) and takes each file's size from the write that stored it all.
+//   - latest.json is replaced by rename of a fsynced temporary file, then
+//     the directory is fsynced.
+//   - Lock is flock(2) on PUBLIC_DIR/.refrecon.lock (lock.go).
+package localdir
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/refrecon/refrecon/sinks/public"
+)
+
+// Dir is a public.Storage in a local directory.
+type Dir struct {
+	root string
+	// link, when set (tests), replaces os.Link.
+	link func(oldname, newname string) error
+}
+
+var _ public.Storage = (*Dir)(nil)
+
+// Open returns the store in directory root. It does no I/O: the
+// directory is created when something is written or locked.
+func Open(root string) *Dir { return &Dir{root: root} }
+
+// String is the directory's path.
+func (d *Dir) String() string { return d.root }
+
+func (d *Dir) path(key string) (string, error) {
+	if !public.CleanKey(key) {
+		return "", fmt.Errorf("key %q: not a clean relative path", key)
+	}
+	return filepath.Join(d.root, filepath.FromSlash(key)), nil
+}
+
+// ReadObject reads the file at key.
+func (d *Dir) ReadObject(_ context.Context, key string) ([]byte, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(p)
+}
+
+// ReadLatest reads latest.json; a directory has no versions.
+func (d *Dir) ReadLatest(ctx context.Context) ([]byte, string, error) {
+	b, err := d.ReadObject(ctx, public.LatestName)
+	return b, "", err
+}
+
+// WriteLatest replaces latest.json by rename. The version is not checked:
+// the lock keeps other publishers out.
+func (d *Dir) WriteLatest(_ context.Context, data []byte, _ string) error {
+	tmp := filepath.Join(d.root, ".latest.json.tmp-"+randomHex())
+	if err := writeFile(tmp, data, true); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(d.root, public.LatestName)); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(d.root)
+}
+
+// ListSnapshots lists the directories under snapshots/.
+func (d *Dir) ListSnapshots(context.Context) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(d.root, public.SnapshotsDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil // os.ReadDir sorts by name
+}
+
+// DeleteSnapshot removes snapshots/<id>/.
+func (d *Dir) DeleteSnapshot(_ context.Context, id string) error {
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		return fmt.Errorf("snapshot %q: not a snapshot name", id)
+	}
+	return os.RemoveAll(filepath.Join(d.root, public.SnapshotsDir, id))
+}
+
+// NewSnapshot removes what crashed publishes left behind and starts
+// staging snapshot id in a temporary directory.
+func (d *Dir) NewSnapshot(_ context.Context, id string) (public.SnapshotWriter, error) {
+	if id == "" || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
+		return nil, fmt.Errorf("snapshot %q: not a snapshot name", id)
+	}
+	snaps := filepath.Join(d.root, public.SnapshotsDir)
+	if err := os.MkdirAll(snaps, 0o755); err != nil {
+		return nil, err
+	}
+	if err := removeStale(snaps, ".tmp-"); err != nil {
+		return nil, err
+	}
+	if err := removeStale(d.root, ".latest.json.tmp-"); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(snaps, ".tmp-"+id+"-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, err
+	}
+	link := d.link
+	if link == nil {
+		link = os.Link
+	}
+	return &snapshot{
+		d: d, tmp: tmp, final: filepath.Join(snaps, id),
+		dirs: map[string]bool{".": true}, written: map[string]int64{}, link: link,
+	}, nil
+}
+
+// maxLinkFailures is how many failed hard links make a snapshot stop
+// trying (a filesystem without hard links, a previous snapshot on another
+// device): every file is then written.
+const maxLinkFailures = 16
+
+// snapshot stages one snapshot; its methods run on one goroutine at a time
+// (it does not implement public.Parallel).
+type snapshot struct {
+	d        *Dir
+	tmp      string // "" once committed or aborted
+	final    string
+	dirs     map[string]bool  // directories made, relative to tmp
+	written  map[string]int64 // files stored, with their sizes
+	link     func(oldname, newname string) error
+	failures int
+}
+
+// mkdirs makes the directory of rel (and its parents) once per snapshot.
+func (s *snapshot) mkdirs(rel string) error {
+	dir := path.Dir(rel)
+	if s.dirs[dir] {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(s.tmp, filepath.FromSlash(dir)), 0o755); err != nil {
+		return err
+	}
+	for ; !s.dirs[dir]; dir = path.Dir(dir) {
+		s.dirs[dir] = true
+	}
+	return nil
+}
+
+func (s *snapshot) Put(_ context.Context, rel string, data []byte) error {
+	if s.tmp == "" {
+		return errors.New("snapshot already committed or aborted")
+	}
+	if !public.CleanKey(rel) {
+		return fmt.Errorf("key %q: not a clean relative path", rel)
+	}
+	if err := s.mkdirs(rel); err != nil {
+		return err
+	}
+	if err := writeNew(filepath.Join(s.tmp, filepath.FromSlash(rel)), data, !haveSyncFS); err != nil {
+		return err
+	}
+	s.written[rel] = int64(len(data))
+	return nil
+}
+
+// Reuse hard-links the previous snapshot's file, when its size on disk is
+// the manifest's (a snapshot is never changed once published, so the
+// manifest's sha256 is the file's).
+func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64) bool {
+	if s.tmp == "" || s.failures >= maxLinkFailures || !public.CleanKey(rel) || from == "" || strings.ContainsAny(from, `/\`) {
+		return false
+	}
+	src := filepath.Join(s.d.root, public.SnapshotsDir, from, filepath.FromSlash(rel))
+	fi, err := os.Lstat(src)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return false
+	}
+	if s.mkdirs(rel) != nil {
+		return false
+	}
+	if err := s.link(src, filepath.Join(s.tmp, filepath.FromSlash(rel))); err != nil {
+		s.failures++
+		return false
+	}
+	s.written[rel] = size
+	return true
+}
+
+func (s *snapshot) Flush(context.Context) error {
+	if s.tmp == "" {
+		return errors.New("snapshot already committed or aborted")
+	}
+	if haveSyncFS {
+		if err := syncFS(s.tmp); err != nil {
+			return err
+		}
+	}
+	dirs := make([]string, 0, len(s.dirs))
+	for d := range s.dirs {
+		dirs = append(dirs, d)
+	}
+	slices.Sort(dirs)
+	for _, d := range dirs {
+		if err := syncDir(filepath.Join(s.tmp, filepath.FromSlash(d))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// List walks the staged tree. A file this writer stored has the size its
+// write stored in full; any other file (none, unless someone wrote into
+// the temporary directory) is stat'ed.
+func (s *snapshot) List(context.Context) ([]public.Object, error) {
+	if s.tmp == "" {
+		return nil, errors.New("snapshot already committed or aborted")
+	}
+	var out []public.Object
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		ents, err := os.ReadDir(filepath.Join(s.tmp, filepath.FromSlash(rel)))
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			key := e.Name()
+			if rel != "." {
+				key = rel + "/" + key
+			}
+			switch {
+			case e.IsDir():
+				if err := walk(key); err != nil {
+					return err
+				}
+			case e.Type().IsRegular():
+				size, ok := s.written[key]
+				if !ok {
+					fi, err := e.Info()
+					if err != nil {
+						return err
+					}
+					size = fi.Size()
+				}
+				out = append(out, public.Object{Key: key, Size: size})
+			}
+		}
+		return nil
+	}
+	if err := walk("."); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *snapshot) Commit(context.Context) error {
+	if s.tmp == "" {
+		return errors.New("snapshot already committed or aborted")
+	}
+	if err := install(s.tmp, s.final); err != nil {
+		return err
+	}
+	s.tmp = "" // installed (or an identical one kept and tmp removed)
+	return syncDir(filepath.Dir(s.final))
+}
+
+func (s *snapshot) Abort(context.Context) error {
+	if s.tmp == "" {
+		return nil
+	}
+	tmp := s.tmp
+	s.tmp = ""
+	return os.RemoveAll(tmp)
+}
+
+// install moves the finished tmp directory to final. When final exists (the
+// same run published again) with the same manifest, the files are the same:
+// it is kept as it is, so readers following latest.json never miss it.
+// Otherwise the old directory is moved aside and replaced.
+func install(tmp, final string) error {
+	if _, err := os.Lstat(final); errors.Is(err, os.ErrNotExist) {
+		return os.Rename(tmp, final)
+	}
+	manifest, err := os.ReadFile(filepath.Join(tmp, public.ManifestName))
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(filepath.Join(final, public.ManifestName)); err == nil && bytes.Equal(old, manifest) {
+		return os.RemoveAll(tmp)
+	}
+	aside := tmp + "-replaced" // a .tmp- name: removed by the next NewSnapshot if we crash
+	if err := os.Rename(final, aside); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		_ = os.Rename(aside, final) // put the old one back; the rename error is the one to report
+		return err
+	}
+	return os.RemoveAll(aside)
+}
+
+// removeStale removes the temporary files and directories in dir that
+// crashed publishes left behind.
+func removeStale(dir, prefix string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove stale %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func randomHex() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics on failure instead)
+	return hex.EncodeToString(b[:])
+}
+
+// writeNew writes a snapshot file that must not exist yet. One that exists
+// already is two names that are one on this filesystem (refcodes that
+// differ only in case, on a case-insensitive one): an error, never an
+// overwrite.
+func writeNew(path string, data []byte, sync bool) error {
+	err := writeFile(path, data, sync)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists already (two refcodes that differ only in case, on a case-insensitive filesystem?)", path)
+	}
+	return err
+}
+
+// writeFile creates path with data, fsyncing it when sync is set.
+func writeFile(path string, data []byte, sync bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// syncDir fsyncs a directory so that the entries in it are durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
