@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refrecon/refrecon/sinks/publicjson"
+	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 )
 
@@ -350,7 +350,7 @@ func boostText(s string) string {
 func checkUnranked(t *testing.T, wc *designedCycle, tree map[string][]byte, root string) {
 	t.Helper()
 	for refcode, n := range wc.unranked {
-		b, ok := tree[root+"referrers/"+publicjson.RefcodeFileName(refcode)+".json"]
+		b, ok := tree[root+"referrers/"+public.RefcodeFileName(refcode)+".json"]
 		if !ok {
 			t.Errorf("no referrer file for %s", refcode)
 			continue

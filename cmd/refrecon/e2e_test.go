@@ -29,7 +29,8 @@ import (
 
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/snapshots"
+	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
 	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/rs/zerolog"
@@ -114,7 +115,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || d.Name() == snapshots.LockFile {
+		if d.IsDir() || d.Name() == localdir.LockFile {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, path)
@@ -702,7 +703,7 @@ func TestE2ELockedPublicDir(t *testing.T) {
 	d := newDirs(t)
 	mustRun(t, d.env(fixtureAsOf))
 	before := readTree(t, d.Public)
-	unlock, err := snapshots.Lock(d.Public, false)
+	unlock, err := localdir.Open(d.Public).Lock(t.Context(), public.LockRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -710,7 +711,7 @@ func TestE2ELockedPublicDir(t *testing.T) {
 	if uerr := unlock(); uerr != nil {
 		t.Fatal(uerr)
 	}
-	if !errors.Is(err, snapshots.ErrLocked) {
+	if !errors.Is(err, public.ErrLocked) {
 		t.Errorf("run while PUBLIC_DIR is locked: %v, want ErrLocked", err)
 	}
 	if diff := diffTrees(before, readTree(t, d.Public)); diff != "" {

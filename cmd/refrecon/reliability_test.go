@@ -36,7 +36,7 @@ import (
 	"github.com/refrecon/refrecon/fixtures/synth"
 	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
-	"github.com/refrecon/refrecon/sinks/snapshots"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
@@ -125,7 +125,7 @@ func relTree(t *testing.T, dir string) map[string][]byte {
 		if err != nil {
 			return err
 		}
-		if e.IsDir() || e.Name() == snapshots.LockFile {
+		if e.IsDir() || e.Name() == localdir.LockFile {
 			return nil
 		}
 		b, err := os.ReadFile(p)

@@ -15,6 +15,7 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/sinks/bigquery"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sources/referrals/d1"
 	"github.com/refrecon/refrecon/sources/referrals/d1dump"
@@ -100,7 +101,7 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (*reconcile.R
 func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (reconcile.Plan, error) {
 	p := reconcile.Plan{
 		CodeVersion:    codeVersion,
-		PublicDir:      cfg.PublicDir,
+		Public:         localdir.Open(cfg.PublicDir),
 		PrivateDir:     cfg.PrivateDir,
 		RecordsPerPage: cfg.RecordsPerPage,
 		KeepSnapshots:  cfg.KeepSnapshots,

@@ -25,8 +25,7 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/csvreport"
-	"github.com/refrecon/refrecon/sinks/publicjson"
-	"github.com/refrecon/refrecon/sinks/snapshots"
+	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -63,11 +62,11 @@ type Plan struct {
 	// Warehouse opens the warehouse the run writes; nil = no warehouse.
 	Warehouse func(ctx context.Context) (Warehouse, error)
 
-	PublicDir      string
+	Public         public.Storage // where the public snapshot is published (PUBLIC_DIR)
 	PrivateDir     string
 	RecordsPerPage int  // leaderboard page size, 1..100
 	KeepSnapshots  int  // snapshots kept after the publish; 0 = keep all
-	LockWait       bool // wait for another process publishing into PublicDir instead of failing
+	LockWait       bool // wait for another run publishing into Public instead of failing
 
 	// Log is the run's logger; Run adds run_id to every record.
 	Log zerolog.Logger
@@ -78,7 +77,7 @@ type Plan struct {
 	// OnStaged, when set (tests), makes Run wait until the public snapshot
 	// is staged before it writes the private outputs, and is called with
 	// the staged snapshot.
-	OnStaged func(*publicjson.Staged, error)
+	OnStaged func(*public.Staged, error)
 }
 
 // Report is what one run did; it makes the final log record and the
@@ -128,7 +127,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	log.Info().Str("stage", "config").Time("as_of", p.AsOf).Int("cycles", len(p.Cycles.Cycles)).
 		Float64("seconds", time.Since(started).Seconds()).Msg("configuration loaded")
 
-	unlock, err := snapshots.LockContext(ctx, p.PublicDir, p.LockWait)
+	unlock, err := p.Public.Lock(ctx, public.LockRequest{RunID: rep.RunID, TTL: lockTTL(ctx), Wait: p.LockWait})
 	if err != nil {
 		return rep, fmt.Errorf("lock public dir: %w", err)
 	}
@@ -178,7 +177,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	// committed (latest.json replaced) only when both succeeded; otherwise
 	// it is aborted and the previous snapshot stays the published one.
 	stage = time.Now()
-	pub := publicjson.New(p.PublicDir, p.RecordsPerPage)
+	pub := public.New(p.Public, p.RecordsPerPage)
 	staged := stagePublish(ctx, pub, info, res)
 	defer func() {
 		if aerr := staged.abort(); aerr != nil {
@@ -201,18 +200,18 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
 	}
 	commit := time.Now()
-	if err := s.Commit(); err != nil {
+	if err := s.Commit(ctx); err != nil {
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
 	}
 	rep.Result = res
 	st := s.Stats()
-	log.Info().Str("stage", "publish").Int("rows", publicRows(res)).Str("snapshot_id", info.SnapshotID).Str("dir", p.PublicDir).
+	log.Info().Str("stage", "publish").Int("rows", publicRows(res)).Str("snapshot_id", info.SnapshotID).Str("dir", p.Public.String()).
 		Int("files", st.Files).Int("linked", st.Linked).Float64("prepare_seconds", st.Prepare.Seconds()).
 		Float64("flush_seconds", st.Flush.Seconds()).Float64("commit_seconds", time.Since(commit).Seconds()).
 		Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("public snapshot published")
 
 	if p.KeepSnapshots > 0 {
-		removed, err := snapshots.Prune(p.PublicDir, p.KeepSnapshots)
+		removed, err := public.Prune(ctx, p.Public, public.Retention{Keep: p.KeepSnapshots})
 		if err != nil {
 			// The snapshot is published; a failed clean-up is reported, not fatal.
 			log.Warn().Err(err).Str("stage", "retention").Msg("old snapshots not pruned")
@@ -222,17 +221,17 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	return rep, nil
 }
 
-// stagedPublish is a publicjson.Prepare running beside the private outputs.
+// stagedPublish is a public.Publisher.Prepare running beside the private outputs.
 type stagedPublish struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	s      *publicjson.Staged
+	s      *public.Staged
 	err    error
 }
 
 // stagePublish starts preparing the public snapshot in a goroutine. A panic
 // there fails the publish instead of the process.
-func stagePublish(ctx context.Context, pub *publicjson.Publisher, info pipeline.RunInfo, res *pipeline.Result) *stagedPublish {
+func stagePublish(ctx context.Context, pub *public.Publisher, info pipeline.RunInfo, res *pipeline.Result) *stagedPublish {
 	ctx, cancel := context.WithCancel(ctx)
 	sp := &stagedPublish{cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -248,7 +247,7 @@ func stagePublish(ctx context.Context, pub *publicjson.Publisher, info pipeline.
 }
 
 // wait returns the staged snapshot once Prepare has finished.
-func (sp *stagedPublish) wait() (*publicjson.Staged, error) {
+func (sp *stagedPublish) wait() (*public.Staged, error) {
 	<-sp.done
 	return sp.s, sp.err
 }
@@ -346,6 +345,16 @@ func LogFinished(log zerolog.Logger, rep Report, err error) {
 			Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).
 			Int64("invoices", c.Invoices).Int64("refunds", c.Refunds)).
 		Msg("run finished")
+}
+
+// lockTTL is how long the publication lock stands if the run dies
+// holding it, on stores without a kernel lock (buckets): the run's
+// deadline and a minute, or six hours without one.
+func lockTTL(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d) + time.Minute
+	}
+	return 6 * time.Hour
 }
 
 // NewRunID returns a random id for one run's log records.

@@ -13,7 +13,8 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/publicjson"
+	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
 	"github.com/refrecon/refrecon/sources/stripe/export"
@@ -43,7 +44,7 @@ func fixturePlan(t *testing.T, root, asOf string, logs *bytes.Buffer) reconcile.
 		Referrals:      sqlitesrc.NewImage("(embedded fixture)", fixtures.ReferralsSQLite),
 		Stripe:         embeddedStripe{},
 		Warehouse:      func(context.Context) (reconcile.Warehouse, error) { return sqlitewh.Open(wh) },
-		PublicDir:      filepath.Join(root, "public"),
+		Public:         localdir.Open(filepath.Join(root, "public")),
 		PrivateDir:     filepath.Join(root, "private"),
 		RecordsPerPage: 25,
 		Log:            zerolog.New(zerolog.SyncWriter(logs)),
@@ -65,7 +66,7 @@ func TestRunPublishesWhatItReports(t *testing.T) {
 	if rep.Status != "ok" || rep.RunID != p.RunID || rep.Result == nil || rep.Counts.Referrals != 246 {
 		t.Fatalf("report %+v: want ok, run id %s, a result, 246 referrals", rep, p.RunID)
 	}
-	latest, err := os.ReadFile(filepath.Join(p.PublicDir, "latest.json"))
+	latest, err := os.ReadFile(filepath.Join(p.Public.String(), "latest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestFailedPrivateAbortsStagedPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	var staged []string
-	p.OnStaged = func(s *publicjson.Staged, err error) {
+	p.OnStaged = func(s *public.Staged, err error) {
 		if err != nil || s == nil {
 			t.Errorf("Prepare: %v", err)
 			return

@@ -257,7 +257,12 @@ func (s *snapshot) List(context.Context) ([]public.Object, error) {
 	var out []public.Object
 	var walk func(rel string) error
 	walk = func(rel string) error {
-		ents, err := os.ReadDir(filepath.Join(s.tmp, filepath.FromSlash(rel)))
+		f, err := os.Open(filepath.Join(s.tmp, filepath.FromSlash(rel)))
+		if err != nil {
+			return err
+		}
+		ents, err := f.ReadDir(-1) // unsorted: List's order is any
+		f.Close()
 		if err != nil {
 			return err
 		}
