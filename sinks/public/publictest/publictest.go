@@ -141,7 +141,7 @@ func put(t *testing.T, w public.SnapshotWriter, objs map[string][]byte) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			if err := w.Put(ctx, k, objs[k]); err != nil {
-				errs <- fmt.Errorf("Put %s: %w", k, err)
+				errs <- fmt.Errorf("put %s: %w", k, err)
 			}
 		})
 	}
