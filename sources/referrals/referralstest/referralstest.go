@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 )
@@ -40,9 +41,12 @@ type Case struct {
 	WantErr []string
 }
 
-// Run runs every case of the suite against the sources open returns. open
-// is given the path of a SQLite file built for the case; it must not change
-// the file (the suite checks that it is byte-for-byte unchanged).
+// Run runs every case of the suite against the sources open returns, then
+// checks that a read under a cancelled context (or one past its deadline)
+// fails with the context's error. open is given the path of a SQLite file
+// built for the case; it must not change the file (the suite checks that
+// it is byte-for-byte unchanged). Every error must be wrapped once: the
+// text it starts with (up to the first ": ") does not come again.
 func Run(t *testing.T, open func(t *testing.T, dbPath string) Source) {
 	for _, c := range Cases() {
 		t.Run(c.Name, func(t *testing.T) {
@@ -60,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T, dbPath string) Source) {
 						t.Errorf("ReadReferrals error %q does not contain %q", err, s)
 					}
 				}
+				checkWrappedOnce(t, err)
 			} else {
 				if err != nil {
 					t.Fatalf("ReadReferrals: %v", err)
@@ -71,16 +76,43 @@ func Run(t *testing.T, open func(t *testing.T, dbPath string) Source) {
 			}
 		})
 	}
-	t.Run("canceled context", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "referrals.sqlite")
-		CreateDB(t, path, specCase().Stmts...)
-		src := open(t, path)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if _, err := src.ReadReferrals(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("ReadReferrals with a canceled context: %v, want context.Canceled", err)
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"canceled context", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, context.Canceled},
+		{"deadline passed", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Unix(0, 0))
+		}, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "referrals.sqlite")
+			CreateDB(t, path, specCase().Stmts...)
+			src := open(t, path)
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			_, err := src.ReadReferrals(ctx)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ReadReferrals: %v, want %v", err, tc.want)
+			}
+			checkWrappedOnce(t, err)
+		})
+	}
+}
+
+// checkWrappedOnce fails t when the first part of err's text comes again
+// later in it ("referrals source x: referrals source x: ...").
+func checkWrappedOnce(t *testing.T, err error) {
+	t.Helper()
+	head, rest, _ := strings.Cut(err.Error(), ": ")
+	if rest != "" && strings.Contains(rest, head) {
+		t.Errorf("error %q repeats %q: wrap once", err, head)
+	}
 }
 
 func fileSum(t *testing.T, path string) [32]byte {

@@ -16,11 +16,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 )
@@ -31,20 +33,37 @@ type Source interface {
 }
 
 // Case is one account: its objects as an NDJSON export and what every
-// source must read from it.
+// source must read from it: the data, or an error whose text contains
+// every WantErr string.
 type Case struct {
-	Name   string
-	NDJSON []byte
-	Want   pipeline.Stripe
+	Name    string
+	NDJSON  []byte
+	Want    pipeline.Stripe
+	WantErr []string
 }
 
-// Run runs every case against the sources open returns.
+// Run runs every case against the sources open returns, then checks that
+// a read under a cancelled context (or one past its deadline) fails with
+// the context's error. Every error must be wrapped once: the text it
+// starts with (up to the first ": ") does not come again.
 func Run(t *testing.T, open func(t *testing.T, ndjson []byte) Source) {
 	t.Helper()
-	for _, c := range Cases() {
+	for _, c := range append(Cases(), BadCases()...) {
 		t.Run(c.Name, func(t *testing.T) {
 			src := open(t, c.NDJSON)
 			got, err := src.ReadStripe(t.Context())
+			if c.WantErr != nil {
+				if err == nil {
+					t.Fatalf("ReadStripe: no error, want one containing %q", c.WantErr)
+				}
+				for _, w := range c.WantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("ReadStripe error %q does not contain %q", err, w)
+					}
+				}
+				checkWrappedOnce(t, err)
+				return
+			}
 			if err != nil {
 				t.Fatalf("ReadStripe: %v", err)
 			}
@@ -53,11 +72,58 @@ func Run(t *testing.T, open func(t *testing.T, ndjson []byte) Source) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"cancelled context", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, context.Canceled},
+		{"deadline passed", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Unix(0, 0))
+		}, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := open(t, pages().NDJSON)
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			if _, err := src.ReadStripe(ctx); !errors.Is(err, tc.want) {
+				t.Fatalf("ReadStripe: %v, want %v", err, tc.want)
+			} else {
+				checkWrappedOnce(t, err)
+			}
+		})
+	}
+}
+
+// checkWrappedOnce fails t when err's first part comes again in its text
+// ("stripe export: stripe export: ...").
+func checkWrappedOnce(t *testing.T, err error) {
+	t.Helper()
+	if head, rest, ok := strings.Cut(err.Error(), ": "); ok && strings.Contains(rest, head) {
+		t.Errorf("error %q says %q twice: wrap once", err, head)
+	}
 }
 
 // Cases returns the suite's cases, freshly built.
 func Cases() []Case {
 	return []Case{shapes(), pages(), empty()}
+}
+
+// BadCases returns the cases every source must refuse: objects that do not
+// decode as their Stripe type. Money is never guessed from a string.
+func BadCases() []Case {
+	in := Invoice("in_bad", "cus_1", nil, "ch_1", "paid", "usd", 1200, nil, 1700000000)
+	in["amount_paid"] = "1200"
+	re := Refund("re_bad", "ch_1", 100, "succeeded", 1700000000)
+	re["amount"] = 1.5
+	return []Case{
+		{Name: "amount_paid as a string", NDJSON: ndjson([]obj{Customer("cus_1", "a@example.com", 1690000000), in}), WantErr: []string{"amount_paid"}},
+		{Name: "refund amount not an integer", NDJSON: ndjson([]obj{re}), WantErr: []string{"amount"}},
+	}
 }
 
 // Normalize returns s with every slice sorted by ID and empty slices nil,
