@@ -444,8 +444,8 @@ func strs(names ...string) []any {
 var (
 	referrerHeader = strs("rank", "refcode", "referrer email", "qualified", "award", "score", "referrals", "conversions",
 		"pending conversions", "revenue", "pending revenue", "final score boost", "admin action", "admin action reason")
-	trailHeader = strs("seq", "paid at", "invoice id", "customer id", "refcode", "referee email", "net", "pending",
-		"accumulated revenue", "pool before", "claim")
+	trailHeader = strs("seq", "paid at", "invoice id", "customer id", "refcode", "referee email", "gross", "refunds",
+		"credit notes", "disputes", "net", "pending", "accumulated revenue", "pool before", "claim")
 )
 
 func (b *book) cycle(cr *pipeline.CycleResult) error {
@@ -482,7 +482,8 @@ func (b *book) cycle(cr *pipeline.CycleResult) error {
 	}
 	event := func(i int, ev *pipeline.AccountingLine, row []any) []any {
 		return append(row[:0], i+1, b.date(ev.PaidAt), text(ev.InvoiceID), text(ev.CustomerID), text(ev.Refcode),
-			text(ev.RefereeEmail), b.money(cur, ev.Net), ev.Pending, b.money(cur, ev.AccumulatedRevenue),
+			text(ev.RefereeEmail), b.money(cur, ev.Gross), b.money(cur, ev.Refunded), b.money(cur, ev.Credited),
+			b.money(cur, ev.Disputed), b.money(cur, ev.Net), ev.Pending, b.money(cur, ev.AccumulatedRevenue),
 			b.money(cur, ev.PoolBefore), b.money(cur, ev.Claim))
 	}
 	t := cr.Totals
@@ -589,10 +590,22 @@ func (b *book) table(name string, title, header []any, rows [][]any) error {
 	return s.flush()
 }
 
-// clawbackRows are the rows of the clawback sheet. The pipeline does not
-// flag clawback candidates or compute award drift yet (issue #20 and the
-// settlement issue add them); until then the sheet is its header.
-func clawbackRows(*book) [][]any { return nil }
+// clawbackRows are the rows of the clawback sheet: every referral row the
+// pipeline flags as a clawback candidate (rewarded, converts nowhere any
+// more), with the reason that stopped it. Award drift of settled cycles
+// joins them when settlement lands (the pipeline does not compute it yet).
+func clawbackRows(b *book) [][]any {
+	var rows [][]any
+	for i := range b.in.Result.Decisions {
+		d := &b.in.Result.Decisions[i]
+		if !d.Clawback {
+			continue
+		}
+		rows = append(rows, []any{"clawback candidate", nil, text(d.Row.Refcode), text(d.Row.Email), b.date(d.ReferredAt),
+			nil, nil, nil, text(d.Reason)})
+	}
+	return rows
+}
 
 var changesHeader = strs("cycle id", "change", "refcode or email", "field", "old", "new", "difference")
 

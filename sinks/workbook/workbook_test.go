@@ -45,7 +45,7 @@ func testResult() *pipeline.Result {
 		},
 		Unranked: []pipeline.Entry{{Refcode: "zed"}, {Refcode: "carol"}},
 		Events: []pipeline.AccountingLine{
-			{InvoiceID: "in_1", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "+bob@example.com", PaidAt: 1772755200, Net: 12_000, AccumulatedRevenue: 12_000},
+			{InvoiceID: "in_1", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "+bob@example.com", PaidAt: 1772755200, Gross: 12_500, Refunded: 500, Net: 12_000, AccumulatedRevenue: 12_000},
 			{InvoiceID: "in_2", CustomerID: "cus_2", Refcode: "alice", RefereeEmail: "dan@example.com", PaidAt: 1772755300, Net: 340, AccumulatedRevenue: 12_340},
 			{InvoiceID: "in_3", CustomerID: "cus_3", Refcode: evil, RefereeEmail: "eve@example.com", PaidAt: 1772755400, Net: 5, Pending: true, AccumulatedRevenue: 5},
 		},
@@ -62,6 +62,11 @@ func testResult() *pipeline.Result {
 	return &pipeline.Result{
 		AsOf:   asOf,
 		Cycles: []pipeline.CycleResult{usd, jpy, long},
+		Decisions: []pipeline.ReferralDecision{
+			{Row: pipeline.ReferralRow{Email: "ok@example.com", Refcode: "alice"}, Outcome: pipeline.Valid},
+			{Row: pipeline.ReferralRow{Email: "old@example.com", Refcode: "alice", Rewarded: true}, ReferredAt: 1772000000,
+				Outcome: pipeline.Valid, Reason: pipeline.ReasonRefunded, Clawback: true},
+		},
 		Referrers: []pipeline.User{
 			{Email: "alice@example.com", Refcode: "alice"}, {Email: "-mal@example.com", Refcode: evil},
 			{Email: "carol@example.com", Refcode: "carol"}, {Email: "zed@example.com", Refcode: "zed"},
@@ -190,8 +195,10 @@ func TestWorkbookSheetsTypesAndFormats(t *testing.T) {
 	check(s, "A9", excelize.CellTypeNumber, "1", "")
 	check(s, "C9", excelize.CellTypeInlineString, "in_1", "")
 	check(s, "F9", excelize.CellTypeInlineString, "+bob@example.com", "")
-	check(s, "G9", excelize.CellTypeNumber, "120", "#,##0.00")
-	check(s, "H11", excelize.CellTypeBool, "1", "")
+	check(s, "G9", excelize.CellTypeNumber, "125", "#,##0.00")
+	check(s, "H9", excelize.CellTypeNumber, "5", "#,##0.00")
+	check(s, "K9", excelize.CellTypeNumber, "120", "#,##0.00")
+	check(s, "L11", excelize.CellTypeBool, "1", "")
 	if v, _ := f.GetCellValue(s, "B9"); v != time.Unix(1772755200, 0).UTC().Format("2006-01-02 15:04:05") {
 		t.Errorf("paid at shows %q", v)
 	}
@@ -202,7 +209,7 @@ func TestWorkbookSheetsTypesAndFormats(t *testing.T) {
 	check(s, "B23", excelize.CellTypeNumber, "0", "#,##0.00") // remaining
 	// jpy: no decimals.
 	check("cycle-jpy", "E3", excelize.CellTypeNumber, "1200", "#,##0")
-	check("cycle-jpy", "J6", excelize.CellTypeNumber, "50000", "#,##0") // pool before of the event
+	check("cycle-jpy", "N6", excelize.CellTypeNumber, "50000", "#,##0") // pool before of the event
 
 	// Frozen header rows and a filter on the referrers.
 	for _, sh := range wantSheets {
@@ -220,8 +227,12 @@ func TestWorkbookSheetsTypesAndFormats(t *testing.T) {
 	if w, _ := f.GetColWidth(s, "C"); w < float64(len("alice@example.com")) {
 		t.Errorf("email column width %v", w)
 	}
-	// Headers only on the clawback and (no previous snapshot) change sheets.
-	for _, sh := range []string{workbook.ClawbackSheet, workbook.ChangesSheet} {
+	// A clawback candidate.
+	check(workbook.ClawbackSheet, "A3", excelize.CellTypeInlineString, "clawback candidate", "")
+	check(workbook.ClawbackSheet, "D3", excelize.CellTypeInlineString, "old@example.com", "")
+	check(workbook.ClawbackSheet, "I3", excelize.CellTypeInlineString, "refunded", "")
+	// Headers only on the change sheet (no previous snapshot).
+	for _, sh := range []string{workbook.ChangesSheet} {
 		rows, err := f.GetRows(sh)
 		if err != nil {
 			t.Fatal(err)
