@@ -40,20 +40,15 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/internal/privatefile"
+	"github.com/refrecon/refrecon/sinks/internal/review"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 )
 
 // Input is what the report shows.
-type Input struct {
-	Info   pipeline.RunInfo
-	Result *pipeline.Result
-	// Changes is the comparison with the previous snapshot; nil when there
-	// is none.
-	Changes *snapdiff.Diff
-}
+type Input = review.Input
 
 // FileName is the report's name for a snapshot.
-func FileName(snapshotID string) string { return "report-" + snapshotID + ".html" }
+func FileName(snapshotID string) string { return review.FileName(snapshotID, ".html") }
 
 // TopRows is how many leaderboard rows each cycle shows.
 const TopRows = 25
@@ -68,25 +63,20 @@ func Write(ctx context.Context, dir string, in Input) (string, error) {
 	if in.Result == nil {
 		return "", errors.New("write HTML report: no result")
 	}
-	f, err := privatefile.Create(dir, FileName(in.Info.SnapshotID))
+	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), review.Prefix, func(f *privatefile.File) error {
+		bw := bufio.NewWriterSize(f, 64<<10)
+		if err := tmpl.Execute(bw, build(ctx, in)); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return "", fmt.Errorf("write HTML report: %w", err)
 	}
-	defer f.Abort()
-	bw := bufio.NewWriterSize(f, 64<<10)
-	if err := tmpl.Execute(bw, build(ctx, in)); err != nil {
-		return "", fmt.Errorf("write HTML report %s: %w", f.Path(), err)
-	}
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("write HTML report %s: %w", f.Path(), err)
-	}
-	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("write HTML report %s: %w", f.Path(), err)
-	}
-	if err := f.Commit("report-"); err != nil {
-		return "", fmt.Errorf("write HTML report %s: %w", f.Path(), err)
-	}
-	return f.Path(), nil
+	return path, nil
 }
 
 // The template's view of the report.

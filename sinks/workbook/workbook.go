@@ -60,20 +60,15 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/internal/privatefile"
+	"github.com/refrecon/refrecon/sinks/internal/review"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 )
 
-// Input is what the workbook shows.
-type Input struct {
-	Info   pipeline.RunInfo
-	Result *pipeline.Result
-	// Changes is the comparison with the previous snapshot; nil when there
-	// is none.
-	Changes *snapdiff.Diff
-}
+// Input is what the report shows.
+type Input = review.Input
 
-// FileName is the workbook's name for a snapshot.
-func FileName(snapshotID string) string { return "report-" + snapshotID + ".xlsx" }
+// FileName is the report's name for a snapshot.
+func FileName(snapshotID string) string { return review.FileName(snapshotID, ".xlsx") }
 
 // Sheet names that are not cycles.
 const (
@@ -93,18 +88,13 @@ func Write(ctx context.Context, dir string, in Input) (string, error) {
 	if in.Result == nil {
 		return "", errors.New("write workbook: no result")
 	}
-	f, err := privatefile.Create(dir, FileName(in.Info.SnapshotID))
+	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), review.Prefix, func(f *privatefile.File) error {
+		return write(ctx, f, dir, in)
+	})
 	if err != nil {
 		return "", fmt.Errorf("write workbook: %w", err)
 	}
-	defer f.Abort()
-	if err := write(ctx, f, dir, in); err != nil {
-		return "", fmt.Errorf("write workbook %s: %w", f.Path(), err)
-	}
-	if err := f.Commit("report-"); err != nil {
-		return "", fmt.Errorf("write workbook %s: %w", f.Path(), err)
-	}
-	return f.Path(), nil
+	return path, nil
 }
 
 // book is one workbook being written.

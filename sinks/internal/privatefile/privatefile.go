@@ -122,3 +122,22 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// Write creates dir/name, lets write fill it, and commits it (removing the
+// other files of dir with prefix and the same extension); when write fails
+// the temporary file is removed and the previous files stay. It returns
+// the file's path.
+func Write(dir, name, prefix string, write func(f *File) error) (string, error) {
+	f, err := Create(dir, name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Abort()
+	if err := write(f); err != nil {
+		return "", fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	if err := f.Commit(prefix); err != nil {
+		return "", fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	return f.Path(), nil
+}

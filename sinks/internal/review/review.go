@@ -1,0 +1,23 @@
+// Package review is what finance's review reports (the workbook and the
+// HTML report) are made from, and how their files are named.
+package review
+
+import (
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/public/snapdiff"
+)
+
+// Input is what a review report shows.
+type Input struct {
+	Info   pipeline.RunInfo
+	Result *pipeline.Result
+	// Changes is the comparison with the previous snapshot; nil when there
+	// is none.
+	Changes *snapdiff.Diff
+}
+
+// Prefix starts the name of every review report in PRIVATE_DIR.
+const Prefix = "report-"
+
+// FileName is a review report's name for a snapshot: report-<id><ext>.
+func FileName(snapshotID, ext string) string { return Prefix + snapshotID + ext }
