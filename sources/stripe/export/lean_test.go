@@ -6,14 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/fixtures/synth"
+	"github.com/refrecon/refrecon/pipeline"
 )
 
 // reference decodes with the stripe-go types only (Decode), the behaviour
@@ -26,17 +30,22 @@ func reference(data []byte) (got any, notes []string, err error) {
 	return objs.Stripe(), objs.Notes(), nil
 }
 
-func checkSame(t *testing.T, name string, data []byte) {
+func checkSame(t testing.TB, name string, data []byte) {
+	t.Helper()
+	checkSameAs(t, name, data, decode)
+}
+
+// checkSameAs compares lean, a decoder meant to behave as the stripe-go
+// path does, with it.
+func checkSameAs(t testing.TB, name string, data []byte, lean func(context.Context, io.Reader) (pipeline.Stripe, []string, error)) {
 	t.Helper()
 	want, wantNotes, wantErr := reference(data)
-	got, gotNotes, gotErr := decode(context.Background(), bytes.NewReader(data))
+	got, gotNotes, gotErr := lean(context.Background(), bytes.NewReader(data))
 	// The one deliberate difference: a field refrecon does not read is
-	// checked for JSON syntax only, not for its stripe-go type. A field it
-	// reads with an unexpected type sends the line to the stripe-go path, so
-	// the lean path succeeding where stripe-go finds a type error means the
-	// error is in a field nobody reads.
-	var typeErr *json.UnmarshalTypeError
-	if gotErr == nil && errors.As(wantErr, &typeErr) {
+	// checked for JSON syntax only, not for its stripe-go type. Only such a
+	// field's type error is excused; one in a field the lean decoder reads
+	// must be an error on both paths.
+	if gotErr == nil && excusedTypeError(wantErr) {
 		return
 	}
 	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
@@ -50,6 +59,164 @@ func checkSame(t *testing.T, name string, data []byte) {
 	}
 	if !reflect.DeepEqual(gotNotes, wantNotes) {
 		t.Fatalf("%s: notes %q, stripe-go path %q", name, gotNotes, wantNotes)
+	}
+}
+
+// leanReads lists, per object type, the fields the lean decoder reads, as
+// encoding/json names them in an UnmarshalTypeError (dotted, no indexes).
+// Expandable fields are read for their id. TestLeanReadsListsLeanFields
+// keeps it in step with lean.go.
+var leanReads = map[string][]string{
+	ObjectCustomer:     {"id", "object", "email"},
+	ObjectSubscription: {"id", "object", "status", "created", "customer.id", "items.data.price.id", "items.data.price.lookup_key"},
+	ObjectInvoice: {"id", "object", "status", "currency", "amount_paid", "tax", "customer.id", "subscription.id", "charge.id",
+		"status_transitions.paid_at", "lines.data.price.id", "lines.data.price.lookup_key"},
+	ObjectRefund: {"id", "object", "amount", "status", "created", "charge.id"},
+}
+
+var decodingKind = regexp.MustCompile(`decoding (\w+): `)
+
+// excusedTypeError reports whether err, from the stripe-go path, is a type
+// error in a field the lean decoder does not read: neither a field it
+// reads nor one on the way to such a field.
+func excusedTypeError(err error) bool {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return false
+	}
+	m := decodingKind.FindStringSubmatch(err.Error())
+	if m == nil {
+		return false
+	}
+	reads, ok := leanReads[m[1]]
+	if !ok {
+		return false // a type leanReads does not list yet: excuse nothing
+	}
+	for _, p := range reads {
+		if te.Field == p || strings.HasPrefix(p, te.Field+".") {
+			return false
+		}
+	}
+	return true
+}
+
+// Every field the lean decoder reads, given a value of the wrong type, fails
+// the read as the stripe-go path fails it: never a number read from a
+// string, or a string from a number.
+func TestLeanRefusesWrongTypesInFieldsItReads(t *testing.T) {
+	for kind, paths := range leanReads {
+		for _, p := range paths {
+			if p == "object" {
+				continue // a non-string "object" is a malformed line, tested elsewhere
+			}
+			tested := 0
+			for _, bad := range []any{"1200", 12, 1.5, true, []any{}} {
+				obj := map[string]any{"id": "x_1", "object": kind}
+				setPath(obj, p, bad)
+				line, err := json.Marshal(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _, refErr := reference(line)
+				var te *json.UnmarshalTypeError
+				if !errors.As(refErr, &te) {
+					continue // the value is of a type stripe-go accepts there
+				}
+				tested++
+				if _, _, err := decode(context.Background(), bytes.NewReader(line)); err == nil {
+					t.Errorf("%s: the lean reader accepted a field it reads with the wrong type", line)
+				}
+				checkSame(t, string(line), line)
+			}
+			if tested == 0 {
+				t.Errorf("%s %s: no value of a wrong type found", kind, p)
+			}
+		}
+	}
+}
+
+// setPath sets the dotted path p in o to v; "data" segments are lists of
+// one object.
+func setPath(o map[string]any, p string, v any) {
+	head, rest, nested := strings.Cut(p, ".")
+	if !nested {
+		o[head] = v
+		return
+	}
+	child := map[string]any{}
+	if head == "data" {
+		o[head] = []any{child}
+	} else {
+		o[head] = child
+	}
+	setPath(child, rest, v)
+}
+
+// The oracle itself catches a lean decoder that reads money from a string.
+func TestOracleCatchesALaxDecoder(t *testing.T) {
+	lax := func(ctx context.Context, r io.Reader) (pipeline.Stripe, []string, error) {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return pipeline.Stripe{}, nil, err
+		}
+		return decode(ctx, bytes.NewReader(bytes.ReplaceAll(b, []byte(`"amount_paid":"1200"`), []byte(`"amount_paid":1200`))))
+	}
+	line := []byte(`{"id":"in_1","object":"invoice","status":"paid","currency":"usd","amount_paid":"1200"}` + "\n")
+	if !fails(t, func(tb testing.TB) { checkSameAs(tb, "lax", line, lax) }) {
+		t.Error("checkSame passes a lean decoder that reads amount_paid from a string")
+	}
+	if fails(t, func(tb testing.TB) { checkSameAs(tb, "real", line, decode) }) {
+		t.Error("checkSame fails the real decoder")
+	}
+	// A type error in a field nobody reads stays excused.
+	unread := []byte(`{"id":"in_1","object":"invoice","amount_due":"1200"}` + "\n")
+	if fails(t, func(tb testing.TB) { checkSameAs(tb, "unread", unread, decode) }) {
+		t.Error("checkSame fails a type error in a field the lean decoder does not read")
+	}
+}
+
+// fails reports whether f failed the testing.TB it was given.
+func fails(t *testing.T, f func(tb testing.TB)) (failed bool) {
+	r := &recorder{TB: t}
+	defer func() {
+		if p := recover(); p != nil && p != errFatal {
+			panic(p)
+		}
+		failed = r.failed
+	}()
+	f(r)
+	return r.failed
+}
+
+var errFatal = errors.New("fatal")
+
+// recorder is a testing.TB whose failures are recorded, not reported.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Fatalf(string, ...any) {
+	r.failed = true
+	panic(errFatal)
+}
+
+// leanReads names, at the top of each object, exactly the fields lean.go
+// reads there.
+func TestLeanReadsListsLeanFields(t *testing.T) {
+	for kind, fields := range map[string][]string{ObjectCustomer: customerFields, ObjectSubscription: subscriptionFields,
+		ObjectInvoice: invoiceFields, ObjectRefund: refundFields} {
+		var top []string
+		for _, p := range leanReads[kind] {
+			head, _, _ := strings.Cut(p, ".")
+			if !slices.Contains(top, head) {
+				top = append(top, head)
+			}
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(top)), slices.Sorted(slices.Values(fields))) {
+			t.Errorf("%s: leanReads has %v, lean.go reads %v", kind, top, fields)
+		}
 	}
 }
 
