@@ -98,3 +98,44 @@ func Refund(r *stripe.Refund) pipeline.Refund {
 	}
 	return out
 }
+
+// Dispute reduces a stripe-go dispute to the pipeline's type; a null charge
+// becomes "" and the currency is lower-cased, as for invoices.
+func Dispute(d *stripe.Dispute) pipeline.Dispute {
+	if d == nil {
+		return pipeline.Dispute{}
+	}
+	out := pipeline.Dispute{
+		ID:       d.ID,
+		Amount:   d.Amount,
+		Currency: strings.ToLower(string(d.Currency)),
+		Status:   string(d.Status),
+		Created:  d.Created,
+	}
+	if d.Charge != nil {
+		out.Charge = d.Charge.ID
+	}
+	return out
+}
+
+// CreditNote reduces a stripe-go credit note to the pipeline's type; a null
+// invoice or refund becomes "".
+func CreditNote(c *stripe.CreditNote) pipeline.CreditNote {
+	if c == nil {
+		return pipeline.CreditNote{}
+	}
+	out := pipeline.CreditNote{
+		ID:      c.ID,
+		Type:    string(c.Type),
+		Status:  string(c.Status),
+		Amount:  c.Amount,
+		Created: c.Created,
+	}
+	if c.Invoice != nil {
+		out.Invoice = c.Invoice.ID
+	}
+	if c.Refund != nil {
+		out.Refund = c.Refund.ID
+	}
+	return out
+}

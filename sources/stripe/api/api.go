@@ -1,7 +1,8 @@
 // Package api is the live Stripe driver (SPEC 1.2): it lists
-// customers, subscriptions (every status), invoices (every status) and
-// refunds through one stripe-go v76 client (API version 2023-10-16),
-// auto-paginated 100 at a time, the four lists concurrently.
+// customers, subscriptions (every status), invoices (every status),
+// refunds, disputes and credit notes through one stripe-go v76 client (API
+// version 2023-10-16), auto-paginated 100 at a time, the six lists
+// concurrently.
 //
 // Under stripe-go sits a retry.Transport (the one retry policy of
 // sources/retry: 429, 5xx and transport errors, Retry-After honoured,
@@ -170,19 +171,25 @@ func (s *Source) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
 	for _, c := range a.refunds {
 		out.Refunds = append(out.Refunds, stripesrc.Refund(c.obj))
 	}
+	for _, c := range a.disputes {
+		out.Disputes = append(out.Disputes, stripesrc.Dispute(c.obj))
+	}
+	for _, c := range a.creditNotes {
+		out.CreditNotes = append(out.CreditNotes, stripesrc.CreditNote(c.obj))
+	}
 	return out, nil
 }
 
 // Export lists the account and writes it to w as the export format:
-// customers, subscriptions, invoices, refunds, each sorted by id, every
-// object as Stripe rendered it. It flushes w. Nothing is written when
+// customers, subscriptions, invoices, refunds, disputes, credit notes, each
+// sorted by id, every object as Stripe rendered it. It flushes w. Nothing is written when
 // listing fails.
 func (s *Source) Export(ctx context.Context, w *stripeexport.Writer) error {
 	a, err := s.fetch(ctx)
 	if err != nil {
 		return err
 	}
-	for _, raws := range [][]json.RawMessage{raws(a.customers), raws(a.subscriptions), raws(a.invoices), raws(a.refunds)} {
+	for _, raws := range [][]json.RawMessage{raws(a.customers), raws(a.subscriptions), raws(a.invoices), raws(a.refunds), raws(a.disputes), raws(a.creditNotes)} {
 		for _, r := range raws {
 			if err := w.Write(r); err != nil {
 				return err
@@ -212,9 +219,11 @@ type account struct {
 	subscriptions []item[*stripe.Subscription]
 	invoices      []item[*stripe.Invoice]
 	refunds       []item[*stripe.Refund]
+	disputes      []item[*stripe.Dispute]
+	creditNotes   []item[*stripe.CreditNote]
 }
 
-// fetch lists the four resources concurrently; the first failure cancels
+// fetch lists the six resources concurrently; the first failure cancels
 // the others.
 func (s *Source) fetch(ctx context.Context) (*account, error) {
 	var a account
@@ -259,6 +268,18 @@ func (s *Source) fetch(ctx context.Context) (*account, error) {
 			func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.RefundList).LastResponse })
 		return err
 	})
+	g.Go(func() (err error) {
+		a.disputes, err = listAll[*stripe.Dispute](s, "disputes", s.api.Disputes.List(&stripe.DisputeListParams{ListParams: lp()}).Iter,
+			func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.DisputeList).LastResponse })
+		return err
+	})
+	g.Go(func() (err error) {
+		// A credit note's embedded lines are not read by refrecon and are
+		// written as listed (not completed like invoice lines).
+		a.creditNotes, err = listAll[*stripe.CreditNote](s, "credit notes", s.api.CreditNotes.List(&stripe.CreditNoteListParams{ListParams: lp()}).Iter,
+			func(l stripe.ListContainer) *stripe.APIResponse { return l.(*stripe.CreditNoteList).LastResponse })
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("stripe api: %w", ctx.Err())
@@ -269,6 +290,8 @@ func (s *Source) fetch(ctx context.Context) (*account, error) {
 	sortByID(a.subscriptions)
 	sortByID(a.invoices)
 	sortByID(a.refunds)
+	sortByID(a.disputes)
+	sortByID(a.creditNotes)
 	return &a, nil
 }
 

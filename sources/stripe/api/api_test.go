@@ -85,7 +85,7 @@ func TestPagination(t *testing.T) {
 	if d := stripetest.Diff(c.Want, got); d != "" {
 		t.Fatal(d)
 	}
-	for _, path := range []string{"/v1/customers", "/v1/subscriptions", "/v1/invoices", "/v1/refunds"} {
+	for _, path := range []string{"/v1/customers", "/v1/subscriptions", "/v1/invoices", "/v1/refunds", "/v1/disputes", "/v1/credit_notes"} {
 		qs := fake.Queries(path)
 		if len(qs) != 3 {
 			t.Errorf("%s: %d requests, want 3 pages of 100", path, len(qs))
@@ -109,8 +109,8 @@ func TestPagination(t *testing.T) {
 	if n := fake.Requests("/v1/invoices/in_P00007/lines"); n != 2 {
 		t.Errorf("lines of the 130-line invoice: %d requests, want 2 pages", n)
 	}
-	if n := fake.TotalRequests(); n != 14 {
-		t.Errorf("%d requests in all, want 14", n)
+	if n := fake.TotalRequests(); n != 20 {
+		t.Errorf("%d requests in all, want 20", n)
 	}
 	if len(sl.get()) != 0 {
 		t.Errorf("slept %v without any failure", sl.get())
@@ -396,9 +396,10 @@ func TestExportRoundTrip(t *testing.T) {
 }
 
 // checkExportOrder checks the export is customers, subscriptions, invoices,
-// refunds, each by id, with no truncated embedded list.
+// refunds, disputes, credit notes, each by id, with no truncated embedded
+// list.
 func checkExportOrder(t *testing.T, data []byte) {
-	rank := map[string]int{"customer": 0, "subscription": 1, "invoice": 2, "refund": 3}
+	rank := map[string]int{"customer": 0, "subscription": 1, "invoice": 2, "refund": 3, "dispute": 4, "credit_note": 5}
 	prev := [2]any{-1, ""}
 	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
 		if len(line) == 0 {

@@ -1,7 +1,7 @@
 // Package export is the Stripe driver for the export format (SPEC 1.2),
 // which it reads and writes: NDJSON, one Stripe API object per line exactly
 // as API version 2023-10-16 renders it, the "object" field saying which (customer, subscription,
-// invoice, refund). It is the embedded default Stripe source and the format
+// invoice, refund, dispute, credit_note). It is the embedded default Stripe source and the format
 // `refrecon stripe export` writes, so a run can be replayed offline.
 //
 // Lines are decoded with the stripe-go v76 types and reduced to the pipeline
@@ -51,6 +51,8 @@ const (
 	ObjectSubscription = "subscription"
 	ObjectInvoice      = "invoice"
 	ObjectRefund       = "refund"
+	ObjectDispute      = "dispute"
+	ObjectCreditNote   = "credit_note"
 )
 
 // Source reads an export file. It satisfies the Stripe source contract
@@ -98,6 +100,8 @@ type Objects struct {
 	Subscriptions []*stripe.Subscription
 	Invoices      []*stripe.Invoice
 	Refunds       []*stripe.Refund
+	Disputes      []*stripe.Dispute
+	CreditNotes   []*stripe.CreditNote
 	// Skipped counts the objects of other types, by type.
 	Skipped map[string]int
 }
@@ -116,6 +120,12 @@ func (o *Objects) Stripe() pipeline.Stripe {
 	}
 	for _, r := range o.Refunds {
 		out.Refunds = append(out.Refunds, stripesrc.Refund(r))
+	}
+	for _, d := range o.Disputes {
+		out.Disputes = append(out.Disputes, stripesrc.Dispute(d))
+	}
+	for _, c := range o.CreditNotes {
+		out.CreditNotes = append(out.CreditNotes, stripesrc.CreditNote(c))
 	}
 	return out
 }
@@ -235,6 +245,16 @@ func decodeLine(objs *Objects, seen map[[2]string]int, line []byte, lineNo int) 
 		var v stripe.Refund
 		if err = json.Unmarshal(line, &v); err == nil {
 			objs.Refunds = append(objs.Refunds, &v)
+		}
+	case ObjectDispute:
+		var v stripe.Dispute
+		if err = json.Unmarshal(line, &v); err == nil {
+			objs.Disputes = append(objs.Disputes, &v)
+		}
+	case ObjectCreditNote:
+		var v stripe.CreditNote
+		if err = json.Unmarshal(line, &v); err == nil {
+			objs.CreditNotes = append(objs.CreditNotes, &v)
 		}
 	default:
 		if objs.Skipped == nil {

@@ -59,6 +59,12 @@ func TestWriterRoundTripsStripeGoObjects(t *testing.T) {
 			for _, v := range objs.Refunds {
 				must(t, w.Write(v))
 			}
+			for _, v := range objs.Disputes {
+				must(t, w.Write(v))
+			}
+			for _, v := range objs.CreditNotes {
+				must(t, w.Write(v))
+			}
 			must(t, w.Flush())
 			if n := bytes.Count(buf.Bytes(), []byte("\n")); n != w.Count() {
 				t.Fatalf("%d lines for %d objects", n, w.Count())

@@ -91,6 +91,8 @@ type leanObject struct {
 	sub  pipeline.Subscription
 	inv  pipeline.Invoice
 	ref  pipeline.Refund
+	dis  pipeline.Dispute
+	cn   pipeline.CreditNote
 }
 
 // scanner walks one line.
@@ -413,6 +415,8 @@ var (
 	subscriptionFields = []string{"object", "id", "status", "created", "customer", "items"}
 	invoiceFields      = []string{"object", "id", "status", "currency", "amount_paid", "tax", "customer", "subscription", "charge", "status_transitions", "lines"}
 	refundFields       = []string{"object", "id", "amount", "status", "created", "charge"}
+	disputeFields      = []string{"object", "id", "amount", "currency", "status", "created", "charge"}
+	creditNoteFields   = []string{"object", "id", "type", "status", "amount", "created", "invoice", "refund"}
 	listFields         = []string{"data"}
 	itemFields         = []string{"price"}
 	priceFields        = []string{"id", "lookup_key"}
@@ -465,6 +469,10 @@ func (st *leanState) decodeLean(line []byte, out *leanObject) bool {
 		out.kind = ObjectInvoice
 	case ObjectRefund:
 		out.kind = ObjectRefund
+	case ObjectDispute:
+		out.kind = ObjectDispute
+	case ObjectCreditNote:
+		out.kind = ObjectCreditNote
 	default:
 		out.kind = st.internStr(kind)
 		return true // skipped: the header is all the stripe-go path reads
@@ -488,6 +496,12 @@ func (st *leanState) decodeLean(line []byte, out *leanObject) bool {
 	case ObjectRefund:
 		done = st.refund(&s, &out.ref)
 		out.ref.ID = out.id
+	case ObjectDispute:
+		done = st.dispute(&s, &out.dis)
+		out.dis.ID = out.id
+	case ObjectCreditNote:
+		done = st.creditNote(&s, &out.cn)
+		out.cn.ID = out.id
 	}
 	return done && s.peek() == 0
 }
@@ -699,6 +713,77 @@ func (st *leanState) refund(s *scanner, r *pipeline.Refund) bool {
 		case 5:
 			b, _, ok := s.expandableID()
 			r.Charge = st.str(b)
+			return true, ok
+		}
+		return false, true
+	})
+}
+
+func (st *leanState) dispute(s *scanner, d *pipeline.Dispute) bool {
+	f := fieldSet{names: disputeFields}
+	return s.object(func(key []byte) (bool, bool) {
+		i, ok := f.match(key)
+		if !ok {
+			return false, false
+		}
+		switch i {
+		case 2:
+			return true, s.int64Value(&d.Amount)
+		case 3:
+			b, ok := s.stringValue()
+			if b != nil {
+				if hasUpper(b) {
+					b = bytes.ToLower(b) // as the converter does
+				}
+				d.Currency = st.internStr(b)
+			}
+			return true, ok
+		case 4:
+			b, ok := s.stringValue()
+			if b != nil {
+				d.Status = st.internStr(b)
+			}
+			return true, ok
+		case 5:
+			return true, s.int64Value(&d.Created)
+		case 6:
+			b, _, ok := s.expandableID()
+			d.Charge = st.str(b)
+			return true, ok
+		}
+		return false, true
+	})
+}
+
+func (st *leanState) creditNote(s *scanner, c *pipeline.CreditNote) bool {
+	f := fieldSet{names: creditNoteFields}
+	return s.object(func(key []byte) (bool, bool) {
+		i, ok := f.match(key)
+		if !ok {
+			return false, false
+		}
+		switch i {
+		case 2, 3:
+			b, ok := s.stringValue()
+			if b != nil {
+				if i == 2 {
+					c.Type = st.internStr(b)
+				} else {
+					c.Status = st.internStr(b)
+				}
+			}
+			return true, ok
+		case 4:
+			return true, s.int64Value(&c.Amount)
+		case 5:
+			return true, s.int64Value(&c.Created)
+		case 6, 7:
+			b, _, ok := s.expandableID()
+			if i == 6 {
+				c.Invoice = st.str(b)
+			} else {
+				c.Refund = st.str(b)
+			}
 			return true, ok
 		}
 		return false, true

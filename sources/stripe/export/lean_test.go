@@ -295,6 +295,19 @@ var leanCases = []string{
 	`{"id":"re_1","object":"refund","charge":12}`,
 	`{"id":"re_1","object":"refund","amount":"5"}`,
 	`  {"id":"re_1","object":"refund"}  ` + "\r",
+	`{"id":"dp_1","object":"dispute","amount":1000,"balance_transactions":[],"charge":"ch_1","created":1700000000,"currency":"usd","evidence":{"receipt":null},"is_charge_refundable":false,"livemode":false,"metadata":{},"payment_intent":null,"reason":"fraudulent","status":"lost"}`,
+	`{"id":"dp_1","object":"dispute","amount":5,"charge":null,"currency":"EUR","status":"warning_needs_response"}`,
+	`{"id":"dp_1","object":"dispute","charge":{"id":"ch_1","object":"charge","amount":5}}`,
+	`{"id":"dp_1","object":"dispute","amount":-5,"status":"needs_response","Status":"won"}`,
+	`{"id":"dp_1","object":"dispute","amount":"5"}`,
+	`{"id":"dp_1","object":"dispute","created":1.5}`,
+	`{"id":"cn_1","object":"credit_note","amount":1500,"created":1700000000,"currency":"usd","customer":"cus_1","invoice":"in_1","lines":{"object":"list","data":[],"has_more":false},"memo":null,"refund":"re_1","status":"issued","total":1500,"type":"post_payment","voided_at":null}`,
+	`{"id":"cn_1","object":"credit_note","invoice":"in_1","refund":null,"status":"void","type":"pre_payment","amount":0}`,
+	`{"id":"cn_1","object":"credit_note","invoice":{"id":"in_1","object":"invoice"},"refund":"re_1"}`,
+	`{"id":"cn_1","object":"credit_note","refund":{"id":"re_1","object":"refund","amount":5}}`,
+	`{"id":"cn_1","object":"credit_note","type":5}`,
+	`{"id":"cn_1","object":"credit_note","amount":1,"amount":2}`,
+	`{"id":"cn_1","object":"credit_note","invoice":"in_\u0031"}`,
 	`[1]`,
 	`{`,
 	`{"id":"cus_1","object":"customer","x":[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]}`,
@@ -311,6 +324,9 @@ func TestLeanMatchesStripeGoLineByLine(t *testing.T) {
 	ok := `{"id":"cus_1","object":"customer"}` + "\n" + `{"id":"in_1","object":"invoice"}` + "\n" +
 		`{"id":"in_1","object":"invoice"}` + "\n" + `{"id":"cus_1","object":"customer"}` + "\n{bad\n"
 	checkSame(t, "repeat before a bad line", []byte(ok))
+	two := `{"id":"dp_1","object":"dispute"}` + "\n" + `{"id":"cn_1","object":"credit_note"}` + "\n" + `{"id":"dp_1","object":"credit_note"}` + "\n"
+	checkSame(t, "a dispute and a credit note may share an id", []byte(two))
+	checkSame(t, "repeated credit note", []byte(two+`{"id":"cn_1","object":"credit_note","amount":5}`+"\n"))
 	checkSame(t, "bad line before a repeat", []byte(`{"id":"cus_1","object":"customer"}`+"\n{bad\n"+`{"id":"cus_1","object":"customer"}`+"\n"))
 }
 

@@ -126,7 +126,9 @@ type scratch struct {
 	subscriptions []pipeline.Subscription
 	invoices      []pipeline.Invoice
 	refunds       []pipeline.Refund
-	lines         [4][]int
+	disputes      []pipeline.Dispute
+	creditNotes   []pipeline.CreditNote
+	lines         [len(kinds)][]int
 }
 
 // block is a run of whole lines and, once decoded, their objects.
@@ -140,14 +142,16 @@ type block struct {
 	subscriptions []pipeline.Subscription
 	invoices      []pipeline.Invoice
 	refunds       []pipeline.Refund
-	lines         [4][]int // per kind (kindIndex), the line of each object
+	disputes      []pipeline.Dispute
+	creditNotes   []pipeline.CreditNote
+	lines         [len(kinds)][]int // per kind (kindIndex), the line of each object
 	skipped       map[string]int
 	err           error // the first line that failed; decoding stops there
 	errLine       int
 }
 
 // kinds are the object types kept, in kindIndex order.
-var kinds = [4]string{ObjectCustomer, ObjectSubscription, ObjectInvoice, ObjectRefund}
+var kinds = [...]string{ObjectCustomer, ObjectSubscription, ObjectInvoice, ObjectRefund, ObjectDispute, ObjectCreditNote}
 
 // id is the id of the i-th object of kind k.
 func (b *block) id(k, i int) string {
@@ -158,8 +162,12 @@ func (b *block) id(k, i int) string {
 		return b.subscriptions[i].ID
 	case 2:
 		return b.invoices[i].ID
+	case 3:
+		return b.refunds[i].ID
+	case 4:
+		return b.disputes[i].ID
 	}
-	return b.refunds[i].ID
+	return b.creditNotes[i].ID
 }
 
 // readBlocks reads r into blocks of whole lines and hands each to emit
@@ -214,6 +222,7 @@ func readBlocks(ctx context.Context, r io.Reader, free freeBuffers, emit func(*b
 // decode decodes the block's lines until the first error.
 func (b *block) decode(st *leanState, scr *scratch) {
 	scr.customers, scr.subscriptions, scr.invoices, scr.refunds = scr.customers[:0], scr.subscriptions[:0], scr.invoices[:0], scr.refunds[:0]
+	scr.disputes, scr.creditNotes = scr.disputes[:0], scr.creditNotes[:0]
 	for k := range scr.lines {
 		scr.lines[k] = scr.lines[k][:0]
 	}
@@ -259,6 +268,12 @@ func (b *block) decode(st *leanState, scr *scratch) {
 		case ObjectRefund:
 			k = 3
 			scr.refunds = append(scr.refunds, o.ref)
+		case ObjectDispute:
+			k = 4
+			scr.disputes = append(scr.disputes, o.dis)
+		case ObjectCreditNote:
+			k = 5
+			scr.creditNotes = append(scr.creditNotes, o.cn)
 		default:
 			if b.skipped == nil {
 				b.skipped = map[string]int{}
@@ -273,6 +288,8 @@ func (b *block) decode(st *leanState, scr *scratch) {
 	b.subscriptions = slices.Clone(scr.subscriptions)
 	b.invoices = slices.Clone(scr.invoices)
 	b.refunds = slices.Clone(scr.refunds)
+	b.disputes = slices.Clone(scr.disputes)
+	b.creditNotes = slices.Clone(scr.creditNotes)
 	for k := range scr.lines {
 		b.lines[k] = slices.Clone(scr.lines[k])
 	}
@@ -299,6 +316,12 @@ func decodeObject(line []byte) (leanObject, error) {
 	case len(objs.Refunds) == 1:
 		r := stripesrc.Refund(objs.Refunds[0])
 		return leanObject{kind: ObjectRefund, id: r.ID, ref: r}, nil
+	case len(objs.Disputes) == 1:
+		d := stripesrc.Dispute(objs.Disputes[0])
+		return leanObject{kind: ObjectDispute, id: d.ID, dis: d}, nil
+	case len(objs.CreditNotes) == 1:
+		c := stripesrc.CreditNote(objs.CreditNotes[0])
+		return leanObject{kind: ObjectCreditNote, id: c.ID, cn: c}, nil
 	}
 	for kind := range objs.Skipped {
 		return leanObject{kind: kind}, nil
@@ -308,11 +331,13 @@ func decodeObject(line []byte) (leanObject, error) {
 
 // collector puts decoded blocks together in file order.
 type collector struct {
-	seen          [4]map[string]int // per kind: id -> line
+	seen          [len(kinds)]map[string]int // per kind: id -> line
 	customers     parts[pipeline.Customer]
 	subscriptions parts[pipeline.Subscription]
 	invoices      parts[pipeline.Invoice]
 	refunds       parts[pipeline.Refund]
+	disputes      parts[pipeline.Dispute]
+	creditNotes   parts[pipeline.CreditNote]
 	skipped       map[string]int
 }
 
@@ -389,17 +414,21 @@ func (c *collector) add(b *block) error {
 	c.subscriptions.add(b.subscriptions)
 	c.invoices.add(b.invoices)
 	c.refunds.add(b.refunds)
+	c.disputes.add(b.disputes)
+	c.creditNotes.add(b.creditNotes)
 	return nil
 }
 
 // result is the objects of every block, in file order.
 func (c *collector) result() pipeline.Stripe {
-	c.seen = [4]map[string]int{}
+	c.seen = [len(kinds)]map[string]int{}
 	return pipeline.Stripe{
 		Customers:     c.customers.join(),
 		Subscriptions: c.subscriptions.join(),
 		Invoices:      c.invoices.join(),
 		Refunds:       c.refunds.join(),
+		Disputes:      c.disputes.join(),
+		CreditNotes:   c.creditNotes.join(),
 	}
 }
 

@@ -5,7 +5,8 @@
 //
 // Served: GET /v1/customers, /v1/subscriptions (status: default hides
 // canceled and incomplete_expired, "all" shows every one),
-// /v1/invoices (status filter), /v1/refunds, /v1/invoices/{id}/lines and
+// /v1/invoices (status filter), /v1/refunds, /v1/disputes,
+// /v1/credit_notes, /v1/invoices/{id}/lines and
 // /v1/subscription_items?subscription=ID. Lists honour limit (1..100,
 // default 10) and starting_after, are served in export order, and embed at
 // most 10 invoice lines or subscription items per object (has_more set when
@@ -247,6 +248,10 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		}, embed("lines"))
 	case path == "/v1/refunds":
 		s.list(w, q, path, "refund", nil, nil)
+	case path == "/v1/disputes":
+		s.list(w, q, path, "dispute", nil, nil)
+	case path == "/v1/credit_notes":
+		s.list(w, q, path, "credit_note", nil, nil)
 	case strings.HasPrefix(path, "/v1/invoices/") && strings.HasSuffix(path, "/lines"):
 		id := strings.TrimSuffix(strings.TrimPrefix(path, "/v1/invoices/"), "/lines")
 		s.subList(w, q, path, "invoice", id, "lines")

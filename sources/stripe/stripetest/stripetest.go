@@ -6,7 +6,8 @@
 //
 // The cases cover multi-page lists (more than 250 objects of each type),
 // nulls (tax, paid_at, charge, price, email), expandable fields given as ids
-// and as expanded objects, refunds linked to invoices through the charge,
+// and as expanded objects, refunds and disputes linked to invoices through
+// the charge, credit notes (with and without a refund, void, pre-payment),
 // invoice lines with lookup keys (including invoices with more lines than a
 // list embeds), canceled subscriptions, objects of unused types, and an
 // empty account.
@@ -145,6 +146,8 @@ func Normalize(s pipeline.Stripe) pipeline.Stripe {
 		}
 	}
 	out.Refunds = sortedBy(s.Refunds, func(c pipeline.Refund) string { return c.ID })
+	out.Disputes = sortedBy(s.Disputes, func(c pipeline.Dispute) string { return c.ID })
+	out.CreditNotes = sortedBy(s.CreditNotes, func(c pipeline.CreditNote) string { return c.ID })
 	return out
 }
 
@@ -168,6 +171,8 @@ func Diff(want, got pipeline.Stripe) string {
 	diffSlice(&b, "subscriptions", want.Subscriptions, got.Subscriptions, func(c pipeline.Subscription) string { return c.ID })
 	diffSlice(&b, "invoices", want.Invoices, got.Invoices, func(c pipeline.Invoice) string { return c.ID })
 	diffSlice(&b, "refunds", want.Refunds, got.Refunds, func(c pipeline.Refund) string { return c.ID })
+	diffSlice(&b, "disputes", want.Disputes, got.Disputes, func(c pipeline.Dispute) string { return c.ID })
+	diffSlice(&b, "credit notes", want.CreditNotes, got.CreditNotes, func(c pipeline.CreditNote) string { return c.ID })
 	return b.String()
 }
 
@@ -306,6 +311,40 @@ func Refund(id string, charge any, amount int64, status string, created int64) m
 	}
 }
 
+// Dispute returns an API-shaped dispute (charge may be nil or expanded).
+func Dispute(id string, charge any, amount int64, currency, status string, created int64) map[string]any {
+	return obj{
+		"id": id, "object": "dispute", "amount": amount, "balance_transactions": []any{}, "charge": charge,
+		"created": created, "currency": currency,
+		"evidence": obj{"access_activity_log": nil, "billing_address": nil, "cancellation_policy": nil,
+			"customer_email_address": nil, "customer_name": nil, "product_description": nil, "receipt": nil,
+			"refund_policy": nil, "service_date": nil, "shipping_tracking_number": nil, "uncategorized_text": nil},
+		"evidence_details":     obj{"due_by": created + 7*86400, "has_evidence": false, "past_due": false, "submission_count": 0},
+		"is_charge_refundable": false, "livemode": false, "metadata": obj{}, "payment_intent": nil,
+		"payment_method_details": obj{"card": obj{"brand": "visa", "network_reason_code": "10.4"}, "type": "card"},
+		"reason":                 "fraudulent", "status": status,
+	}
+}
+
+// CreditNote returns an API-shaped credit note (invoice may be expanded,
+// refund nil or expanded).
+func CreditNote(id string, invoice, refund any, typ, status string, amount, created int64) map[string]any {
+	var voided any
+	if status == "void" {
+		voided = created + 3600
+	}
+	return obj{
+		"id": id, "object": "credit_note", "amount": amount, "amount_shipping": 0, "created": created,
+		"currency": "usd", "customer": "cus_A0001", "customer_balance_transaction": nil, "discount_amount": 0,
+		"discount_amounts": []any{}, "effective_at": nil, "invoice": invoice,
+		"lines":    obj{"object": "list", "data": []any{}, "has_more": false, "url": "/v1/credit_notes/" + id + "/lines"},
+		"livemode": false, "memo": nil, "metadata": obj{}, "number": "ABCD-0001-CN-01", "out_of_band_amount": nil,
+		"pdf": "https://pay.stripe.com/credit_notes/" + id + "/pdf", "reason": "product_unsatisfactory",
+		"refund": refund, "shipping_cost": nil, "status": status, "subtotal": amount, "subtotal_excluding_tax": amount,
+		"tax_amounts": []any{}, "total": amount, "total_excluding_tax": amount, "type": typ, "voided_at": voided,
+	}
+}
+
 // shapes covers every field shape the sources must handle.
 func shapes() Case {
 	pro := PriceObject("price_pro_m", "pro_monthly", 2000)
@@ -338,6 +377,15 @@ func shapes() Case {
 		Refund("re_2", "ch_tax", 1000, "pending", 1697100001),
 		Refund("re_3", nil, 500, "failed", 1697100002),
 		Refund("re_4", obj{"id": "ch_exp", "object": "charge"}, 2000, "succeeded", 1697100003),
+		Dispute("dp_lost", "ch_paid", 2000, "usd", "lost", 1697200000),
+		Dispute("dp_inquiry", "ch_tax", 26400, "usd", "warning_needs_response", 1697200001),
+		Dispute("dp_nocharge", nil, 100, "EUR", "won", 1697200002),
+		Dispute("dp_expanded", obj{"id": "ch_exp", "object": "charge", "amount": 2000}, 700, "usd", "under_review", 1697200003),
+		CreditNote("cn_refund", "in_tax", "re_2", "post_payment", "issued", 1000, 1697100001),
+		CreditNote("cn_plain", "in_many", nil, "post_payment", "issued", 300, 1697300000),
+		CreditNote("cn_void", "in_paid", nil, "post_payment", "void", 2000, 1697300001),
+		CreditNote("cn_pre", obj{"id": "in_open", "object": "invoice"}, nil, "pre_payment", "issued", 500, 1697300002),
+		CreditNote("cn_expanded", "in_expanded", obj{"id": "re_4", "object": "refund", "amount": 2000}, "post_payment", "issued", 2000, 1697100003),
 		{"id": "ch_paid", "object": "charge", "amount": 2000, "currency": "usd"}, // not read
 	}
 	want := pipeline.Stripe{
@@ -369,13 +417,26 @@ func shapes() Case {
 			{ID: "re_3", Amount: 500, Status: "failed", Created: 1697100002},
 			{ID: "re_4", Amount: 2000, Status: "succeeded", Created: 1697100003, Charge: "ch_exp"},
 		},
+		Disputes: []pipeline.Dispute{
+			{ID: "dp_lost", Charge: "ch_paid", Amount: 2000, Currency: "usd", Status: "lost", Created: 1697200000},
+			{ID: "dp_inquiry", Charge: "ch_tax", Amount: 26400, Currency: "usd", Status: "warning_needs_response", Created: 1697200001},
+			{ID: "dp_nocharge", Amount: 100, Currency: "eur", Status: "won", Created: 1697200002},
+			{ID: "dp_expanded", Charge: "ch_exp", Amount: 700, Currency: "usd", Status: "under_review", Created: 1697200003},
+		},
+		CreditNotes: []pipeline.CreditNote{
+			{ID: "cn_refund", Invoice: "in_tax", Type: "post_payment", Status: "issued", Amount: 1000, Refund: "re_2", Created: 1697100001},
+			{ID: "cn_plain", Invoice: "in_many", Type: "post_payment", Status: "issued", Amount: 300, Created: 1697300000},
+			{ID: "cn_void", Invoice: "in_paid", Type: "post_payment", Status: "void", Amount: 2000, Created: 1697300001},
+			{ID: "cn_pre", Invoice: "in_open", Type: "pre_payment", Status: "issued", Amount: 500, Created: 1697300002},
+			{ID: "cn_expanded", Invoice: "in_expanded", Type: "post_payment", Status: "issued", Amount: 2000, Refund: "re_4", Created: 1697100003},
+		},
 	}
 	return Case{Name: "shapes", NDJSON: ndjson(objs), Want: want}
 }
 
 // PageSizes are the object counts of the "pages" case: each more than two
 // full pages of 100.
-var PageSizes = struct{ Customers, Subscriptions, Invoices, Refunds int }{263, 251, 257, 254}
+var PageSizes = struct{ Customers, Subscriptions, Invoices, Refunds, Disputes, CreditNotes int }{263, 251, 257, 254, 205, 212}
 
 // pages is an account large enough that every list takes three pages, with
 // one invoice whose lines take two pages of their own.
@@ -427,6 +488,28 @@ func pages() Case {
 		objs = append(objs, Refund(id, ch, int64(100+i), "succeeded", int64(1698000000+i)))
 		want.Refunds = append(want.Refunds, pipeline.Refund{ID: id, Amount: int64(100 + i), Status: "succeeded",
 			Created: int64(1698000000 + i), Charge: ch})
+	}
+	disputeStatuses := []string{"needs_response", "under_review", "lost", "won", "warning_needs_response", "warning_under_review", "warning_closed"}
+	for i := range PageSizes.Disputes {
+		id := fmt.Sprintf("dp_P%05d", i)
+		ch := fmt.Sprintf("ch_P%05d", i%PageSizes.Invoices)
+		st := disputeStatuses[i%len(disputeStatuses)]
+		objs = append(objs, Dispute(id, ch, int64(50+i), "usd", st, int64(1698500000+i)))
+		want.Disputes = append(want.Disputes, pipeline.Dispute{ID: id, Charge: ch, Amount: int64(50 + i), Currency: "usd",
+			Status: st, Created: int64(1698500000 + i)})
+	}
+	for i := range PageSizes.CreditNotes {
+		id := fmt.Sprintf("cn_P%05d", i)
+		in := fmt.Sprintf("in_P%05d", i%PageSizes.Invoices)
+		var refund any
+		wantRefund := ""
+		if i%3 == 0 {
+			wantRefund = fmt.Sprintf("re_P%05d", i%PageSizes.Refunds)
+			refund = wantRefund
+		}
+		objs = append(objs, CreditNote(id, in, refund, "post_payment", "issued", int64(20+i), int64(1699000000+i)))
+		want.CreditNotes = append(want.CreditNotes, pipeline.CreditNote{ID: id, Invoice: in, Type: "post_payment", Status: "issued",
+			Amount: int64(20 + i), Refund: wantRefund, Created: int64(1699000000 + i)})
 	}
 	return Case{Name: "pages", NDJSON: ndjson(objs), Want: want}
 }
