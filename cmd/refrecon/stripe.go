@@ -33,9 +33,10 @@ func init() {
 const stripeExportUsage = `Usage: refrecon stripe export --out FILE
 
 Lists the Stripe account through the API (customers, subscriptions of every
-status, invoices, refunds) and writes it to FILE in the export format: one
-Stripe API object per line (API version 2023-10-16), customers, then
-subscriptions, invoices and refunds, each sorted by id. A run with
+status, invoices, refunds, disputes, credit notes) and writes it to FILE in
+the export format: one Stripe API object per line (API version 2023-10-16),
+customers, then subscriptions, invoices, refunds, disputes and credit notes,
+each sorted by id. A run with
 STRIPE_SOURCE=file:FILE then reads exactly what STRIPE_SOURCE=api would have.
 
 FILE is written as FILE.tmp, synced, then renamed over FILE, so FILE is
@@ -43,7 +44,7 @@ either the old file or the complete new one. It is created with mode 0600:
 it holds customer emails.
 
 Needs STRIPE_SECRET_KEY (a restricted read-only key is enough: customers,
-subscriptions, invoices, refunds). STRIPE_API_BASE and STRIPE_RATE_LIMIT
+subscriptions, invoices, refunds, disputes, credit notes). STRIPE_API_BASE and STRIPE_RATE_LIMIT
 (requests per second, default 20) as for "refrecon run"; STRIPE_SOURCE is
 ignored. Exit status 0 done, 1 failed (FILE untouched), 2 configuration error.
 

@@ -151,10 +151,10 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 		log.Warn().Str("stage", "read").Str("note", n).Msg("source note")
 	}
 	c := digest.Counts
-	log.Info().Str("stage", "read").Int64("rows", c.Users+c.Referrals+c.Customers+c.Subscriptions+c.Invoices+c.Refunds).
+	log.Info().Str("stage", "read").Int64("rows", c.Users+c.Referrals+c.Customers+c.Subscriptions+c.Invoices+c.Refunds+c.Disputes+c.CreditNotes).
 		Int64("users", c.Users).Int64("referrals", c.Referrals).
 		Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).Int64("invoices", c.Invoices).
-		Int64("refunds", c.Refunds).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("inputs read")
+		Int64("refunds", c.Refunds).Int64("disputes", c.Disputes).Int64("credit_notes", c.CreditNotes).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("inputs read")
 
 	stage = time.Now()
 	res, err := pipeline.Compute(in, p.Cycles, p.AsOf)
@@ -343,7 +343,8 @@ func LogFinished(log zerolog.Logger, rep Report, err error) {
 		Float64("seconds", rep.Seconds).
 		Dict("counts", zerolog.Dict().Int64("users", c.Users).Int64("referrals", c.Referrals).
 			Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).
-			Int64("invoices", c.Invoices).Int64("refunds", c.Refunds)).
+			Int64("invoices", c.Invoices).Int64("refunds", c.Refunds).
+			Int64("disputes", c.Disputes).Int64("credit_notes", c.CreditNotes)).
 		Msg("run finished")
 }
 
