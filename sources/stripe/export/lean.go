@@ -692,102 +692,63 @@ func (st *leanState) invoice(s *scanner, in *pipeline.Invoice) bool {
 	return ok
 }
 
-func (st *leanState) refund(s *scanner, r *pipeline.Refund) bool {
-	f := fieldSet{names: refundFields}
+// flatDest is where one field of a flat object goes: an integer, an
+// interned token (lower-cased when lower, as the converters do for
+// currencies), or an id or expandable reference.
+type flatDest struct {
+	kind  byte // 'i' integer, 't' token, 'r' reference
+	lower bool
+	i64   *int64
+	str   *string
+}
+
+// flat reads an object whose fields after "object" and "id" (read by
+// objectKind) are names[2:], each into dests[i-2].
+func (st *leanState) flat(s *scanner, names []string, dests []flatDest) bool {
+	f := fieldSet{names: names}
 	return s.object(func(key []byte) (bool, bool) {
 		i, ok := f.match(key)
 		if !ok {
 			return false, false
 		}
-		switch i {
-		case 2:
-			return true, s.int64Value(&r.Amount)
-		case 3:
-			b, ok := s.stringValue()
-			if b != nil {
-				r.Status = st.internStr(b)
-			}
-			return true, ok
-		case 4:
-			return true, s.int64Value(&r.Created)
-		case 5:
+		if i < 2 {
+			return false, true // another field, or object and id
+		}
+		d := &dests[i-2]
+		switch d.kind {
+		case 'i':
+			return true, s.int64Value(d.i64)
+		case 'r':
 			b, _, ok := s.expandableID()
-			r.Charge = st.str(b)
+			*d.str = st.str(b)
 			return true, ok
 		}
-		return false, true
+		b, ok := s.stringValue()
+		if b != nil {
+			if d.lower && hasUpper(b) {
+				b = bytes.ToLower(b)
+			}
+			*d.str = st.internStr(b)
+		}
+		return true, ok
 	})
+}
+
+func (st *leanState) refund(s *scanner, r *pipeline.Refund) bool {
+	return st.flat(s, refundFields, []flatDest{
+		{kind: 'i', i64: &r.Amount}, {kind: 't', str: &r.Status}, {kind: 'i', i64: &r.Created}, {kind: 'r', str: &r.Charge}})
 }
 
 func (st *leanState) dispute(s *scanner, d *pipeline.Dispute) bool {
-	f := fieldSet{names: disputeFields}
-	return s.object(func(key []byte) (bool, bool) {
-		i, ok := f.match(key)
-		if !ok {
-			return false, false
-		}
-		switch i {
-		case 2:
-			return true, s.int64Value(&d.Amount)
-		case 3:
-			b, ok := s.stringValue()
-			if b != nil {
-				if hasUpper(b) {
-					b = bytes.ToLower(b) // as the converter does
-				}
-				d.Currency = st.internStr(b)
-			}
-			return true, ok
-		case 4:
-			b, ok := s.stringValue()
-			if b != nil {
-				d.Status = st.internStr(b)
-			}
-			return true, ok
-		case 5:
-			return true, s.int64Value(&d.Created)
-		case 6:
-			b, _, ok := s.expandableID()
-			d.Charge = st.str(b)
-			return true, ok
-		}
-		return false, true
-	})
+	return st.flat(s, disputeFields, []flatDest{
+		{kind: 'i', i64: &d.Amount}, {kind: 't', lower: true, str: &d.Currency}, {kind: 't', str: &d.Status},
+		{kind: 'i', i64: &d.Created}, {kind: 'r', str: &d.Charge}})
 }
 
 func (st *leanState) creditNote(s *scanner, c *pipeline.CreditNote) bool {
-	f := fieldSet{names: creditNoteFields}
-	return s.object(func(key []byte) (bool, bool) {
-		i, ok := f.match(key)
-		if !ok {
-			return false, false
-		}
-		switch i {
-		case 2, 3:
-			b, ok := s.stringValue()
-			if b != nil {
-				if i == 2 {
-					c.Type = st.internStr(b)
-				} else {
-					c.Status = st.internStr(b)
-				}
-			}
-			return true, ok
-		case 4:
-			return true, s.int64Value(&c.Amount)
-		case 5:
-			return true, s.int64Value(&c.Created)
-		case 6, 7:
-			b, _, ok := s.expandableID()
-			if i == 6 {
-				c.Invoice = st.str(b)
-			} else {
-				c.Refund = st.str(b)
-			}
-			return true, ok
-		}
-		return false, true
-	})
+	return st.flat(s, creditNoteFields, []flatDest{
+		{kind: 't', str: &c.Type}, {kind: 't', str: &c.Status}, {kind: 'i', i64: &c.Amount}, {kind: 'i', i64: &c.Created},
+		{kind: 'r', str: &c.Invoice}, {kind: 'r', str: &c.Refund}})
 }
 
 func hasUpper(b []byte) bool {
