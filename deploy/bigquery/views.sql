@@ -10,6 +10,9 @@
 --   award_totals_by_cycle         per cycle of the latest run: pool, awarded,
 --                                 remaining, and whether the leaderboard's
 --                                 awards add up to the cycle's total
+--   settlement_state              the settlement ledger (settlements, written
+--                                 only by refrecon settle apply): each entry's
+--                                 latest row, i.e. its current state
 --
 -- "Latest" follows runs: refrecon loads runs last, so a run appears there
 -- only once every other table of its day is loaded. Older days stay
@@ -114,3 +117,15 @@ SELECT
   IFNULL(a.award_sum, 0) = c.awarded AS reconciles
 FROM `${PROJECT}.${DATASET}.latest_cycle_summaries` AS c
 LEFT JOIN awards AS a USING (cycle_id);
+
+CREATE OR REPLACE VIEW `${PROJECT}.${DATASET}.settlement_state`
+OPTIONS (description = "refrecon: each settlement ledger entry's current state (its row with the greatest seq; contains email addresses)")
+AS
+SELECT * EXCEPT (rn)
+FROM (
+  SELECT t.*, ROW_NUMBER() OVER (
+    PARTITION BY t.cycle_id, t.entry_kind, t.refcode, t.referee_email
+    ORDER BY t.seq DESC, t.recorded_at DESC) AS rn
+  FROM `${PROJECT}.${DATASET}.settlements` AS t
+)
+WHERE rn = 1;

@@ -19,6 +19,10 @@
 // transient failures; WRITE_TRUNCATE on the partition makes that safe. The runs table
 // is loaded last: a run's row in runs is the marker that its other tables
 // are complete (deploy/bigquery/views.sql relies on it).
+//
+// The settlement ledger (table settlements, warehouse.LedgerDriver; see
+// ledger.go) is appended to by AppendSettlements and never loaded by
+// WriteSnapshot.
 package bigquery
 
 import (

@@ -28,7 +28,7 @@ func TestGoldenSchemas(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, tb := range warehouse.Tables() {
+	for _, tb := range warehouse.AllTables() {
 		want = append(want, tb.Name+".json")
 		got, err := bigquery.SchemaJSON(tb.Name)
 		if err != nil {
@@ -68,7 +68,7 @@ func TestDeployDocsMatchTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tb := range warehouse.Tables() {
+	for _, tb := range warehouse.AllTables() {
 		md, err := bigquery.TableMetadata(tb.Name)
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +88,7 @@ func TestDeployDocsMatchTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := map[string]bool{}
-	for _, tb := range warehouse.Tables() {
+	for _, tb := range warehouse.AllTables() {
 		known[tb.Name] = true
 	}
 	for _, m := range regexp.MustCompile("CREATE OR REPLACE VIEW `\\$\\{PROJECT\\}\\.\\$\\{DATASET\\}\\.(\\w+)`").FindAllStringSubmatch(string(views), -1) {

@@ -30,11 +30,12 @@ const PartitionField = "snapshot_date"
 // when they have them.
 var clusterCandidates = []string{"cycle_id", "refcode"}
 
-// Schemas returns every warehouse table's schema, inferred from the row
-// types in sinks/warehouse (bigquery.InferSchema on the struct tags).
+// Schemas returns every warehouse table's schema (the settlements ledger
+// included), inferred from the row types in sinks/warehouse
+// (bigquery.InferSchema on the struct tags).
 func Schemas() (map[string]bq.Schema, error) {
 	out := map[string]bq.Schema{}
-	for _, t := range warehouse.Tables() {
+	for _, t := range warehouse.AllTables() {
 		s, err := bq.InferSchema(t.Row)
 		if err != nil {
 			return nil, fmt.Errorf("infer schema of %s: %w", t.Name, err)
@@ -56,8 +57,12 @@ func TableMetadata(table string) (*bq.TableMetadata, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown warehouse table %q", table)
 	}
+	desc := fmt.Sprintf("refrecon warehouse table %s (SPEC 3.2): one partition per snapshot_date, replaced by each run of that day", table)
+	if table == warehouse.TableSettlements {
+		desc = "refrecon settlement ledger (SPEC 2.8, 3.2): append-only, written only by refrecon settle apply; an entry's state is its row with the greatest seq"
+	}
 	md := &bq.TableMetadata{
-		Description:      fmt.Sprintf("refrecon warehouse table %s (SPEC 3.2): one partition per snapshot_date, replaced by each run of that day", table),
+		Description:      desc,
 		Schema:           s,
 		TimePartitioning: &bq.TimePartitioning{Field: PartitionField, Type: bq.DayPartitioningType},
 		Labels:           map[string]string{"app": "refrecon"},
@@ -92,9 +97,10 @@ func SchemaJSON(table string) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// WriteSchemaFiles writes <table>.json for every table into dir.
+// WriteSchemaFiles writes <table>.json for every table (the ledger
+// included) into dir.
 func WriteSchemaFiles(dir string) error {
-	for _, t := range warehouse.Tables() {
+	for _, t := range warehouse.AllTables() {
 		b, err := SchemaJSON(t.Name)
 		if err != nil {
 			return err

@@ -15,6 +15,10 @@
 // INSERTs through prepared statements. A failed or cancelled write rolls
 // back and leaves the previous rows. The database runs in WAL mode with
 // synchronous=NORMAL.
+//
+// The settlement ledger (table settlements, warehouse.LedgerDriver) lives in
+// the same file: created by Open, appended to in transactions by
+// AppendSettlements, and never touched by WriteSnapshot.
 package sqlite
 
 import (
@@ -42,7 +46,8 @@ import (
 type Warehouse struct {
 	db     *sql.DB
 	path   string
-	tables []table
+	tables []table // the tables of a snapshot (warehouse.Tables)
+	ledger table   // settlements (warehouse.LedgerTable): never part of a snapshot
 }
 
 type kind int
@@ -85,9 +90,9 @@ const maxVars = 30000
 // batchRows is how many rows one INSERT carries at most.
 const batchRows = 500
 
-func tablesFromRows() ([]table, error) {
+func tablesFromRows(wts []warehouse.Table) ([]table, error) {
 	var out []table
-	for _, wt := range warehouse.Tables() {
+	for _, wt := range wts {
 		rt := wt.RowType()
 		t := table{Table: wt}
 		for i := 0; i < rt.NumField(); i++ {
@@ -159,10 +164,12 @@ func Open(path string) (*Warehouse, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite warehouse: empty path")
 	}
-	tables, err := tablesFromRows()
+	tables, err := tablesFromRows(warehouse.AllTables())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite warehouse: %w", err)
 	}
+	ledger := tables[len(tables)-1]
+	tables = tables[:len(tables)-1]
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
@@ -189,7 +196,7 @@ func Open(path string) (*Warehouse, error) {
 	// One connection: SQLite has one writer anyway, and it keeps the
 	// per-connection pragmas in force for every statement.
 	db.SetMaxOpenConns(1)
-	w := &Warehouse{db: db, path: path, tables: tables}
+	w := &Warehouse{db: db, path: path, tables: tables, ledger: ledger}
 	if err := w.createTables(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
@@ -198,7 +205,7 @@ func Open(path string) (*Warehouse, error) {
 }
 
 func (w *Warehouse) createTables(ctx context.Context) error {
-	for _, t := range w.tables {
+	for _, t := range append(w.tables[:len(w.tables):len(w.tables)], w.ledger) {
 		defs := make([]string, len(t.cols))
 		hasCycle := false
 		for i, c := range t.cols {
@@ -570,17 +577,22 @@ func (w *Warehouse) ReadSnapshot(ctx context.Context, date civil.Date) (warehous
 }
 
 func (w *Warehouse) readTable(ctx context.Context, t table, date civil.Date, s *warehouse.Snapshot) error {
+	return w.query(ctx, t, reflect.ValueOf(t.Rows(s)).Elem(), "snapshot_date = ?", date.String())
+}
+
+// query appends to out (a slice of t's row type) the rows of t matching
+// where, in insertion order.
+func (w *Warehouse) query(ctx context.Context, t table, out reflect.Value, where string, args ...any) error {
 	names := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		names[i] = quoteIdent(c.name)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE snapshot_date = ? ORDER BY rowid", strings.Join(names, ","), quoteIdent(t.Name))
-	rows, err := w.db.QueryContext(ctx, q, date.String())
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY rowid", strings.Join(names, ","), quoteIdent(t.Name), where)
+	rows, err := w.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	out := reflect.ValueOf(t.Rows(s)).Elem()
 	vals := make([]any, len(t.cols))
 	ptrs := make([]any, len(t.cols))
 	for i := range vals {

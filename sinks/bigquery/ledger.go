@@ -1,0 +1,130 @@
+package bigquery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	bq "cloud.google.com/go/bigquery"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
+
+	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sources/retry"
+)
+
+// The settlement ledger (warehouse.LedgerDriver) is the settlements table,
+// day-partitioned on snapshot_date (the settled snapshot's date) like the
+// others but never loaded by WriteSnapshot. Rows are appended with load jobs
+// (WRITE_APPEND on the bare table; a load job stores all its rows or none),
+// and read back with tabledata.list over the whole table (a ledger holds a
+// few rows per referrer per settled cycle).
+//
+// BigQuery has no transaction spanning a read and a load job, so the
+// "append only if the cycle has no rows" of AppendSettlements is a read
+// followed by a load: it is one transaction only because every writer
+// (refrecon settle apply) holds the PUBLIC_DIR lock while it writes. A load
+// retried after a lost answer may store its rows twice; the copies are
+// identical (same entry and seq) and warehouse.Ledger drops them.
+
+var _ warehouse.LedgerDriver = (*Warehouse)(nil)
+
+// AppendSettlements appends rows in one load job; with ifNoneFor set it
+// first reads the ledger and appends nothing (false, nil) when it has a row
+// of that cycle. The dataset and table are created when missing.
+func (w *Warehouse) AppendSettlements(ctx context.Context, rows []warehouse.Settlement, ifNoneFor string) (bool, error) {
+	ok, err := w.appendSettlements(ctx, rows, ifNoneFor)
+	if err != nil {
+		return false, fmt.Errorf("append to the bigquery settlement ledger: %w", err)
+	}
+	return ok, nil
+}
+
+func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Settlement, ifNoneFor string) (bool, error) {
+	media := &spool{dir: w.cfg.TempDir}
+	defer media.remove()
+	seq := func(yield func(any, error) bool) {
+		for i := range rows {
+			if !yield(&rows[i], nil) {
+				return
+			}
+		}
+	}
+	if err := encodeRows(ctx, media, seq); err != nil {
+		return false, fmt.Errorf("encode: %w", err)
+	}
+	if err := w.ensureDataset(ctx); err != nil {
+		return false, err
+	}
+	if err := w.ensureTable(ctx, warehouse.LedgerTable()); err != nil {
+		return false, err
+	}
+	if ifNoneFor != "" {
+		have, err := w.readSettlements(ctx, ifNoneFor)
+		if err != nil {
+			return false, err
+		}
+		if len(have) > 0 {
+			return false, nil
+		}
+	}
+	_, err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, classify(w.appendOnce(ctx, media))
+	})
+	if err != nil {
+		return false, fmt.Errorf("load %s: %w", warehouse.TableSettlements, err)
+	}
+	return true, nil
+}
+
+func (w *Warehouse) appendOnce(ctx context.Context, media *spool) error {
+	src := bq.NewReaderSource(media.reader())
+	src.SourceFormat = bq.JSON
+	l := w.ds.Table(warehouse.TableSettlements).LoaderFrom(src)
+	l.WriteDisposition = bq.WriteAppend
+	l.CreateDisposition = bq.CreateNever
+	l.MediaOptions = []googleapi.MediaOption{googleapi.ChunkSize(0), googleapi.ContentType("application/octet-stream")}
+	l.JobID = "refrecon_settlements"
+	l.AddJobIDSuffix = true
+	l.Labels = map[string]string{"app": "refrecon"}
+	job, err := l.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("start load job: %w", err)
+	}
+	status, err := job.Wait(ctx)
+	if err != nil {
+		return fmt.Errorf("wait for load job %s: %w", job.ID(), err)
+	}
+	if status.Err() != nil {
+		return newJobError(job.ID(), status)
+	}
+	return nil
+}
+
+// ReadSettlements returns the ledger's rows of cycleID ("" = all). A
+// missing table reads as empty.
+func (w *Warehouse) ReadSettlements(ctx context.Context, cycleID string) ([]warehouse.Settlement, error) {
+	rows, err := w.readSettlements(ctx, cycleID)
+	if err != nil {
+		return nil, fmt.Errorf("read the bigquery settlement ledger: %w", err)
+	}
+	return rows, nil
+}
+
+func (w *Warehouse) readSettlements(ctx context.Context, cycleID string) ([]warehouse.Settlement, error) {
+	it := w.ds.Table(warehouse.TableSettlements).Read(ctx)
+	var out []warehouse.Settlement
+	for {
+		var r warehouse.Settlement
+		err := it.Next(&r)
+		if errors.Is(err, iterator.Done) || isHTTP(err, 404) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", warehouse.TableSettlements, err)
+		}
+		if cycleID == "" || r.CycleID == cycleID {
+			out = append(out, r)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"reflect"
+
+	"github.com/refrecon/refrecon/sinks/warehouse"
+)
+
+// The settlement ledger (warehouse.LedgerDriver): the settlements table,
+// created by Open like the others, is appended to in transactions and never
+// touched by WriteSnapshot.
+
+var _ warehouse.LedgerDriver = (*Warehouse)(nil)
+
+// AppendSettlements appends rows in one transaction. With ifNoneFor set,
+// the transaction first checks that no row of that cycle exists, and
+// appends nothing when one does (false, nil). Should another process
+// append between this transaction's check and its insert, SQLite refuses the
+// insert (in WAL mode a read transaction cannot become a write transaction
+// over a newer commit: SQLITE_BUSY), so the two never interleave.
+func (w *Warehouse) AppendSettlements(ctx context.Context, rows []warehouse.Settlement, ifNoneFor string) (ok bool, err error) {
+	ok, err = w.appendSettlements(ctx, rows, ifNoneFor)
+	if err != nil {
+		return false, fmt.Errorf("append to the settlement ledger in sqlite warehouse %s: %w", w.path, err)
+	}
+	return ok, nil
+}
+
+func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Settlement, ifNoneFor string) (ok bool, err error) {
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil || !ok {
+			_ = tx.Rollback() // the append's error is the one to report
+		}
+	}()
+	if ifNoneFor != "" {
+		var n int
+		q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE cycle_id = ?", quoteIdent(w.ledger.Name))
+		if err := tx.QueryRowContext(ctx, q, ifNoneFor).Scan(&n); err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	seq := func(yield func(any, error) bool) {
+		for i := range rows {
+			if !yield(&rows[i], nil) {
+				return
+			}
+		}
+	}
+	if err := w.insert(ctx, tx, w.ledger, iter.Seq2[any, error](seq)); err != nil {
+		return false, fmt.Errorf("insert: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit: %w", err)
+	}
+	return true, nil
+}
+
+// ReadSettlements returns the ledger's rows of cycleID ("" = all), in the
+// order they were appended.
+func (w *Warehouse) ReadSettlements(ctx context.Context, cycleID string) ([]warehouse.Settlement, error) {
+	var out []warehouse.Settlement
+	where, args := "1 = 1", []any(nil)
+	if cycleID != "" {
+		where, args = "cycle_id = ?", []any{cycleID}
+	}
+	if err := w.query(ctx, w.ledger, reflect.ValueOf(&out).Elem(), where, args...); err != nil {
+		return nil, fmt.Errorf("read the settlement ledger in sqlite warehouse %s: %w", w.path, err)
+	}
+	return out, nil
+}
