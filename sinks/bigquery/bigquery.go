@@ -213,7 +213,8 @@ func partition(table string, d civil.Date) string {
 func (w *Warehouse) load(ctx context.Context, table string, date civil.Date, media *spool) error {
 	dst := partition(table, date)
 	_, err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, classify(w.loadOnce(ctx, table, dst, date, media))
+		jobID := fmt.Sprintf("refrecon_%s_%04d%02d%02d", table, date.Year, int(date.Month), date.Day)
+		return struct{}{}, classify(w.loadOnce(ctx, dst, jobID, bq.WriteTruncate, media))
 	})
 	if err != nil {
 		return fmt.Errorf("load %s: %w", dst, err)
@@ -221,16 +222,18 @@ func (w *Warehouse) load(ctx context.Context, table string, date civil.Date, med
 	return nil
 }
 
-func (w *Warehouse) loadOnce(ctx context.Context, table, dst string, date civil.Date, media *spool) error {
+// loadOnce runs one load job of media into dst (a table or a partition)
+// with the write disposition disp; jobID is the job ID's prefix.
+func (w *Warehouse) loadOnce(ctx context.Context, dst, jobID string, disp bq.TableWriteDisposition, media *spool) error {
 	src := bq.NewReaderSource(media.reader())
 	src.SourceFormat = bq.JSON
 	l := w.ds.Table(dst).LoaderFrom(src)
-	l.WriteDisposition = bq.WriteTruncate
+	l.WriteDisposition = disp
 	l.CreateDisposition = bq.CreateNever // ensureTable created it with partitioning
 	// One multipart request; the media is never chunked into a resumable
 	// upload (ENGINEERING.md).
 	l.MediaOptions = []googleapi.MediaOption{googleapi.ChunkSize(0), googleapi.ContentType("application/octet-stream")}
-	l.JobID = fmt.Sprintf("refrecon_%s_%04d%02d%02d", table, date.Year, int(date.Month), date.Day)
+	l.JobID = jobID
 	l.AddJobIDSuffix = true
 	l.Labels = map[string]string{"app": "refrecon"}
 	job, err := l.Run(ctx)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	bq "cloud.google.com/go/bigquery"
-	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
 	"github.com/refrecon/refrecon/sinks/warehouse"
@@ -69,36 +68,12 @@ func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Sett
 		}
 	}
 	_, err := retry.Do(ctx, w.cfg.Retry, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, classify(w.appendOnce(ctx, media))
+		return struct{}{}, classify(w.loadOnce(ctx, warehouse.TableSettlements, "refrecon_settlements", bq.WriteAppend, media))
 	})
 	if err != nil {
 		return false, fmt.Errorf("load %s: %w", warehouse.TableSettlements, err)
 	}
 	return true, nil
-}
-
-func (w *Warehouse) appendOnce(ctx context.Context, media *spool) error {
-	src := bq.NewReaderSource(media.reader())
-	src.SourceFormat = bq.JSON
-	l := w.ds.Table(warehouse.TableSettlements).LoaderFrom(src)
-	l.WriteDisposition = bq.WriteAppend
-	l.CreateDisposition = bq.CreateNever
-	l.MediaOptions = []googleapi.MediaOption{googleapi.ChunkSize(0), googleapi.ContentType("application/octet-stream")}
-	l.JobID = "refrecon_settlements"
-	l.AddJobIDSuffix = true
-	l.Labels = map[string]string{"app": "refrecon"}
-	job, err := l.Run(ctx)
-	if err != nil {
-		return fmt.Errorf("start load job: %w", err)
-	}
-	status, err := job.Wait(ctx)
-	if err != nil {
-		return fmt.Errorf("wait for load job %s: %w", job.ID(), err)
-	}
-	if status.Err() != nil {
-		return newJobError(job.ID(), status)
-	}
-	return nil
 }
 
 // ReadSettlements returns the ledger's rows of cycleID ("" = all). A
