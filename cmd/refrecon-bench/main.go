@@ -152,17 +152,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("refrecon binary: %w (run make build)", err)
 	}
 
-	// Outputs are deleted only when every run is done. On ext4 without a
-	// journal (this machine's), the kernel will not reuse an inode freed
-	// less than 60 s ago (300 s while its inode table block is unwritten)
-	// and skips such inodes one by one on every file it creates: a run that
-	// publishes right after many files were deleted nearby pays up to ten
-	// times more per file (measured: 438 µs against 44 µs;
-	// docs/performance.md). So a bench never deletes before its runs:
-	// outputs of an earlier bench are moved aside now and deleted at the
-	// end, and the end flushes (sync) so that the kernel's window is the
-	// short one; a bench started within five minutes of the last clean-up
-	// says so, as its publish figures may be high.
+	// Outputs are deleted only when every run is done: on ext4 without a
+	// journal, files created soon after many were deleted cost more
+	// (docs/performance.md, change 9). Outputs of an earlier bench are moved
+	// aside now and deleted at the end, the end flushes (sync), and a bench
+	// started within five minutes of the last clean-up says so, as its
+	// publish figures may be high.
 	outs := filepath.Join(o.root, ".bench", "out")
 	stamp := filepath.Join(o.root, ".bench", "cleaned-at")
 	if b, err := os.ReadFile(stamp); err == nil {

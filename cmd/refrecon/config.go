@@ -10,9 +10,12 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// config is every variable refrecon reads (SPEC 4, README "Configuration").
-// Values are parsed here and checked by newPlan (run.go); nothing else reads the
-// environment.
+// config is every variable refrecon's own code reads (SPEC 4, README
+// "Configuration"): values are parsed here and checked by newPlan (run.go)
+// or the command that uses them, and no other code in cmd reads the
+// environment. Libraries read their own: the Go runtime GOMEMLIMIT and
+// GOGC, net/http HTTPS_PROXY, the Google Cloud client
+// GOOGLE_APPLICATION_CREDENTIALS.
 type config struct {
 	ReferralsSource string `env:"REFERRALS_SOURCE"` // sqlite:PATH, d1dump:PATH, d1; "" = the embedded fixture
 	D1AccountID     string `env:"D1_ACCOUNT_ID"`
@@ -31,9 +34,10 @@ type config struct {
 	PublicDir      string `env:"PUBLIC_DIR, default=./out/public"`
 	PrivateDir     string `env:"PRIVATE_DIR, default=./out/private"`
 	Warehouse      string `env:"WAREHOUSE, default=sqlite:./out/warehouse.sqlite"`
-	BigQueryEndpt  string `env:"BIGQUERY_ENDPOINT"`
-	BigQueryLoc    string `env:"BIGQUERY_LOCATION, default=US"`
 	RecordsPerPage int    `env:"RECORDS_PER_PAGE, default=25"`
+
+	BigQueryEndpoint string `env:"BIGQUERY_ENDPOINT"` // "" = Google's; a local fake or emulator in tests
+	BigQueryLocation string `env:"BIGQUERY_LOCATION, default=US"`
 
 	Schedule      string        `env:"SCHEDULE, default=0 4 * * *"`
 	RunTimeout    time.Duration `env:"RUN_TIMEOUT, default=1h"`
@@ -44,6 +48,13 @@ type config struct {
 
 	LogFormat string `env:"LOG_FORMAT, default=json"`
 	LogLevel  string `env:"LOG_LEVEL, default=info"`
+
+	// For measurements (docs/performance.md), not documented for operators.
+	CPUProfile string `env:"REFRECON_CPUPROFILE"` // write a pprof CPU profile of the run here
+	MemProfile string `env:"REFRECON_MEMPROFILE"` // write a pprof heap profile at the run's peak here
+	// GOMEMLIMIT is the Go runtime's own; it is read here only to know
+	// whether it is set (applyMemoryLimit).
+	GoMemLimit string `env:"GOMEMLIMIT"`
 }
 
 // loadConfig reads the environment through lookuper (envconfig.OsLookuper()

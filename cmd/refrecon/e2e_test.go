@@ -16,17 +16,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/public"
@@ -138,7 +138,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 // diffTrees describes how got differs from want ("" when identical).
 func diffTrees(want, got map[string][]byte) string {
 	var b strings.Builder
-	for _, p := range sortedKeys(want) {
+	for _, p := range slices.Sorted(maps.Keys(want)) {
 		g, ok := got[p]
 		switch {
 		case !ok:
@@ -147,7 +147,7 @@ func diffTrees(want, got map[string][]byte) string {
 			fmt.Fprintf(&b, "differs %s: %s\n", p, firstDifference(want[p], g))
 		}
 	}
-	for _, p := range sortedKeys(got) {
+	for _, p := range slices.Sorted(maps.Keys(got)) {
 		if _, ok := want[p]; !ok {
 			fmt.Fprintf(&b, "unexpected %s\n", p)
 		}
@@ -165,15 +165,6 @@ func firstDifference(want, got []byte) string {
 		return fmt.Sprintf("%q", b[lo:hi])
 	}
 	return fmt.Sprintf("at byte %d: want …%s…, got …%s…", i, clip(want), clip(got))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // repoFile is the absolute path of a file of the repository.
@@ -588,7 +579,7 @@ func TestE2EHelpOnEveryCommand(t *testing.T) {
 	if len(commands) < 4 {
 		t.Fatalf("only %d commands registered", len(commands))
 	}
-	for _, name := range sortedKeys(commands) {
+	for _, name := range slices.Sorted(maps.Keys(commands)) {
 		for _, flag := range []string{"--help", "-h"} {
 			t.Run(name+" "+flag, func(t *testing.T) {
 				d := newDirs(t)

@@ -2,8 +2,11 @@
 // data, computes each cycle's leaderboard, awards and reward eligibility, and
 // publishes a snapshot (public JSON, warehouse tables, finance CSV reports).
 //
-// main only wires: every command is a function of (ctx, args, stdout,
-// stderr) returning an error; the exit status comes from the error's kind.
+// main only wires: it calls run under signal.NotifyContext and maps the
+// error to an exit status. Every command is a function of (ctx, args,
+// stdout, stderr) returning an error: it parses its flags and the
+// environment, builds its dependencies, and calls the package that does
+// the work (a run: cmd/internal/reconcile).
 package main
 
 import (
@@ -11,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -58,71 +63,90 @@ func asConfigError(err error) error {
 // errUsage is returned after usage has been printed for a bad command line.
 var errUsage = errors.New("usage")
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+// reportedError marks an error that is already in the log: a run's error
+// is in its "run finished" record (reconcile.Run writes it). main exits with
+// its status and does not print it a second time.
+type reportedError struct{ err error }
+
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }
+
+// commandError is a command's error with the command's name: the one place
+// "refrecon NAME:" is added.
+type commandError struct {
+	name string
+	err  error
 }
 
-// runMain dispatches args to a command and maps its error to an exit status.
-func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (e *commandError) Error() string {
+	var cfgErr *configError
+	if errors.As(e.err, &cfgErr) {
+		return "refrecon " + e.name + ": configuration error: " + e.err.Error()
+	}
+	return "refrecon " + e.name + ": " + e.err.Error()
+}
+
+func (e *commandError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitStatus(err, os.Stderr))
+}
+
+// run dispatches args to a command. A command's error comes back naming
+// the command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, rest := lookup(args)
 	if cmd == nil {
 		if len(args) > 0 && args[0] != "help" && args[0] != "-h" && args[0] != "--help" {
-			fmt.Fprintf(stderr, "refrecon: unknown command %q\n\n", joinArgs(args))
+			fmt.Fprintf(stderr, "refrecon: unknown command %q\n\n", strings.Join(args, " "))
 			usage(stderr)
-			return exitConfig
+			return errUsage
 		}
 		usage(stdout)
+		return nil
+	}
+	if err := cmd.run(ctx, rest, stdout, stderr); err != nil {
+		return &commandError{name: cmd.name, err: err}
+	}
+	return nil
+}
+
+// exitStatus maps a command's error to the process's exit status (SPEC 4)
+// and prints it on stderr, once: not after usage (already printed) and not
+// when it is in the log already.
+func exitStatus(err error, stderr io.Writer) int {
+	if err == nil {
 		return exitOK
 	}
-	err := cmd.run(ctx, rest, stdout, stderr)
+	code := exitFailed
 	var cfgErr *configError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, errUsage):
-		return exitConfig
-	case errors.As(err, &cfgErr):
-		fmt.Fprintf(stderr, "refrecon %s: configuration error: %v\n", cmd.name, err)
-		return exitConfig
-	default:
-		fmt.Fprintf(stderr, "refrecon %s: %v\n", cmd.name, err)
-		return exitFailed
+	if errors.Is(err, errUsage) || errors.As(err, &cfgErr) {
+		code = exitConfig
 	}
+	var reported *reportedError
+	if !errors.Is(err, errUsage) && !errors.As(err, &reported) {
+		fmt.Fprintln(stderr, err)
+	}
+	return code
 }
 
 // lookup finds the longest registered command name that prefixes args.
 func lookup(args []string) (*command, []string) {
 	for n := min(len(args), 2); n > 0; n-- {
-		if c, ok := commands[joinArgs(args[:n])]; ok {
+		if c, ok := commands[strings.Join(args[:n], " ")]; ok {
 			return c, args[n:]
 		}
 	}
 	return nil, args
 }
 
-func joinArgs(args []string) string {
-	s := ""
-	for i, a := range args {
-		if i > 0 {
-			s += " "
-		}
-		s += a
-	}
-	return s
-}
-
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "refrecon reconciles referral rewards against Stripe payments and publishes a snapshot.")
 	fmt.Fprintln(w, "\nUsage: refrecon COMMAND [flags]   (every command takes --help)\n\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(commands)) {
 		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nConfiguration comes from the environment; see README.md.")

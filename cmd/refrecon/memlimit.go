@@ -23,11 +23,11 @@ var cgroupMemoryMax = "/sys/fs/cgroup/memory.max"
 // limit never fails a run: near it the collector works harder (at most half
 // the CPU), so a program larger than the limit is slower, not broken.
 //
-// The limit is MEMORY_LIMIT ("2560MiB", "3GiB", bytes, or "off"); else the
-// runtime's own GOMEMLIMIT when set; else 75% of the container's limit;
+// The limit is setting (MEMORY_LIMIT: "2560MiB", "3GiB", bytes, or "off");
+// else the runtime's own GOMEMLIMIT when goMemLimit (its value) is set; else 75% of the container's limit;
 // else defaultMemoryLimit. It returns the limit in force (0: none) and where
 // it came from.
-func applyMemoryLimit(setting string) (int64, string, error) {
+func applyMemoryLimit(setting, goMemLimit string) (int64, string, error) {
 	switch {
 	case setting == "off":
 		debug.SetMemoryLimit(math.MaxInt64)
@@ -39,7 +39,7 @@ func applyMemoryLimit(setting string) (int64, string, error) {
 		}
 		debug.SetMemoryLimit(n)
 		return n, "MEMORY_LIMIT", nil
-	case os.Getenv("GOMEMLIMIT") != "":
+	case goMemLimit != "":
 		return debug.SetMemoryLimit(-1), "GOMEMLIMIT", nil
 	}
 	if b, err := os.ReadFile(cgroupMemoryMax); err == nil {
@@ -54,7 +54,7 @@ func applyMemoryLimit(setting string) (int64, string, error) {
 
 // logMemoryLimit applies MEMORY_LIMIT and says which limit is in force.
 func logMemoryLimit(cfg *config, log zerolog.Logger) error {
-	limit, from, err := applyMemoryLimit(cfg.MemoryLimit)
+	limit, from, err := applyMemoryLimit(cfg.MemoryLimit, cfg.GoMemLimit)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 
 func TestApplyMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1)) // restore
-	t.Setenv("GOMEMLIMIT", "")
 	noCgroup := filepath.Join(t.TempDir(), "memory.max")
 	defer func(old string) { cgroupMemoryMax = old }(cgroupMemoryMax)
 	cgroupMemoryMax = noCgroup
@@ -34,7 +33,7 @@ func TestApplyMemoryLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, from, err := applyMemoryLimit(tc.setting)
+		got, from, err := applyMemoryLimit(tc.setting, "")
 		if err != nil || got != tc.want || from != tc.from {
 			t.Errorf("applyMemoryLimit(%q) with cgroup %q = %d, %q, %v; want %d, %q", tc.setting, tc.cgroup, got, from, err, tc.want, tc.from)
 		}
@@ -44,7 +43,7 @@ func TestApplyMemoryLimit(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"lots", "-1GiB", "0", "1.5GiB", "99999999999TiB"} {
-		if _, _, err := applyMemoryLimit(bad); err == nil {
+		if _, _, err := applyMemoryLimit(bad, ""); err == nil {
 			t.Errorf("applyMemoryLimit(%q): no error", bad)
 		}
 	}

@@ -62,7 +62,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := logMemoryLimit(cfg, log); err != nil {
 		return err
 	}
-	stopProfile, err := startCPUProfile(os.Getenv("REFRECON_CPUPROFILE"))
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
 	if err != nil {
 		return err
 	}
@@ -78,28 +78,45 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return err
 }
 
-// runOnce performs one run with cfg: it builds the plan (every variable
-// checked, the cycle set loaded) and hands it to reconcile.Run. A
-// configuration error fails the run before any input is read; its "run
-// finished" record is emitted here, every other by reconcile.Run.
+// runOnce performs one run with cfg: newPlan checks every variable and
+// loads the cycle set, then reconcile.Run does the run. A configuration
+// error comes back as it is: no run started and nothing was logged. The
+// run's own error comes back as a reportedError: reconcile.Run has logged
+// it in the run's "run finished" record.
 func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (*reconcile.Report, error) {
 	started := time.Now() // timing only; the computation uses asOf
 	runID := reconcile.NewRunID()
 	p, err := newPlan(ctx, cfg, log.With().Str("run_id", runID).Logger())
 	if err != nil {
-		rep := reconcile.Report{RunID: runID, Status: "failed", Seconds: time.Since(started).Seconds()}
-		reconcile.LogFinished(log.With().Str("run_id", runID).Logger(), rep, err)
-		return &rep, err
+		return nil, err
 	}
+	defer p.close()
 	p.RunID, p.Started, p.Log = runID, started, log
-	rep, err := reconcile.Run(ctx, p)
-	return &rep, err
+	rep, err := reconcile.Run(ctx, p.Plan)
+	if err != nil {
+		return &rep, &reportedError{err: err}
+	}
+	return &rep, nil
+}
+
+// plan is a run's reconcile.Plan and what newPlan opened for it.
+type plan struct {
+	reconcile.Plan
+	cleanup []func() // closes what newPlan opened; close runs them
+}
+
+// close releases what newPlan opened and the run did not take.
+func (p *plan) close() {
+	for _, f := range p.cleanup {
+		f()
+	}
+	p.cleanup = nil
 }
 
 // newPlan checks every variable and loads the cycle set. It reads no input
 // and writes no output; every error it returns is a configuration error.
-func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (reconcile.Plan, error) {
-	p := reconcile.Plan{
+func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error) {
+	p := &plan{Plan: reconcile.Plan{
 		CodeVersion:    codeVersion,
 		Public:         localdir.Open(cfg.PublicDir),
 		PrivateDir:     cfg.PrivateDir,
@@ -107,8 +124,8 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (reconcile.Pl
 		KeepSnapshots:  cfg.KeepSnapshots,
 		LockWait:       cfg.LockWait,
 		Log:            log,
-		HeapProfile:    os.Getenv("REFRECON_MEMPROFILE"),
-	}
+		HeapProfile:    cfg.MemProfile,
+	}}
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 
@@ -141,16 +158,18 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (reconcile.Pl
 	if p.Stripe, err = newStripeSource(cfg, log); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if p.Warehouse, err = newWarehouse(ctx, cfg); err != nil {
+	if p.Warehouse, err = newWarehouse(ctx, cfg, p); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) == 0 {
 		if p.Cycles, err = loadCycleSet(ctx, cfg); err != nil {
-			return reconcile.Plan{}, err
+			p.close()
+			return nil, err
 		}
 	}
 	if len(problems) > 0 {
-		return reconcile.Plan{}, asConfigError(errors.New(strings.Join(problems, "; ")))
+		p.close()
+		return nil, asConfigError(errors.New(strings.Join(problems, "; ")))
 	}
 	return p, nil
 }
@@ -186,9 +205,13 @@ func newReferralSource(cfg *config) (reconcile.ReferralSource, error) {
 	}
 }
 
-// newWarehouse checks WAREHOUSE and returns how to open it (nil for none);
-// nothing is created here and no request is made.
-func newWarehouse(ctx context.Context, cfg *config) (func(ctx context.Context) (reconcile.Warehouse, error), error) {
+// newWarehouse checks WAREHOUSE and returns how the run opens it (nil for
+// none). A SQLite file is created only when the run opens it; a BigQuery
+// client is opened here, once (that makes no request but checks the
+// project, dataset, endpoint and credentials, so a bad one is a
+// configuration error before any input is read), and handed to the run;
+// p's cleanup closes it when the run never took it.
+func newWarehouse(ctx context.Context, cfg *config, p *plan) (func(ctx context.Context) (reconcile.Warehouse, error), error) {
 	kind, arg, _ := strings.Cut(cfg.Warehouse, ":")
 	switch {
 	case cfg.Warehouse == "none":
@@ -200,24 +223,32 @@ func newWarehouse(ctx context.Context, cfg *config) (func(ctx context.Context) (
 		if !ok || project == "" || dataset == "" || strings.Contains(dataset, ".") {
 			return nil, fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse)
 		}
-		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLoc, Endpoint: cfg.BigQueryEndpt}
+		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLocation, Endpoint: cfg.BigQueryEndpoint}
 		testRetryOverride.bigquery(&bqCfg)
-		// Open makes no request but checks the project, dataset, endpoint and
-		// credentials: a bad one is a configuration error before any input
-		// is read.
 		w, err := bigquery.Open(ctx, bqCfg)
 		if err != nil {
 			return nil, fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err)
 		}
-		_ = w.Close()
-		return func(ctx context.Context) (reconcile.Warehouse, error) { return bigquery.Open(ctx, bqCfg) }, nil
+		p.cleanup = append(p.cleanup, func() {
+			if w != nil {
+				_ = w.Close()
+			}
+		})
+		return func(context.Context) (reconcile.Warehouse, error) {
+			if w == nil {
+				return nil, errors.New("the BigQuery warehouse was opened twice")
+			}
+			taken := w
+			w = nil // the run closes it
+			return taken, nil
+		}, nil
 	default:
 		return nil, fmt.Errorf("WAREHOUSE %q: want sqlite:PATH, bigquery:PROJECT.DATASET or none", cfg.Warehouse)
 	}
 }
 
-// startCPUProfile starts a pprof CPU profile of the run into path (the
-// hidden REFRECON_CPUPROFILE variable, for docs/performance.md); "" does
+// startCPUProfile starts a pprof CPU profile of the run into path
+// (REFRECON_CPUPROFILE, for docs/performance.md); "" does
 // nothing. The returned function stops it and closes the file.
 func startCPUProfile(path string) (stop func() error, err error) {
 	if path == "" {

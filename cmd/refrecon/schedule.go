@@ -11,6 +11,7 @@ import (
 	"time"
 	_ "time/tzdata" // CRON_TZ= works in images without a zoneinfo database (scratch)
 
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
@@ -71,30 +72,31 @@ func scheduleCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	// Check every other variable (and the cycle set) now, as each run will:
 	// a bad configuration is exit 2 at start, not a failed run at 04:00.
-	if _, err := newPlan(ctx, cfg, log); err != nil {
+	p, err := newPlan(ctx, cfg, log)
+	if err != nil {
 		return err
 	}
+	p.close()
 	return runSchedule(ctx, opts, log, scheduledRun(cfg, log))
 }
 
 // scheduledRun is the job run at each firing: one runOnce, exactly as
-// "refrecon run" does it. runOnce emits the run's one-line "run finished"
-// record (logRunFinished), error included, so its error comes back marked
-// as reported and runSchedule does not log it a second time.
+// "refrecon run" does it. Every firing's outcome is in one "run finished"
+// record: reconcile.Run emits it for a run, and this job for a
+// configuration that fails at the firing (a cycle set URL that no longer
+// loads). The error comes back marked as reported, so runSchedule does not
+// log it a second time.
 func scheduledRun(cfg *config, log zerolog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if _, err := runOnce(ctx, cfg, log); err != nil {
+		_, err := runOnce(ctx, cfg, log)
+		if reported := (*reportedError)(nil); err != nil && !errors.As(err, &reported) {
+			rep := reconcile.Report{RunID: reconcile.NewRunID(), Status: "failed"}
+			reconcile.LogFinished(log.With().Str("run_id", rep.RunID).Logger(), rep, err)
 			return &reportedError{err: err}
 		}
-		return nil
+		return err
 	}
 }
-
-// reportedError marks a job error that has already been logged.
-type reportedError struct{ err error }
-
-func (e *reportedError) Error() string { return e.err.Error() }
-func (e *reportedError) Unwrap() error { return e.err }
 
 // scheduleOptions are the scheduler's settings (SCHEDULE, RUN_TIMEOUT,
 // SHUTDOWN_GRACE).

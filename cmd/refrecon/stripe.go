@@ -100,7 +100,7 @@ func writeStripeExport(ctx context.Context, src *stripeapi.Source, path string) 
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("stripe export: %w", err)
+		return 0, err
 	}
 	defer func() {
 		if err != nil {
@@ -113,19 +113,19 @@ func writeStripeExport(ctx context.Context, src *stripeapi.Source, path string) 
 		return 0, err
 	}
 	if err := f.Sync(); err != nil {
-		return 0, fmt.Errorf("stripe export: syncing %s: %w", tmp, err)
+		return 0, fmt.Errorf("syncing %s: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return 0, fmt.Errorf("stripe export: closing %s: %w", tmp, err)
+		return 0, fmt.Errorf("closing %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return 0, fmt.Errorf("stripe export: %w", err)
+		return 0, err
 	}
 	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
 		serr := d.Sync()
 		d.Close()
 		if serr != nil {
-			return w.Count(), fmt.Errorf("stripe export: syncing the directory of %s: %w", path, serr)
+			return w.Count(), fmt.Errorf("syncing the directory of %s: %w", path, serr)
 		}
 	}
 	return w.Count(), nil
@@ -178,9 +178,5 @@ func newStripeAPISource(cfg *config, log zerolog.Logger) (*stripeapi.Source, err
 type embeddedStripe struct{}
 
 func (embeddedStripe) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
-	s, err := stripeexport.Read(ctx, bytes.NewReader(fixtures.StripeNDJSON))
-	if err != nil {
-		return pipeline.Stripe{}, fmt.Errorf("embedded fixture: %w", err)
-	}
-	return s, nil
+	return stripeexport.Read(ctx, bytes.NewReader(fixtures.StripeNDJSON))
 }

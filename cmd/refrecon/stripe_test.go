@@ -97,6 +97,20 @@ func TestStripeExportFailureLeavesFileAlone(t *testing.T) {
 	}
 }
 
+// An error is printed once, with the command's name once: the context is
+// added where it is known, not again by each caller.
+func TestStripeExportErrorWrappedOnce(t *testing.T) {
+	fake := stripefake.New(t, testStripeKey, stripeCase(t).NDJSON)
+	path := filepath.Join(t.TempDir(), "missing-dir", "stripe.ndjson")
+	code, _, stderr := runStripeExport(t, map[string]string{
+		"STRIPE_SECRET_KEY": testStripeKey, "STRIPE_API_BASE": fake.URL, "STRIPE_RATE_LIMIT": "1000",
+	}, "--out", path)
+	want := "refrecon stripe export: open " + path + ".tmp: no such file or directory\n"
+	if code != exitFailed || stderr != want {
+		t.Errorf("exit %d, stderr %q; want %d, %q", code, stderr, exitFailed, want)
+	}
+}
+
 func TestStripeExportUsageAndConfig(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {

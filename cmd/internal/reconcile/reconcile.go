@@ -266,19 +266,17 @@ func (sp *stagedPublish) abort() error {
 // readInputs reads both sources at once.
 func readInputs(ctx context.Context, p Plan) (pipeline.Inputs, []string, error) {
 	var in pipeline.Inputs
-	// The first error cancels the other read and is the one reported.
+	// The first error cancels the other read and is the one reported. Each
+	// source's errors name the source ("referrals source sqlite:PATH: ...",
+	// "stripe api: ..."): they are not wrapped again.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		if in.Referrals, err = p.Referrals.ReadReferrals(gctx); err != nil {
-			return fmt.Errorf("read referrals: %w", err)
-		}
-		return nil
+		in.Referrals, err = p.Referrals.ReadReferrals(gctx)
+		return err
 	})
 	g.Go(func() (err error) {
-		if in.Stripe, err = p.Stripe.ReadStripe(gctx); err != nil {
-			return fmt.Errorf("read stripe: %w", err)
-		}
-		return nil
+		in.Stripe, err = p.Stripe.ReadStripe(gctx)
+		return err
 	})
 	if err := g.Wait(); err != nil {
 		return in, nil, err

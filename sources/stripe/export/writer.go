@@ -22,17 +22,17 @@ func NewWriter(w io.Writer) *Writer { return &Writer{bw: bufio.NewWriterSize(w, 
 func (w *Writer) Write(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("stripe export: encoding object %d: %w", w.n+1, err)
+		return fmt.Errorf("encoding object %d: %w", w.n+1, err)
 	}
 	if len(b) == 0 || b[0] != '{' {
-		return fmt.Errorf("stripe export: object %d is not a JSON object", w.n+1)
+		return fmt.Errorf("object %d is not a JSON object", w.n+1)
 	}
 	if len(b) > MaxLineBytes {
-		return fmt.Errorf("stripe export: object %d is longer than %d bytes", w.n+1, MaxLineBytes)
+		return fmt.Errorf("object %d is longer than %d bytes", w.n+1, MaxLineBytes)
 	}
 	b = append(b, '\n')
 	if _, err := w.bw.Write(b); err != nil {
-		return fmt.Errorf("stripe export: writing object %d: %w", w.n+1, err)
+		return fmt.Errorf("writing object %d: %w", w.n+1, err)
 	}
 	w.n++
 	return nil
@@ -44,7 +44,7 @@ func (w *Writer) Count() int { return w.n }
 // Flush writes any buffered data to the underlying writer.
 func (w *Writer) Flush() error {
 	if err := w.bw.Flush(); err != nil {
-		return fmt.Errorf("stripe export: flushing: %w", err)
+		return fmt.Errorf("flushing: %w", err)
 	}
 	return nil
 }
