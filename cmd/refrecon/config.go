@@ -35,6 +35,8 @@ type config struct {
 	PrivateDir     string `env:"PRIVATE_DIR, default=./out/private"`
 	Warehouse      string `env:"WAREHOUSE, default=sqlite:./out/warehouse.sqlite"`
 	RecordsPerPage int    `env:"RECORDS_PER_PAGE, default=25"`
+	// LatestCacheControl is latest.json's Cache-Control (SPEC 3.1).
+	LatestCacheControl string `env:"LATEST_CACHE_CONTROL, default=public, max-age=60"`
 
 	BigQueryEndpoint string `env:"BIGQUERY_ENDPOINT"` // "" = Google's; a local fake or emulator in tests
 	BigQueryLocation string `env:"BIGQUERY_LOCATION, default=US"`

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/refrecon/refrecon/cmd/internal/serve"
+	"github.com/sethvargo/go-envconfig"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "serve PUBLIC_DIR read-only over HTTP, with a viewer of the latest snapshot at /",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return serveCommand(ctx, args, stdout, stderr, envconfig.OsLookuper())
+		},
+	})
+}
+
+const serveUsage = `Usage: refrecon serve [--addr :8080]
+
+Serves PUBLIC_DIR read-only over HTTP: latest.json and the documents under
+snapshots/<id>/ with the headers of SPEC 3.1 (Content-Type
+application/json; snapshot files Cache-Control public, max-age=31536000,
+immutable; latest.json LATEST_CACHE_CONTROL), a strong ETag (the file's
+sha256, as the manifest lists it) with If-None-Match, and gzip when the
+client asks. Nothing else: no directory listings, no lock file, 404
+outside the public layout.
+
+At / it serves a viewer of the latest snapshot: the cycles with their
+status and pool, each leaderboard page by page, and a refcode lookup. It
+loads nothing from anywhere but this server.
+
+Stops gracefully on SIGTERM or Ctrl-C (requests in flight finish) and
+exits 0.
+
+Flags:
+  --addr ADDR   listen address, host:port (default :8080; 127.0.0.1:8080
+                to serve this machine only)
+`
+
+func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", ":8080", "listen address")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, serveUsage)
+			return nil
+		}
+		fmt.Fprintf(stderr, "refrecon serve: %v\n\n%s", err, serveUsage)
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "refrecon serve: unexpected arguments %q\n\n%s", fs.Args(), serveUsage)
+		return errUsage
+	}
+	cfg, err := loadConfig(ctx, env)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	store, err := openServeStore(cfg.PublicDir)
+	if err != nil {
+		return asConfigError(err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	fmt.Fprintf(stdout, "refrecon serve: %s at %s (stop with Ctrl-C)\n", cfg.PublicDir, displayURL(ln.Addr()))
+	h := serve.Handler(store, serve.Options{
+		LatestCacheControl: cfg.LatestCacheControl,
+		Logf:               func(format string, args ...any) { log.Error().Msgf(format, args...) },
+	})
+	if err := serve.Serve(ctx, ln, h); err != nil {
+		return err
+	}
+	log.Info().Str("event", "serve_stopped").Msg("serve stopped")
+	return nil
+}
+
+// displayURL is the address to open in a browser: a wildcard listen
+// address is shown as localhost.
+func displayURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// dirStore reads a public directory. os.Root confines every read to the
+// directory (no "..", no symbolic link out of it).
+type dirStore struct{ root string }
+
+func openServeStore(publicDir string) (serve.Store, error) {
+	if strings.TrimSpace(publicDir) == "" {
+		return nil, errors.New("PUBLIC_DIR is empty")
+	}
+	return dirStore{root: publicDir}, nil
+}
+
+func (d dirStore) ReadLatest(ctx context.Context) ([]byte, string, error) {
+	b, err := d.ReadObject(ctx, "latest.json")
+	return b, "", err
+}
+
+func (d dirStore) ReadObject(_ context.Context, key string) ([]byte, error) {
+	r, err := os.OpenRoot(d.root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.ReadFile(filepath.FromSlash(key))
+}
