@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/refrecon/refrecon/cmd/internal/serve"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -71,10 +70,12 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	store, err := openServeStore(cfg.PublicDir)
-	if err != nil {
-		return asConfigError(err)
+	if strings.TrimSpace(cfg.PublicDir) == "" {
+		return asConfigError(errors.New("PUBLIC_DIR is empty"))
 	}
+	// The same store the run publishes to (a bucket URL once PUBLIC_DIR
+	// takes one: issue #16), read-only here.
+	store := localdir.Open(cfg.PublicDir)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -102,29 +103,4 @@ func displayURL(a net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/"
-}
-
-// dirStore reads a public directory. os.Root confines every read to the
-// directory (no "..", no symbolic link out of it).
-type dirStore struct{ root string }
-
-func openServeStore(publicDir string) (serve.Store, error) {
-	if strings.TrimSpace(publicDir) == "" {
-		return nil, errors.New("PUBLIC_DIR is empty")
-	}
-	return dirStore{root: publicDir}, nil
-}
-
-func (d dirStore) ReadLatest(ctx context.Context) ([]byte, string, error) {
-	b, err := d.ReadObject(ctx, "latest.json")
-	return b, "", err
-}
-
-func (d dirStore) ReadObject(_ context.Context, key string) ([]byte, error) {
-	r, err := os.OpenRoot(d.root)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return r.ReadFile(filepath.FromSlash(key))
 }

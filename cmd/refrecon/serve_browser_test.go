@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/refrecon/refrecon/sinks/publicjson"
+	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -235,12 +235,12 @@ func TestViewerInChromium(t *testing.T) {
 	arg, _ := json.Marshal(tricky)
 	jsNames := strs(`Promise.all(`+string(arg)+`.map(r => refrecon.refcodeFileName(r)))`, chromedp.EvalAwaitPromise)
 	for i, r := range tricky {
-		if i >= len(jsNames) || jsNames[i] != publicjson.RefcodeFileName(r) {
+		if i >= len(jsNames) || jsNames[i] != public.RefcodeFileName(r) {
 			got := "<missing>"
 			if i < len(jsNames) {
 				got = jsNames[i]
 			}
-			t.Errorf("refcodeFileName(%q): JavaScript %q, Go %q", r, got, publicjson.RefcodeFileName(r))
+			t.Errorf("refcodeFileName(%q): JavaScript %q, Go %q", r, got, public.RefcodeFileName(r))
 		}
 	}
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,19 +17,8 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/cmd/internal/serve"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 )
-
-// fsStore is a Store over a directory tree, as the local driver reads it.
-type fsStore struct{ fsys fs.FS }
-
-func (s fsStore) ReadLatest(context.Context) ([]byte, string, error) {
-	b, err := fs.ReadFile(s.fsys, "latest.json")
-	return b, "", err
-}
-
-func (s fsStore) ReadObject(_ context.Context, key string) ([]byte, error) {
-	return fs.ReadFile(s.fsys, key)
-}
 
 // failingStore fails every read with an error that is not "not found".
 type failingStore struct{}
@@ -103,7 +91,7 @@ func body(t *testing.T, res *http.Response) []byte {
 
 func TestDocumentsHeadersAndETags(t *testing.T) {
 	dir, id := goldenPublic(t)
-	h := serve.Handler(fsStore{os.DirFS(dir)}, serve.Options{LatestCacheControl: "public, max-age=5"})
+	h := serve.Handler(localdir.Open(dir), serve.Options{LatestCacheControl: "public, max-age=5"})
 
 	res := get(t, h, "GET", "/latest.json", nil)
 	want, _ := os.ReadFile(filepath.Join(dir, "latest.json"))
@@ -150,7 +138,7 @@ func TestDocumentsHeadersAndETags(t *testing.T) {
 
 func TestGzip(t *testing.T) {
 	dir, id := goldenPublic(t)
-	h := serve.Handler(fsStore{os.DirFS(dir)}, serve.Options{})
+	h := serve.Handler(localdir.Open(dir), serve.Options{})
 	target := "/snapshots/" + id + "/cycles/cycle-1/leaderboard/1.json"
 	plain := get(t, h, "GET", target, nil)
 	plainBody := body(t, plain)
@@ -187,7 +175,7 @@ func TestGzip(t *testing.T) {
 
 func TestHeadAndMethods(t *testing.T) {
 	dir, _ := goldenPublic(t)
-	h := serve.Handler(fsStore{os.DirFS(dir)}, serve.Options{})
+	h := serve.Handler(localdir.Open(dir), serve.Options{})
 	res := get(t, h, "HEAD", "/latest.json", nil)
 	if res.StatusCode != 200 || len(body(t, res)) != 0 || res.Header.Get("ETag") == "" || res.Header.Get("Content-Length") == "" {
 		t.Errorf("HEAD: %d, headers %v", res.StatusCode, res.Header)
@@ -207,7 +195,7 @@ func TestOnlyThePublicLayout(t *testing.T) {
 	dir, id := goldenPublic(t)
 	must(t, os.WriteFile(filepath.Join(dir, "secret.json"), []byte(`{}`), 0o644))
 	must(t, os.WriteFile(filepath.Join(dir, "snapshots", id, "notes.txt"), []byte(`x`), 0o644))
-	h := serve.Handler(fsStore{os.DirFS(dir)}, serve.Options{})
+	h := serve.Handler(localdir.Open(dir), serve.Options{})
 	for _, target := range []string{
 		"/.refrecon.lock", "/secret.json", "/snapshots/", "/snapshots", "/snapshots/" + id, "/snapshots/" + id + "/",
 		"/snapshots/" + id + "/referrers/", "/snapshots/" + id + "/cycles/cycle-1/leaderboard/",
@@ -230,14 +218,14 @@ func TestStoreErrors(t *testing.T) {
 	if res.StatusCode != http.StatusBadGateway || strings.Contains(string(body(t, res)), "unreachable") {
 		t.Errorf("failing store: %d", res.StatusCode)
 	}
-	empty := serve.Handler(fsStore{os.DirFS(t.TempDir())}, serve.Options{})
+	empty := serve.Handler(localdir.Open(t.TempDir()), serve.Options{})
 	if res := get(t, empty, "GET", "/latest.json", nil); res.StatusCode != http.StatusNotFound {
 		t.Errorf("nothing published: %d, want 404", res.StatusCode)
 	}
 }
 
 func TestViewerAssets(t *testing.T) {
-	h := serve.Handler(fsStore{os.DirFS(t.TempDir())}, serve.Options{})
+	h := serve.Handler(localdir.Open(t.TempDir()), serve.Options{})
 	for target, ctype := range map[string]string{
 		"/": "text/html; charset=utf-8", "/viewer/viewer.js": "text/javascript; charset=utf-8", "/viewer/viewer.css": "text/css; charset=utf-8",
 	} {
