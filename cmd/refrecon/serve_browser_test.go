@@ -150,7 +150,7 @@ func TestViewerInChromium(t *testing.T) {
 			if e.Type == runtime.ConsoleAPICalledTypeError {
 				var args []string
 				for _, a := range e.Args {
-					args = append(args, fmt.Sprintf("%s", a.Value))
+					args = append(args, a.Value.String())
 				}
 				problems = append(problems, "console.error: "+strings.Join(args, " "))
 			}
