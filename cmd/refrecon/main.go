@@ -22,13 +22,6 @@ import (
 	"syscall"
 )
 
-// Exit statuses (SPEC 4).
-const (
-	exitOK     = 0
-	exitFailed = 1
-	exitConfig = 2
-)
-
 // command is one sub-command. Commands register themselves from their own
 // file with register, so adding one never edits this file.
 type command struct {
@@ -45,31 +38,6 @@ func register(c *command) {
 	}
 	commands[c.name] = c
 }
-
-// configError marks an error as a configuration error: exit status 2.
-type configError struct{ err error }
-
-func (e *configError) Error() string { return e.err.Error() }
-func (e *configError) Unwrap() error { return e.err }
-
-// asConfigError wraps err as a configuration error (nil stays nil).
-func asConfigError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &configError{err: err}
-}
-
-// errUsage is returned after usage has been printed for a bad command line.
-var errUsage = errors.New("usage")
-
-// reportedError marks an error that is already in the log: a run's error
-// is in its "run finished" record (reconcile.Run writes it). main exits with
-// its status and does not print it a second time.
-type reportedError struct{ err error }
-
-func (e *reportedError) Error() string { return e.err.Error() }
-func (e *reportedError) Unwrap() error { return e.err }
 
 // commandError is a command's error with the command's name: the one place
 // "refrecon NAME:" is added.
@@ -122,13 +90,21 @@ func exitStatus(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	code := exitFailed
+	ec := classify(err)
+	if ec != nil {
+		code = ec.exit
+	}
 	var cfgErr *configError
 	if errors.Is(err, errUsage) || errors.As(err, &cfgErr) {
 		code = exitConfig
 	}
 	var reported *reportedError
-	if !errors.Is(err, errUsage) && !errors.As(err, &reported) {
-		fmt.Fprintln(stderr, err)
+	if errors.Is(err, errUsage) || errors.As(err, &reported) {
+		return code
+	}
+	fmt.Fprintln(stderr, err)
+	if ec != nil {
+		fmt.Fprintf(stderr, "  (%s: %s)\n", ec.name, ec.hint)
 	}
 	return code
 }

@@ -125,6 +125,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 		LockWait:       cfg.LockWait,
 		Log:            log,
 		HeapProfile:    cfg.MemProfile,
+		Classify:       classifyForLog,
 	}}
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }

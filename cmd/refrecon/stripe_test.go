@@ -86,7 +86,8 @@ func TestStripeExportFailureLeavesFileAlone(t *testing.T) {
 	if code != exitFailed {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFailed, stderr)
 	}
-	if !strings.Contains(stderr, "refused") || strings.Contains(stderr, wrong) || strings.Contains(stderr, "51WrongKey") {
+	if !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "(refused_credential: ") ||
+		strings.Contains(stderr, wrong) || strings.Contains(stderr, "51WrongKey") {
 		t.Errorf("stderr = %q", stderr)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "previous export\n" {

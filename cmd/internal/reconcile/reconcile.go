@@ -74,6 +74,10 @@ type Plan struct {
 	// HeapProfile, when set, is where a pprof heap profile is written when
 	// the run's memory is at its largest (docs/performance.md).
 	HeapProfile string
+	// Classify, when set, names the class of a failed run's error and says
+	// what to do about it, for the run's record (error_class, hint); cmd
+	// maps the error classes the adapters share in one place.
+	Classify func(error) (class, hint string)
 	// OnStaged, when set (tests), makes Run wait until the public snapshot
 	// is staged before it writes the private outputs, and is called with
 	// the staged snapshot.
@@ -91,6 +95,8 @@ type Report struct {
 	Notes      []string
 	Result     *pipeline.Result // nil when the run failed before publishing
 	Pruned     []string
+	ErrorClass string // of a failed run, when Plan.Classify knows it
+	ErrorHint  string
 }
 
 // noter is a source that has something to say about what it read.
@@ -121,6 +127,8 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 		rep.Seconds = time.Since(started).Seconds()
 		if err == nil {
 			rep.Status = "ok"
+		} else if p.Classify != nil {
+			rep.ErrorClass, rep.ErrorHint = p.Classify(err)
 		}
 		LogFinished(log, rep, err)
 	}()
@@ -335,6 +343,9 @@ func LogFinished(log zerolog.Logger, rep Report, err error) {
 	ev := log.Info()
 	if err != nil {
 		ev = log.Error().Err(err)
+	}
+	if rep.ErrorClass != "" {
+		ev = ev.Str("error_class", rep.ErrorClass).Str("hint", rep.ErrorHint)
 	}
 	c := rep.Counts
 	ev.Str("event", "run_finished").Str("snapshot_id", rep.SnapshotID).Str("status", rep.Status).
