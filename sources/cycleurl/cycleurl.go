@@ -21,11 +21,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/inputfile"
 )
 
 // DefaultTimeout bounds one load (SPEC 1.3).
@@ -149,25 +149,16 @@ func (l *Loader) get(ctx context.Context, u *url.URL) ([]byte, error) {
 }
 
 func (l *Loader) readFile(ctx context.Context, u *url.URL) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(u.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", u.Path)
-	}
-	if info.Size() > l.maxSize() {
+	// Checked before it is opened: a named pipe or a device never blocks
+	// or floods the load (package inputfile).
+	data, err := inputfile.ReadAll(ctx, u.Path, l.maxSize())
+	if errors.Is(err, inputfile.ErrTooLarge) {
 		return nil, l.tooLarge()
 	}
-	return l.readAll(f)
+	if err != nil {
+		return nil, err // names the path
+	}
+	return data, nil
 }
 
 func (l *Loader) readAll(r io.Reader) ([]byte, error) {

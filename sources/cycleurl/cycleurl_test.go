@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,6 +203,11 @@ func TestLoadFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customSet), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A named pipe nobody writes to: an ordinary open blocks forever.
+	fifo := filepath.Join(dir, "pipe.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	set, err := Load(context.Background(), "file://"+path)
 	checkCustom(t, set, err)
 	set, err = Load(context.Background(), "file://localhost"+path)
@@ -209,8 +215,10 @@ func TestLoadFile(t *testing.T) {
 
 	for _, tt := range []struct{ name, url, want string }{
 		{"missing", "file://" + filepath.Join(dir, "nope.json"),
-			"load cycle set from file://" + filepath.Join(dir, "nope.json") + ": open " + filepath.Join(dir, "nope.json") + ": no such file or directory"},
-		{"directory", "file://" + dir, "load cycle set from file://" + dir + ": " + dir + " is not a regular file"},
+			"load cycle set from file://" + filepath.Join(dir, "nope.json") + ": stat " + filepath.Join(dir, "nope.json") + ": no such file or directory"},
+		{"directory", "file://" + dir, "load cycle set from file://" + dir + ": " + dir + ": not a regular file: it is a directory"},
+		{"fifo", "file://" + fifo, "load cycle set from file://" + fifo + ": " + fifo + ": not a regular file: it is a named pipe (FIFO)"},
+		{"device", "file:///dev/zero", "load cycle set from file:///dev/zero: /dev/zero: not a regular file: it is a character device"},
 		{"remote host", "file://fileserver" + path, `load cycle set from file://fileserver` + path +
 			`: file URL names host "fileserver"; only local files (file:///path) can be read`},
 	} {

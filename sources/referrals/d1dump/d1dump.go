@@ -15,13 +15,19 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/inputfile"
 	"github.com/refrecon/refrecon/sources/referrals/sqlite"
 	sqlite3 "modernc.org/sqlite"
 	sqlitelib "modernc.org/sqlite/lib"
 )
+
+// MaxDumpSize is the largest dump read, in bytes. The whole dump is held in
+// memory with the database it loads; a D1 database is at most 10 GB, and a
+// dump of a referrals database anywhere near that is not what this driver is
+// for (use a sqlite: replica).
+const MaxDumpSize = 4 << 30
 
 // Source reads referrals from a wrangler d1 export dump.
 type Source struct {
@@ -45,11 +51,11 @@ func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) 
 }
 
 func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
-	dump, err := os.ReadFile(s.path)
+	// Checked before it is opened (a regular file of at most MaxDumpSize
+	// bytes): a named pipe or /dev/zero is refused, not waited on or read
+	// without end.
+	dump, err := inputfile.ReadAll(ctx, s.path, MaxDumpSize)
 	if err != nil {
-		return pipeline.Referrals{}, err
-	}
-	if err := ctx.Err(); err != nil {
 		return pipeline.Referrals{}, err
 	}
 	db, err := sqlite.OpenMemory()

@@ -3,6 +3,7 @@ package d1dump_test
 import (
 	"context"
 	"errors"
+	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,11 @@ func TestSchemaErrorNamesColumn(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
+}
+
+func TestRefusesWhatIsNotARegularFile(t *testing.T) {
+	inputfiletest.Run(t, func(ctx context.Context, path string) error {
+		_, err := d1dump.New(path).ReadReferrals(ctx)
+		return err
+	})
 }

@@ -21,12 +21,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/inputfile"
 	"github.com/refrecon/refrecon/sources/referrals"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -52,14 +51,11 @@ func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) 
 }
 
 func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
-	// SQLite's own error for a missing file under mode=ro is "unable to
-	// open database file"; say what is actually wrong.
-	fi, err := os.Stat(s.path)
-	if err != nil {
+	// Checked before SQLite opens it: SQLite's own error for a missing file
+	// under mode=ro is "unable to open database file", and a named pipe
+	// would block its open(2) forever.
+	if _, err := inputfile.Check(s.path, 0); err != nil {
 		return pipeline.Referrals{}, err
-	}
-	if fi.IsDir() {
-		return pipeline.Referrals{}, errors.New("is a directory, not a SQLite file")
 	}
 	db, err := sql.Open("sqlite", ReadOnlyDSN(s.path))
 	if err != nil {

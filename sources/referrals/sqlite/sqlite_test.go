@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,12 @@ func TestImageConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return sqlite.NewImage(filepath.Base(dbPath), image)
+	})
+}
+
+func TestRefusesWhatIsNotARegularFile(t *testing.T) {
+	inputfiletest.Run(t, func(ctx context.Context, path string) error {
+		_, err := sqlite.New(path).ReadReferrals(ctx)
+		return err
 	})
 }

@@ -34,10 +34,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/inputfile"
 	stripesrc "github.com/refrecon/refrecon/sources/stripe"
 	"github.com/stripe/stripe-go/v76"
 )
@@ -67,7 +67,9 @@ func NewFile(path string) *Source { return &Source{path: path} }
 
 // ReadStripe reads the whole file.
 func (s *Source) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
-	f, err := os.Open(s.path)
+	// Checked before it is opened: a named pipe or a device is refused,
+	// and every read honours ctx (package inputfile).
+	f, err := inputfile.Open(ctx, s.path, 0)
 	if err != nil {
 		return pipeline.Stripe{}, fmt.Errorf("stripe export: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -174,5 +175,22 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRefusesWhatIsNotARegularFile(t *testing.T) {
+	inputfiletest.Run(t, func(ctx context.Context, path string) error {
+		_, err := export.NewFile(path).ReadStripe(ctx)
+		return err
+	})
+}
+
+func TestFileReadHonoursContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.ndjson")
+	must(t, os.WriteFile(path, []byte(`{"id":"cus_1","object":"customer"}`+"\n"), 0o600))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := export.NewFile(path).ReadStripe(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
