@@ -305,11 +305,13 @@ func compareRows(a, b *ReferralRow) int {
 // parseReferredAt accepts SQLite's "YYYY-MM-DD HH:MM:SS" (UTC) and RFC 3339.
 // Fractional seconds are truncated.
 func parseReferredAt(s string) (int64, bool) {
-	layout := time.RFC3339
+	var t time.Time
+	var err error
 	if len(s) >= 19 && s[10] == ' ' {
-		layout = time.DateTime
+		t, err = time.Parse(time.DateTime, s)
+	} else {
+		t, err = ParseRFC3339(s)
 	}
-	t, err := time.Parse(layout, s)
 	if err != nil {
 		return 0, false
 	}

@@ -34,6 +34,8 @@ func TestReferralOutcomes(t *testing.T) {
 		{"z2@example.com", "ALICE", "", want{Quarantined, ReasonInvalidTimestamp}},
 		{"z4@example.com", "ALICE", "2026-03-01T00:00:00", want{Quarantined, ReasonInvalidTimestamp}}, // no zone
 		{"z5@example.com", "ALICE", "1772323200", want{Quarantined, ReasonInvalidTimestamp}},
+		{"z6@example.com", "ALICE", "2026-03-01T10:00:00+24:00", want{Quarantined, ReasonInvalidTimestamp}}, // RFC 3339 offsets stop at 23:59
+		{"z7@example.com", "ALICE", "2026-03-01T10:00:00+00:60", want{Quarantined, ReasonInvalidTimestamp}},
 		{"jdoe+ref@googlemail.com", "JDOE", "2026-03-01 00:00:00", want{Excluded, ReasonSelfReferral}},
 		{"j.d.o.e@gmail.com", "JDOE", "2026-03-01 00:00:00", want{Excluded, ReasonSelfReferral}},
 		{"CAROL+other@Example.com", "CAROL", "2026-03-01 00:00:00", want{Excluded, ReasonSelfReferral}},

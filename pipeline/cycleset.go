@@ -18,6 +18,10 @@ import (
 	"unicode/utf8"
 )
 
+// MaxSettlesAt is the latest settlesAt (endTime + holdDays) a cycle may
+// have: the last second RFC 3339 can write (SPEC 1.3).
+var MaxSettlesAt = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // Limits of a cycle set document. The SPEC gives only lower bounds; the upper
 // bounds keep day counts convertible to time.Duration and pie-split weights
 // (score × (2N − 1 − q)) far from overflow.
@@ -339,10 +343,8 @@ func (v *csValidator) cycleSet(root *csNode) CycleSet {
 		v.addf(root.off, "$", "must be a JSON array of cycles, got %s", root.describe())
 		return CycleSet{}
 	}
-	if len(root.elems) == 0 {
-		v.addf(root.off, "$", "must contain at least one cycle")
-		return CycleSet{}
-	}
+	// An empty set is valid (SPEC 1.3: between programs); the run then
+	// publishes referrer files with no cycles.
 	set := CycleSet{Cycles: make([]Cycle, 0, len(root.elems))}
 	firstID := map[string]int{}
 	var spans []csCycleSpan
@@ -520,6 +522,12 @@ func (v *csValidator) rules(n *csNode, path string) (r Rules, timesOK bool) {
 	}
 	if x := f["holdDays"]; x != nil {
 		r.HoldDays = v.integer(x, p("holdDays"), 0, MaxCycleDays)
+		// settlesAt = endTime + holdDays is published as RFC 3339, which has
+		// no year after 9999 (SPEC 1.3).
+		if endOK && r.HoldDays > 0 && r.EndTime.Add(time.Duration(r.HoldDays)*24*time.Hour).After(MaxSettlesAt) {
+			v.addf(x.off, p("holdDays"), "endTime %s + %d days passes %s: settlesAt would not be an RFC 3339 time",
+				csFormatTime(r.EndTime), r.HoldDays, csFormatTime(MaxSettlesAt))
+		}
 	}
 	if x := f["attributionDays"]; x != nil && x.kind != csNull {
 		days := v.integer(x, p("attributionDays"), 1, MaxCycleDays)
@@ -662,7 +670,7 @@ func (v *csValidator) instant(n *csNode, path string) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := ParseRFC3339(s)
 	if err != nil {
 		v.addf(n.off, path, "must be an RFC 3339 time such as \"2025-12-01T00:00:00Z\", got %s", csQuote(s))
 		return time.Time{}, false

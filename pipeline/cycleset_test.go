@@ -95,6 +95,10 @@ func TestDecodeCycleSetProblems(t *testing.T) {
 		{"startTime no zone", []string{`"2026-01-01T00:00:00Z"`, `"2026-01-01T00:00:00"`}, []string{`[0].rules.startTime: must be an RFC 3339 time`}},
 		{"endTime number", []string{`"2026-01-31T23:59:59Z"`, `1767225599`}, []string{`[0].rules.endTime: must be a string, got number 1767225599`}},
 		{"time out of range in UTC", []string{`"2026-01-01T00:00:00Z"`, `"0001-01-01T00:00:00+01:00"`}, []string{`[0].rules.startTime: must be between years 0001 and 9999`}},
+		{"startTime offset +24:00", []string{`"2026-01-01T00:00:00Z"`, `"2026-01-01T00:00:00+24:00"`}, []string{`[0].rules.startTime: must be an RFC 3339 time`}},
+		{"endTime offset minute 60", []string{`"2026-01-31T23:59:59Z"`, `"2026-01-31T23:59:59-00:60"`}, []string{`[0].rules.endTime: must be an RFC 3339 time`}},
+		{"settlesAt past year 9999", []string{`"2026-02-28T23:59:59Z"`, `"9999-12-31T00:00:00Z"`, `"holdDays": 0`, `"holdDays": 1`},
+			[]string{`[1].rules.holdDays: endTime 9999-12-31T00:00:00Z + 1 days passes 9999-12-31T23:59:59Z`}},
 		{"end before start", []string{`"2026-01-31T23:59:59Z"`, `"2025-12-31T23:59:59Z"`}, []string{`[0].rules.endTime: must not be before startTime (2026-01-01T00:00:00Z)`}},
 		{"overlap touching instant", []string{`"2026-02-01T00:00:00Z"`, `"2026-01-31T23:59:59Z"`},
 			[]string{`[1]: window 2026-01-31T23:59:59Z to 2026-02-28T23:59:59Z overlaps cycle [0] "cycle-a"`}},
@@ -252,7 +256,6 @@ func TestDecodeCycleSetDocumentProblems(t *testing.T) {
 		{"too deep", []byte(deep), "$: invalid JSON: nested deeper than 64 levels (byte offset 84)"},
 		{"null", []byte("null"), "$: must be a JSON array of cycles, got null"},
 		{"object", []byte(`{"cycles": []}`), "$: must be a JSON array of cycles, got an object"},
-		{"no cycles", []byte(`[]`), "$: must contain at least one cycle"},
 		{"cycle not an object", []byte(`[1]`), "[0]: must be an object, got number 1"},
 	}
 	for _, tt := range tests {
@@ -357,6 +360,12 @@ func TestDecodeCycleSetAccepts(t *testing.T) {
 				t.Errorf("startTime %v", got)
 			}
 		}},
+		{"settlesAt on the last second", []string{`"2026-02-28T23:59:59Z"`, `"9999-12-30T23:59:59Z"`, `"holdDays": 0`, `"holdDays": 1`}, func(t *testing.T, s CycleSet) {
+			if got := s.Cycles[1].Rules.EndTime; got.Year() != 9999 {
+				t.Errorf("endTime %v", got)
+			}
+		}},
+		{"endTime on the last second without hold", []string{`"2026-02-28T23:59:59Z"`, `"9999-12-31T23:59:59Z"`}, nil},
 		{"cycles in any order", []string{`"2026-02-01T00:00:00Z"`, `"2025-02-01T00:00:00Z"`, `"2026-02-28T23:59:59Z"`, `"2025-02-28T23:59:59Z"`}, nil},
 	}
 	for _, tt := range tests {
@@ -369,6 +378,29 @@ func TestDecodeCycleSetAccepts(t *testing.T) {
 				tt.check(t, set)
 			}
 		})
+	}
+}
+
+// An empty set is valid (SPEC 1.3): between programs.
+func TestDecodeCycleSetEmpty(t *testing.T) {
+	for _, doc := range []string{`[]`, ` [ ] `} {
+		set, err := DecodeCycleSet([]byte(doc))
+		if err != nil || len(set.Cycles) != 0 {
+			t.Errorf("DecodeCycleSet(%q) = %d cycles, %v; want a valid empty set", doc, len(set.Cycles), err)
+		}
+	}
+}
+
+func TestParseRFC3339Offsets(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"2026-03-01T10:00:00Z": true, "2026-03-01T10:00:00.25Z": true, "2026-03-01T10:00:00+23:59": true,
+		"2026-03-01T10:00:00-23:59": true, "2026-03-01T10:00:00+05:30": true, "2026-03-01T10:00:00+00:00": true,
+		"2026-03-01T10:00:00+24:00": false, "2026-03-01T10:00:00-24:00": false, "2026-03-01T10:00:00+00:60": false,
+		"2026-03-01T10:00:00+99:00": false, "2026-03-01 10:00:00": false, "2026-03-01T10:00:00": false,
+	} {
+		if _, err := ParseRFC3339(s); (err == nil) != ok {
+			t.Errorf("ParseRFC3339(%q): err %v, want ok=%v", s, err, ok)
+		}
 	}
 }
 

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -63,10 +65,67 @@ type config struct {
 // in production, a map in tests).
 func loadConfig(ctx context.Context, l envconfig.Lookuper) (*config, error) {
 	var c config
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+	cfg := &envconfig.Config{Target: &c, Lookuper: l, Mutators: []envconfig.Mutator{envconfig.MutatorFunc(decimalNumbers)}}
+	if err := envconfig.ProcessWith(ctx, cfg); err != nil {
 		return nil, asConfigError(errors.New(nameVariables(err.Error())))
 	}
 	return &c, nil
+}
+
+// numericKinds maps each variable read into an integer or float field (not
+// a time.Duration) to its kind; decimalNumbers checks their values.
+var numericKinds = func() map[string]reflect.Kind {
+	m := map[string]reflect.Kind{}
+	t := reflect.TypeFor[config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" || f.Type == reflect.TypeFor[time.Duration]() {
+			continue
+		}
+		switch k := f.Type.Kind(); k {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+			reflect.Float32, reflect.Float64:
+			m[name] = k
+		}
+	}
+	return m
+}()
+
+var (
+	decimalInt   = regexp.MustCompile(`^[+-]?[0-9]+$`)
+	decimalFloat = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+)
+
+// decimalNumbers makes every numeric variable decimal only. go-envconfig
+// parses integers with base 0, so RECORDS_PER_PAGE=025 would be octal 21 and
+// 0x19 hexadecimal 25, and floats with strconv.ParseFloat, which takes
+// "Inf", "NaN" and hexadecimal floats. An integer's leading zeros are
+// dropped (025 is 25); anything but decimal digits (and a sign, and for a
+// float one point and an exponent) is an error naming the variable.
+func decimalNumbers(_ context.Context, key, _, _, v string) (string, bool, error) {
+	k, ok := numericKinds[key]
+	if !ok {
+		return v, false, nil
+	}
+	if k == reflect.Float32 || k == reflect.Float64 {
+		if !decimalFloat.MatchString(v) {
+			return "", true, fmt.Errorf("%q is not a decimal number", v)
+		}
+		return v, false, nil
+	}
+	if !decimalInt.MatchString(v) {
+		return "", true, fmt.Errorf("%q is not a decimal integer", v)
+	}
+	sign, digits := "", v
+	if v[0] == '+' || v[0] == '-' {
+		sign, digits = v[:1], v[1:]
+	}
+	if digits = strings.TrimLeft(digits, "0"); digits == "" {
+		return "0", false, nil
+	}
+	return sign + digits, false, nil
 }
 
 // nameVariables rewrites go-envconfig's messages, which name the Go field

@@ -5,6 +5,9 @@ package main
 // prefixed inp*.
 
 import (
+	"encoding/json"
+	"github.com/refrecon/refrecon/sinks/public/schema"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -50,5 +53,120 @@ func TestInputsThatAreNotRegularFiles(t *testing.T) {
 				mustNotExist(t, filepath.Join(d.Public, "latest.json"), filepath.Join(d.Public, "snapshots"), d.Private)
 			})
 		}
+	}
+}
+
+// A bad STRIPE_RATE_LIMIT is reported as STRIPE_RATE_LIMIT, not as a problem
+// of the key or base URL; a bad number in any numeric variable names it.
+func TestBadNumbersNameTheirVariable(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"STRIPE_RATE_LIMIT", "Inf"},
+		{"STRIPE_RATE_LIMIT", "+Inf"},
+		{"STRIPE_RATE_LIMIT", "NaN"},
+		{"STRIPE_RATE_LIMIT", "-5"},
+		{"STRIPE_RATE_LIMIT", "0"},
+		{"STRIPE_RATE_LIMIT", "1e400"},
+		{"RECORDS_PER_PAGE", "0x19"},
+		{"RECORDS_PER_PAGE", "-025"},
+		{"KEEP_SNAPSHOTS", "0x10"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			d := newDirs(t)
+			env := d.env(fixtureAsOf, "STRIPE_SOURCE", "api", "STRIPE_SECRET_KEY", "sk_test_x", tc.name, tc.value)
+			code, _, stderr := runMainEnv(t, env, "run")
+			if code != exitConfig || !strings.Contains(stderr, tc.name) {
+				t.Errorf("exit %d, stderr %q: want exit 2 naming %s", code, stderr, tc.name)
+			}
+			if tc.name == "STRIPE_RATE_LIMIT" && strings.Contains(stderr, "STRIPE_SECRET_KEY") {
+				t.Errorf("stderr blames the key: %s", stderr)
+			}
+		})
+	}
+}
+
+// RECORDS_PER_PAGE=025 is 25 records per page (decimal, never octal 21).
+func TestRecordsPerPageLeadingZero(t *testing.T) {
+	d := newDirs(t)
+	mustRun(t, d.env(fixtureAsOf, "RECORDS_PER_PAGE", "025"))
+	latest, err := os.ReadFile(filepath.Join(d.Public, "latest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l struct{ Path string }
+	if err := json.Unmarshal(latest, &l); err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := filepath.Glob(filepath.Join(d.Public, l.Path, "cycles", "*", "leaderboard", "1.json"))
+	if len(pages) == 0 {
+		t.Fatal("no leaderboard page")
+	}
+	for _, p := range pages {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			PageContext struct{ RecordsPerPage int } `json:"pageContext"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			t.Fatal(err)
+		}
+		if page.PageContext.RecordsPerPage != 25 {
+			t.Errorf("%s: recordsPerPage %d, want 25", p, page.PageContext.RecordsPerPage)
+		}
+	}
+}
+
+// An empty cycle set is valid (SPEC 1.3, between programs): the run
+// publishes cycles.json with no cycles and a referrer file per refcode with
+// no cycles in it.
+func TestEmptyCycleSetPublishesReferrersWithoutCycles(t *testing.T) {
+	d := newDirs(t)
+	set := filepath.Join(d.Root, "cycles.json")
+	if err := os.WriteFile(set, []byte("[]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, d.env(fixtureAsOf, "CUSTOM_REFERRAL_PROGRAM_CYCLES", "file://"+set))
+	root := inpLatest(t, d.Public)
+	var cycles struct{ Cycles []json.RawMessage }
+	inpReadJSON(t, filepath.Join(root, "cycles.json"), &cycles)
+	if cycles.Cycles == nil || len(cycles.Cycles) != 0 {
+		t.Errorf("cycles.json cycles = %v, want []", cycles.Cycles)
+	}
+	refs, _ := filepath.Glob(filepath.Join(root, "referrers", "*.json"))
+	if len(refs) == 0 {
+		t.Fatal("no referrer files")
+	}
+	for _, p := range refs {
+		var r struct {
+			Refcode string
+			Cycles  map[string]json.RawMessage
+		}
+		inpReadJSON(t, p, &r)
+		if r.Refcode == "" || r.Cycles == nil || len(r.Cycles) != 0 {
+			t.Errorf("%s: refcode %q, cycles %v; want an empty cycles object", p, r.Refcode, r.Cycles)
+		}
+	}
+	if err := schema.ValidateSnapshot(os.DirFS(d.Public)); err != nil {
+		t.Errorf("the snapshot does not validate against the public schemas: %v", err)
+	}
+}
+
+// inpLatest is the directory of the snapshot latest.json names.
+func inpLatest(t *testing.T, public string) string {
+	t.Helper()
+	var l struct{ Path string }
+	inpReadJSON(t, filepath.Join(public, "latest.json"), &l)
+	return filepath.Join(public, filepath.FromSlash(l.Path))
+}
+
+func inpReadJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }

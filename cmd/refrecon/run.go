@@ -14,6 +14,7 @@ import (
 
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
+	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
@@ -132,7 +133,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 
 	if cfg.AsOf == "" {
 		p.AsOf = time.Now().UTC().Truncate(time.Second)
-	} else if t, err := time.Parse(time.RFC3339, cfg.AsOf); err != nil {
+	} else if t, err := pipeline.ParseRFC3339(cfg.AsOf); err != nil {
 		bad("AS_OF %q: want an RFC 3339 instant such as 2026-04-15T00:00:00Z", cfg.AsOf)
 	} else {
 		p.AsOf = t.UTC()

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,7 +158,7 @@ func newStripeAPISource(cfg *config, log zerolog.Logger) (*stripeapi.Source, err
 	if cfg.StripeSecretKey == "" {
 		return nil, asConfigError(errors.New("STRIPE_SECRET_KEY is not set; the Stripe API needs it"))
 	}
-	if !(cfg.StripeRateLimit > 0) {
+	if !(cfg.StripeRateLimit > 0) || math.IsInf(cfg.StripeRateLimit, 0) {
 		return nil, asConfigError(fmt.Errorf("STRIPE_RATE_LIMIT %v: want a number of requests per second greater than 0", cfg.StripeRateLimit))
 	}
 	sc := stripeapi.Config{
