@@ -35,11 +35,9 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/fixtures/synth"
-	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
-	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
-	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sinks/sqlite/sqlitetest"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
 	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
@@ -161,28 +159,18 @@ func relDiff(want, got map[string][]byte) string {
 	return b.String()
 }
 
-func relSQLiteRows(t *testing.T, path string) warehouse.Snapshot {
+func relSQLiteRows(t *testing.T, path string) warehousetest.Day {
 	t.Helper()
-	w, err := sqlitewh.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	s, err := w.ReadSnapshot(t.Context(), relDay)
+	s, err := sqlitetest.ReadDay(t.Context(), path, relDay)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func relBigQueryRows(t *testing.T, fake *bqfake.Server) warehouse.Snapshot {
+func relBigQueryRows(t *testing.T, fake *bqfake.Server) warehousetest.Day {
 	t.Helper()
-	w, err := bigquery.Open(t.Context(), bigquery.Config{Project: relBQProject, Dataset: relBQDataset, Endpoint: fake.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	s, err := w.ReadSnapshot(t.Context(), relDay)
+	s, err := fake.ReadDay(t.Context(), relBQProject, relBQDataset, relDay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +181,7 @@ func relBigQueryRows(t *testing.T, fake *bqfake.Server) warehouse.Snapshot {
 type relBaseline struct {
 	snapshotID string
 	public     map[string][]byte
-	rows       warehouse.Snapshot
+	rows       warehousetest.Day
 }
 
 func relClean(t *testing.T) relBaseline {
@@ -341,7 +329,7 @@ func TestReliabilityRecoverableFaults(t *testing.T) {
 				if diff := relDiff(base.public, relTree(t, d.public)); diff != "" {
 					t.Errorf("public files differ from the clean run's:\n%s", diff)
 				}
-				var rows warehouse.Snapshot
+				var rows warehousetest.Day
 				if bq != nil {
 					rows = relBigQueryRows(t, bq)
 				} else {

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/civil"
-	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
-	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
+	"github.com/refrecon/refrecon/sinks/sqlite/sqlitetest"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
@@ -168,15 +167,10 @@ func equalCounts(a, b map[string]int64) bool {
 	return true
 }
 
-// readSQLiteWarehouse reads one day back through the driver.
-func readSQLiteWarehouse(t *testing.T, path string, day civil.Date) warehouse.Snapshot {
+// readSQLiteWarehouse reads one day back from the warehouse file.
+func readSQLiteWarehouse(t *testing.T, path string, day civil.Date) warehousetest.Day {
 	t.Helper()
-	w, err := sqlitewh.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	s, err := w.ReadSnapshot(t.Context(), day)
+	s, err := sqlitetest.ReadDay(t.Context(), path, day)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,14 +182,9 @@ const (
 	bqDataset = "referrals_ds"
 )
 
-func readBigQuery(t *testing.T, fake *bqfake.Server, day civil.Date) warehouse.Snapshot {
+func readBigQuery(t *testing.T, fake *bqfake.Server, day civil.Date) warehousetest.Day {
 	t.Helper()
-	w, err := bigquery.Open(t.Context(), bigquery.Config{Project: bqProject, Dataset: bqDataset, Endpoint: fake.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	s, err := w.ReadSnapshot(t.Context(), day)
+	s, err := fake.ReadDay(t.Context(), bqProject, bqDataset, day)
 	if err != nil {
 		t.Fatal(err)
 	}

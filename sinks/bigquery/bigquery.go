@@ -38,7 +38,6 @@ import (
 	bq "cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
 	"google.golang.org/api/googleapi"
-	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
 	"github.com/refrecon/refrecon/sinks/warehouse"
@@ -421,40 +420,4 @@ func describe(f *bq.FieldSchema) string {
 		return "REPEATED " + string(f.Type)
 	}
 	return string(f.Type)
-}
-
-// ReadSnapshot reads the rows of one day back (tabledata.list on each
-// table's partition). A day never written, or a missing table, reads as
-// empty.
-func (w *Warehouse) ReadSnapshot(ctx context.Context, date civil.Date) (warehouse.Snapshot, error) {
-	s := warehouse.Snapshot{Date: date}
-	if !date.IsValid() {
-		return s, fmt.Errorf("read bigquery snapshot: invalid date %v", date)
-	}
-	for _, t := range warehouse.Tables() {
-		if err := w.readTable(ctx, t, date, &s); err != nil {
-			return warehouse.Snapshot{Date: date}, fmt.Errorf("read bigquery snapshot %s: %w", date, err)
-		}
-	}
-	return s, nil
-}
-
-func (w *Warehouse) readTable(ctx context.Context, t warehouse.Table, date civil.Date, s *warehouse.Snapshot) error {
-	it := w.ds.Table(partition(t.Name, date)).Read(ctx)
-	dst := t.Rows(s)
-	for {
-		row, err := nextRow(it, t.Row)
-		if errors.Is(err, iterator.Done) {
-			return nil
-		}
-		if isHTTP(err, 404) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", t.Name, err)
-		}
-		if err := appendRow(dst, row); err != nil {
-			return fmt.Errorf("read %s: %w", t.Name, err)
-		}
-	}
 }

@@ -31,9 +31,20 @@ var (
 	day2 = civil.Date{Year: 2026, Month: 4, Day: 16}
 )
 
+// harness is the warehouse under test, read back through the fake.
+type harness struct {
+	*bigquery.Warehouse
+	fake             *bqfake.Server
+	project, dataset string
+}
+
+func (h harness) ReadDay(ctx context.Context, date civil.Date) (warehousetest.Day, error) {
+	return h.fake.ReadDay(ctx, h.project, h.dataset, date)
+}
+
 // open starts a fake and opens a warehouse on it; cfg's zero fields get
 // test defaults (no backoff wait).
-func open(t *testing.T, cfg bigquery.Config) (*bqfake.Server, *bigquery.Warehouse) {
+func open(t *testing.T, cfg bigquery.Config) (*bqfake.Server, harness) {
 	t.Helper()
 	fake := bqfake.New()
 	t.Cleanup(fake.Close)
@@ -60,7 +71,7 @@ func open(t *testing.T, cfg bigquery.Config) (*bqfake.Server, *bigquery.Warehous
 			t.Errorf("client called routes the fake does not serve: %v", u)
 		}
 	})
-	return fake, w
+	return fake, harness{w, fake, cfg.Project, cfg.Dataset}
 }
 
 func TestConformance(t *testing.T) {
@@ -75,7 +86,7 @@ func TestConformanceWithSmallPages(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	fake.SetPageSize(1)
 	want := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
-	if err := w.WriteSnapshot(context.Background(), want); err != nil {
+	if err := w.WriteSnapshot(context.Background(), want.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	warehousetest.Check(context.Background(), t, w, want)
@@ -87,7 +98,7 @@ func TestConformanceWithSmallPages(t *testing.T) {
 func TestCreatesDatasetAndPartitionedClusteredTables(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	ctx := context.Background()
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")); err != nil {
+	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	if n := fake.Requests("datasets.insert"); n != 1 {
@@ -144,7 +155,7 @@ func TestCreatesDatasetAndPartitionedClusteredTables(t *testing.T) {
 	}
 
 	// Existing tables are reused, not recreated.
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day2, "20260416T000000Z-bbbbbbbbbbbb")); err != nil {
+	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day2, "20260416T000000Z-bbbbbbbbbbbb").Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	if n := fake.Requests("tables.insert"); n != len(warehouse.Tables()) {
@@ -158,7 +169,7 @@ func TestCreatesDatasetAndPartitionedClusteredTables(t *testing.T) {
 func TestLoadJobsTruncateTheDayPartition(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	ctx := context.Background()
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")); err != nil {
+	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	jobs := fake.Jobs()
@@ -194,7 +205,7 @@ func TestRewriteKeepsOneCopyAndOtherDays(t *testing.T) {
 	ctx := context.Background()
 	s1 := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
 	for range 2 {
-		if err := w.WriteSnapshot(ctx, s1); err != nil {
+		if err := w.WriteSnapshot(ctx, s1.Snapshot()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -206,7 +217,7 @@ func TestRewriteKeepsOneCopyAndOtherDays(t *testing.T) {
 	}
 
 	s2 := warehousetest.Sample(day2, "20260416T000000Z-dddddddddddd")
-	if err := w.WriteSnapshot(ctx, s2); err != nil {
+	if err := w.WriteSnapshot(ctx, s2.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	if got := fake.Partitions(project, dataset, warehouse.TablePaymentAccounting); !slices.Equal(got, []string{"20260415", "20260416"}) {
@@ -234,7 +245,7 @@ func TestJobErrorReportsBigQueryMessage(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	const msg = "Provided Schema does not match Table acme-finance:refrecon.cycle_summaries. Field award_pool has changed type from INTEGER to STRING"
 	fake.FailNextJobs(1, bqfake.JobFault{Reason: "invalid", Message: msg})
-	err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), "invalid") {
 		t.Fatalf("error %v, want BigQuery's reason and message %q", err, msg)
 	}
@@ -256,7 +267,7 @@ func TestUnencodableSnapshotFailsBeforeLoading(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	s := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
 	s.LeaderboardEntries[0].FinalScoreBoost = math.NaN()
-	err := w.WriteSnapshot(context.Background(), s)
+	err := w.WriteSnapshot(context.Background(), s.Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "leaderboard_entries") {
 		t.Fatalf("error %v, want an encoding error naming leaderboard_entries", err)
 	}
@@ -285,7 +296,7 @@ func TestRowRejectedByBigQuery(t *testing.T) {
 	if err := client.Dataset(dataset).Table(warehouse.TableSubscriptions).Create(ctx, md); err != nil {
 		t.Fatal(err)
 	}
-	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "Missing required field: region.") {
 		t.Fatalf("error %v, want BigQuery's \"Missing required field: region.\"", err)
 	}
@@ -299,7 +310,7 @@ func TestTimesAreWrittenAtMicrosecondPrecision(t *testing.T) {
 	at := time.Date(2026, 3, 5, 10, 0, 0, 123456789, time.FixedZone("X", -7*3600))
 	s.Subscriptions[0].Created = at
 	s.ReferralDecisions[0].Conversions[0].ConvertedAt = at
-	if err := w.WriteSnapshot(context.Background(), s); err != nil {
+	if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	want := at.UTC().Truncate(time.Microsecond)
@@ -307,7 +318,7 @@ func TestTimesAreWrittenAtMicrosecondPrecision(t *testing.T) {
 	if got := stored[0]["created"].(time.Time); !got.Equal(want) {
 		t.Errorf("stored created %v, want %v", got, want)
 	}
-	got, err := w.ReadSnapshot(context.Background(), day1)
+	got, err := w.ReadDay(context.Background(), day1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +343,7 @@ func TestUploadServerErrorIsRetried(t *testing.T) {
 	fake, w := open(t, bigquery.Config{Retry: retry.Policy{Notify: func(_ error, n int, _ time.Duration) { waits = append(waits, n) }}})
 	fake.FailNextUploads(2, 503)
 	s := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
-	if err := w.WriteSnapshot(context.Background(), s); err != nil {
+	if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
 		t.Fatalf("WriteSnapshot with two 503s on upload: %v", err)
 	}
 	if n := fake.Requests("jobs.insert"); n != len(warehouse.Tables())+2 {
@@ -348,7 +359,7 @@ func TestTransientJobErrorIsRetried(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	fake.FailNextJobs(1, bqfake.JobFault{Reason: "backendError", Message: "Error encountered during execution. Retrying may solve the problem."})
 	s := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
-	if err := w.WriteSnapshot(context.Background(), s); err != nil {
+	if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
 		t.Fatalf("WriteSnapshot with one backendError job: %v", err)
 	}
 	warehousetest.Check(context.Background(), t, w, s)
@@ -357,7 +368,7 @@ func TestTransientJobErrorIsRetried(t *testing.T) {
 func TestPersistentFailureGivesUpAfterMaxAttempts(t *testing.T) {
 	fake, w := open(t, bigquery.Config{Retry: retry.Policy{MaxAttempts: 3}})
 	fake.FailNextUploads(100, 500)
-	err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "after 3 attempts") || !strings.Contains(err.Error(), "injected upload failure") {
 		t.Fatalf("error %v, want giving up after 3 attempts with the server's message", err)
 	}
@@ -378,7 +389,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 		return ctx.Err()
 	}}})
 	fake.FailNextUploads(1, 503)
-	err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
@@ -405,7 +416,7 @@ func TestDefaultBackoffIsBoundedByContext(t *testing.T) {
 		}
 		cancel()
 	}()
-	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
@@ -426,7 +437,7 @@ func TestExistingTableIsCheckedNotAltered(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "not partitioned") {
 		t.Fatalf("error %v, want a complaint about partitioning", err)
 	}
@@ -456,7 +467,7 @@ func TestExistingTableMissingColumns(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "column snapshot_id is INTEGER, want STRING") || !strings.Contains(err.Error(), "missing column price_ids") {
 		t.Fatalf("error %v, want the schema differences listed", err)
 	}

@@ -30,17 +30,13 @@ func ExampleOpen() {
 	day := civil.Date{Year: 2026, Month: 4, Day: 15}
 	snap := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
 	for range 2 { // a re-run of the same day replaces it
-		if err := w.WriteSnapshot(ctx, snap); err != nil {
+		if err := w.WriteSnapshot(ctx, snap.Snapshot()); err != nil {
 			fmt.Println(err)
 			return
 		}
 	}
-	got, err := w.ReadSnapshot(ctx, day)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(len(got.Runs), "run,", len(got.LeaderboardEntries), "leaderboard entries")
+	fmt.Println(len(fake.Rows("acme-finance", "refrecon", "runs")), "run,",
+		len(fake.Rows("acme-finance", "refrecon", "leaderboard_entries")), "leaderboard entries")
 	fmt.Println("partitions:", fake.Partitions("acme-finance", "refrecon", "leaderboard_entries"))
 	// Output:
 	// 1 run, 4 leaderboard entries

@@ -29,7 +29,7 @@ func TestUploadNetworkFaultsAreRetried(t *testing.T) {
 			fake, w := open(t, bigquery.Config{})
 			fake.FailNextUploadsWith(2, tc.fault)
 			s := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
-			if err := w.WriteSnapshot(context.Background(), s); err != nil {
+			if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
 				t.Fatalf("WriteSnapshot with two faulty uploads: %v", err)
 			}
 			if n := fake.Requests("jobs.insert"); n < len(warehouse.Tables())+2 {
@@ -53,7 +53,7 @@ func TestUploadNetworkFaultsGiveUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, w := open(t, bigquery.Config{Retry: retry.Policy{MaxAttempts: 3}})
 			fake.FailNextUploadsWith(100, tc.fault)
-			err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
+			err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 			if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") || !strings.Contains(err.Error(), "$20260415") {
 				t.Fatalf("error %v, want giving up after 3 attempts on a partition", err)
 			}
@@ -69,8 +69,8 @@ func TestSpooledRowsAreRetriedAndRemoved(t *testing.T) {
 	dir := t.TempDir()
 	fake, w := open(t, bigquery.Config{TempDir: dir})
 	fake.FailNextUploadsWith(2, bqfake.UploadFault{Reset: true})
-	s := warehousetest.Stream(warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa"))
-	if err := w.WriteSnapshot(context.Background(), s); err != nil {
+	s := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
+	if err := w.WriteSnapshot(context.Background(), warehousetest.Stream(s)); err != nil {
 		t.Fatalf("WriteSnapshot with two reset uploads: %v", err)
 	}
 	warehousetest.Check(context.Background(), t, w, s)
@@ -87,7 +87,7 @@ func TestSpooledRowsAreRetriedAndRemoved(t *testing.T) {
 	checkEmpty()
 
 	fake.FailNextUploads(100, 400)
-	if err := w.WriteSnapshot(context.Background(), s); err == nil {
+	if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err == nil {
 		t.Fatal("WriteSnapshot with failing uploads: nil error")
 	}
 	checkEmpty()

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -210,23 +209,4 @@ func encodeValue(v reflect.Value) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported type %s", v.Type())
-}
-
-// nextRow reads the iterator's next row into a new value of zero's type.
-func nextRow(it *bq.RowIterator, zero any) (reflect.Value, error) {
-	p := reflect.New(reflect.TypeOf(zero))
-	if err := it.Next(p.Interface()); err != nil {
-		return reflect.Value{}, err
-	}
-	return p.Elem(), nil
-}
-
-// appendRow appends row to the slice dst points to.
-func appendRow(dst any, row reflect.Value) error {
-	s := reflect.ValueOf(dst)
-	if s.Kind() != reflect.Pointer || s.Elem().Kind() != reflect.Slice || s.Elem().Type().Elem() != row.Type() {
-		return errors.New("internal: row type does not match the snapshot's table")
-	}
-	s.Elem().Set(reflect.Append(s.Elem(), row))
-	return nil
 }

@@ -61,32 +61,31 @@ func (x boost) appendJSON(b []byte) []byte {
 	return strconv.AppendFloat(b, float64(x.num)/float64(x.den), 'f', -1, 64)
 }
 
-// appendMetrics appends the fields an entry and a referrer cycle share,
-// from "score" to "adminAction", and the closing brace.
-func appendMetrics(b []byte, sc score, referrals, conversions, pendingConversions int64, revenue, pendingRevenue pipeline.Money,
-	qualified bool, fb *boost, award pipeline.Money, a *adminAction) []byte {
+// appendJSON appends the fields an entry and a referrer cycle share, from
+// "score" to "adminAction", and the closing brace.
+func (m *metrics) appendJSON(b []byte) []byte {
 	b = append(b, `,"score":`...)
-	b = sc.appendJSON(b)
+	b = m.Score.appendJSON(b)
 	b = append(b, `,"referrals":`...)
-	b = strconv.AppendInt(b, referrals, 10)
+	b = strconv.AppendInt(b, m.Referrals, 10)
 	b = append(b, `,"conversions":`...)
-	b = strconv.AppendInt(b, conversions, 10)
+	b = strconv.AppendInt(b, m.Conversions, 10)
 	b = append(b, `,"pendingConversions":`...)
-	b = strconv.AppendInt(b, pendingConversions, 10)
+	b = strconv.AppendInt(b, m.PendingConversions, 10)
 	b = append(b, `,"revenue":`...)
-	b = appendMoney(b, revenue)
+	b = appendMoney(b, m.Revenue)
 	b = append(b, `,"pendingRevenue":`...)
-	b = appendMoney(b, pendingRevenue)
+	b = appendMoney(b, m.PendingRevenue)
 	b = append(b, `,"qualified":`...)
-	b = appendBool(b, qualified)
-	if fb != nil {
+	b = appendBool(b, m.Qualified)
+	if m.FinalScoreBoost != nil {
 		b = append(b, `,"finalScoreBoost":`...)
-		b = fb.appendJSON(b)
+		b = m.FinalScoreBoost.appendJSON(b)
 	}
 	b = append(b, `,"award":`...)
-	b = appendMoney(b, award)
+	b = appendMoney(b, m.Award)
 	b = append(b, `,"adminAction":`...)
-	if a == nil {
+	if a := m.AdminAction; a == nil {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, `{"actionType":`...)
@@ -103,8 +102,7 @@ func (e *entry) appendJSON(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(e.Rank), 10)
 	b = append(b, `,"refcode":`...)
 	b = appendString(b, e.Refcode)
-	return appendMetrics(b, e.Score, e.Referrals, e.Conversions, e.PendingConversions, e.Revenue, e.PendingRevenue,
-		e.Qualified, e.FinalScoreBoost, e.Award, e.AdminAction)
+	return e.metrics.appendJSON(b)
 }
 
 func (r *referrerCycle) appendJSON(b []byte) []byte {
@@ -116,8 +114,7 @@ func (r *referrerCycle) appendJSON(b []byte) []byte {
 	} else {
 		b = strconv.AppendInt(b, int64(*r.Rank), 10)
 	}
-	return appendMetrics(b, r.Score, r.Referrals, r.Conversions, r.PendingConversions, r.Revenue, r.PendingRevenue,
-		r.Qualified, r.FinalScoreBoost, r.Award, r.AdminAction)
+	return r.metrics.appendJSON(b)
 }
 
 func (p leaderboardPage) appendJSON(b []byte) []byte {

@@ -14,11 +14,11 @@ var appendStrings = []string{"", "usd", "REF-1", "a\"b", `back\slash`, "<b>&amp;
 func randomEntry(r *rand.Rand) entry {
 	pick := func() string { return appendStrings[r.IntN(len(appendStrings))] }
 	m := func() pipeline.Money { return pipeline.Money{Currency: pick(), Amount: r.Int64N(1e12) - 1e6} }
-	e := entry{
-		Rank: r.IntN(1000), Refcode: pick(), Score: score{money: r.IntN(2) == 0, m: m()},
+	e := entry{Rank: r.IntN(1000), Refcode: pick(), metrics: metrics{
+		Score:     score{money: r.IntN(2) == 0, m: m()},
 		Referrals: r.Int64N(100), Conversions: r.Int64N(100), PendingConversions: r.Int64N(10),
 		Revenue: m(), PendingRevenue: m(), Qualified: r.IntN(2) == 0, Award: m(),
-	}
+	}}
 	if r.IntN(2) == 0 {
 		e.FinalScoreBoost = &boost{num: r.Int64N(10), den: r.Int64N(10)}
 	}
@@ -42,9 +42,7 @@ func TestAppendMatches(t *testing.T) {
 			t.Fatalf("entry:\n got %s\nwant %s", got, want)
 		}
 
-		rc := referrerCycle{Type: "unranked", Score: e.Score, Referrals: e.Referrals, Conversions: e.Conversions,
-			PendingConversions: e.PendingConversions, Revenue: e.Revenue, PendingRevenue: e.PendingRevenue,
-			Qualified: e.Qualified, FinalScoreBoost: e.FinalScoreBoost, Award: e.Award, AdminAction: e.AdminAction}
+		rc := referrerCycle{Type: "unranked", metrics: e.metrics}
 		if r.IntN(2) == 0 {
 			rank := e.Rank
 			rc.Type, rc.Rank = "ranked", &rank

@@ -85,24 +85,23 @@ type pageContext struct {
 	HasPrev        bool `json:"hasPrev"`
 }
 
+// entry is one leaderboard entry.
 type entry struct {
-	Rank               int            `json:"rank"`
-	Refcode            string         `json:"refcode"`
-	Score              score          `json:"score"`
-	Referrals          int64          `json:"referrals"`
-	Conversions        int64          `json:"conversions"`
-	PendingConversions int64          `json:"pendingConversions"`
-	Revenue            pipeline.Money `json:"revenue"`
-	PendingRevenue     pipeline.Money `json:"pendingRevenue"`
-	Qualified          bool           `json:"qualified"`
-	FinalScoreBoost    *boost         `json:"finalScoreBoost,omitempty"`
-	Award              pipeline.Money `json:"award"`
-	AdminAction        *adminAction   `json:"adminAction"`
+	Rank    int    `json:"rank"`
+	Refcode string `json:"refcode"`
+	metrics
 }
 
+// referrerCycle is one cycle of a referrer file.
 type referrerCycle struct {
-	Type               string         `json:"type"` // ranked or unranked
-	Rank               *int           `json:"rank"` // null when unranked
+	Type string `json:"type"` // ranked or unranked
+	Rank *int   `json:"rank"` // null when unranked
+	metrics
+}
+
+// metrics are the fields an entry and a referrer cycle share, from
+// "score" to "adminAction" (embedded: encoding/json writes them inline).
+type metrics struct {
 	Score              score          `json:"score"`
 	Referrals          int64          `json:"referrals"`
 	Conversions        int64          `json:"conversions"`
@@ -165,13 +164,12 @@ func encodeJSON(buf *bytes.Buffer, v any) error {
 func entryFor(c pipeline.Cycle, e pipeline.Entry) entry {
 	cur := c.Rules.Currency
 	m := func(a int64) pipeline.Money { return pipeline.Money{Currency: cur, Amount: a} }
-	out := entry{
-		Rank: e.Rank, Refcode: publicRefcode(e.Refcode),
+	out := entry{Rank: e.Rank, Refcode: publicRefcode(e.Refcode), metrics: metrics{
 		Score:     score{money: scoreIsMoney(c), m: m(e.Score)},
 		Referrals: e.Referrals, Conversions: e.Conversions, PendingConversions: e.PendingConversions,
 		Revenue: m(e.Revenue), PendingRevenue: m(e.PendingRevenue),
 		Qualified: e.Qualified, Award: m(e.Award),
-	}
+	}}
 	if c.Rules.AwardModel == pipeline.PieSplit {
 		out.FinalScoreBoost = &boost{e.BoostNum, e.BoostDen}
 	}
@@ -187,11 +185,7 @@ func scoreIsMoney(c pipeline.Cycle) bool {
 
 func referrerCycleFor(c pipeline.Cycle, e pipeline.Entry, ranked bool) referrerCycle {
 	x := entryFor(c, e)
-	rc := referrerCycle{
-		Type: "unranked", Score: x.Score, Referrals: x.Referrals, Conversions: x.Conversions,
-		PendingConversions: x.PendingConversions, Revenue: x.Revenue, PendingRevenue: x.PendingRevenue,
-		Qualified: x.Qualified, FinalScoreBoost: x.FinalScoreBoost, Award: x.Award, AdminAction: x.AdminAction,
-	}
+	rc := referrerCycle{Type: "unranked", metrics: x.metrics}
 	if ranked {
 		rank := e.Rank
 		rc.Type, rc.Rank = "ranked", &rank

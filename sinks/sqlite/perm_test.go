@@ -19,7 +19,7 @@ func TestNewFileIsPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")); err != nil {
+	if err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa").Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(filepath.Dir(path))

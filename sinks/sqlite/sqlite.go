@@ -564,22 +564,6 @@ func utcCopy(v reflect.Value) reflect.Value {
 	return v
 }
 
-// ReadSnapshot reads the rows of one date from every table, in insertion
-// order. A date never written gives an empty snapshot.
-func (w *Warehouse) ReadSnapshot(ctx context.Context, date civil.Date) (warehouse.Snapshot, error) {
-	s := warehouse.Snapshot{Date: date}
-	for _, t := range w.tables {
-		if err := w.readTable(ctx, t, date, &s); err != nil {
-			return warehouse.Snapshot{}, fmt.Errorf("read snapshot %v from sqlite warehouse %s: %s: %w", date, w.path, t.Name, err)
-		}
-	}
-	return s, nil
-}
-
-func (w *Warehouse) readTable(ctx context.Context, t table, date civil.Date, s *warehouse.Snapshot) error {
-	return w.query(ctx, t, reflect.ValueOf(t.Rows(s)).Elem(), "snapshot_date = ?", date.String())
-}
-
 // query appends to out (a slice of t's row type) the rows of t matching
 // where, in insertion order.
 func (w *Warehouse) query(ctx context.Context, t table, out reflect.Value, where string, args ...any) error {

@@ -12,19 +12,31 @@ import (
 	"cloud.google.com/go/civil"
 
 	"github.com/refrecon/refrecon/sinks/sqlite"
+	"github.com/refrecon/refrecon/sinks/sqlite/sqlitetest"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
 )
 
 var day = civil.Date{Year: 2026, Month: 4, Day: 15}
 
-func open(t *testing.T, path string) *sqlite.Warehouse {
+// harness is the warehouse under test and the file it writes, read back
+// through sqlitetest.
+type harness struct {
+	*sqlite.Warehouse
+	path string
+}
+
+func (h harness) ReadDay(ctx context.Context, date civil.Date) (warehousetest.Day, error) {
+	return sqlitetest.ReadDay(ctx, h.path, date)
+}
+
+func open(t *testing.T, path string) harness {
 	t.Helper()
 	w, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	return w
+	return harness{w, path}
 }
 
 func TestConformance(t *testing.T) {
@@ -38,7 +50,7 @@ func TestReopenKeepsRows(t *testing.T) {
 	ctx := context.Background()
 	want := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
 	w := open(t, path)
-	if err := w.WriteSnapshot(ctx, want); err != nil {
+	if err := w.WriteSnapshot(ctx, want.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -58,7 +70,7 @@ func TestFailedWriteRollsBack(t *testing.T) {
 	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
 	w := open(t, path)
 	defer w.Close()
-	if err := w.WriteSnapshot(ctx, good); err != nil {
+	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -75,7 +87,7 @@ func TestFailedWriteRollsBack(t *testing.T) {
 
 	bad := warehousetest.Sample(day, "20260415T060000Z-bbbbbbbbbbbb")
 	bad.PaymentAccounting[2].InvoiceID = "boom"
-	err = w.WriteSnapshot(ctx, bad)
+	err = w.WriteSnapshot(ctx, bad.Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "payment_accounting") {
 		t.Fatalf("WriteSnapshot = %v, want the injected failure naming the table", err)
 	}
@@ -88,17 +100,17 @@ func TestManyRows(t *testing.T) {
 	ctx := context.Background()
 	w := open(t, filepath.Join(t.TempDir(), "w.sqlite"))
 	defer w.Close()
-	s := warehouse.Snapshot{Date: day}
+	s := warehousetest.Day{Date: day}
 	for i := range 2345 {
 		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
 			SnapshotID: fmt.Sprintf("x%d", i/700+i/2000), SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), Outcome: "valid",
 			Conversions: []warehouse.Conversion{{CycleID: "c", ConvertedAt: time.Unix(int64(i), 0), InvoiceID: fmt.Sprint(i)}},
 		})
 	}
-	if err := w.WriteSnapshot(ctx, s); err != nil {
+	if err := w.WriteSnapshot(ctx, s.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := w.ReadSnapshot(ctx, day)
+	got, err := w.ReadDay(ctx, day)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +136,7 @@ func TestSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.sqlite")
 	w := open(t, path)
 	ctx := context.Background()
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")); err != nil {
+	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa").Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
@@ -190,7 +202,7 @@ func TestOpenAddsMissingColumns(t *testing.T) {
 	}
 	w := open(t, path)
 	defer w.Close()
-	got, err := w.ReadSnapshot(context.Background(), day)
+	got, err := w.ReadDay(context.Background(), day)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +232,7 @@ func BenchmarkWriteSnapshot(b *testing.B) {
 	}
 	defer w.Close()
 	const id = "20260415T000000Z-0123456789ab"
-	s := warehouse.Snapshot{Date: day}
+	s := warehousetest.Day{Date: day}
 	at := time.Unix(1772755200, 0).UTC()
 	for i := range 100_000 {
 		d := warehouse.ReferralDecision{
@@ -242,7 +254,7 @@ func BenchmarkWriteSnapshot(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if err := w.WriteSnapshot(ctx, s); err != nil {
+		if err := w.WriteSnapshot(ctx, s.Snapshot()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -257,7 +269,7 @@ func TestFailedBatchStopsStream(t *testing.T) {
 	w := open(t, path)
 	defer w.Close()
 	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
-	if err := w.WriteSnapshot(ctx, good); err != nil {
+	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
 	db, err := sql.Open("sqlite", path)
@@ -270,7 +282,7 @@ func TestFailedBatchStopsStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := warehouse.Snapshot{Date: day}
+	s := warehousetest.Day{Date: day}
 	for i := range 20_000 {
 		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
 			SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), Outcome: "valid",

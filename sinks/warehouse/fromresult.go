@@ -2,7 +2,6 @@ package warehouse
 
 import (
 	"cmp"
-	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -12,9 +11,8 @@ import (
 	"github.com/refrecon/refrecon/pipeline"
 )
 
-// FromResult converts one run into its warehouse rows. The snapshot is
-// streamed (see Streamed): no row is built until a driver reads the table,
-// and then one at a time, so the rows never all exist at once next to the
+// FromResult converts one run into its warehouse rows. No row is built
+// until a driver reads the table, and then one at a time, so the rows never all exist at once next to the
 // result. It reads res and subs whenever a table is read: they must not
 // change until the snapshot is written.
 //
@@ -39,10 +37,18 @@ func FromResult(info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Sub
 	if res != nil {
 		g.run.Cycles = int64(len(res.Cycles))
 	}
-	return Streamed(g.date, g.rows)
+	return Snapshot{
+		Date: g.date,
+		Runs: func(yield func(*Run) bool) {
+			row := g.run
+			yield(&row)
+		},
+		CycleSummaries: g.cycleSummaries, LeaderboardEntries: g.leaderboard, ReferralDecisions: g.decisions,
+		PaymentAccounting: g.accounting, Subscriptions: g.subscriptions,
+	}
 }
 
-// resultRows produces a run's rows from its result. Each table's iterator
+// resultRows produces a run's rows from its result. Each table's sequence
 // reuses one row variable (and one conversions slice).
 type resultRows struct {
 	id   string
@@ -55,26 +61,6 @@ type resultRows struct {
 	subOrderOnce sync.Once
 }
 
-func (g *resultRows) rows(table string) iter.Seq[any] {
-	return func(yield func(any) bool) {
-		switch table {
-		case TableRuns:
-			row := g.run
-			yield(&row)
-		case TableCycleSummaries:
-			g.cycleSummaries(yield)
-		case TableLeaderboardEntries:
-			g.leaderboard(yield)
-		case TableReferralDecisions:
-			g.decisions(yield)
-		case TablePaymentAccounting:
-			g.accounting(yield)
-		case TableSubscriptions:
-			g.subscriptions(yield)
-		}
-	}
-}
-
 func (g *resultRows) cycles() []pipeline.CycleResult {
 	if g.res == nil {
 		return nil
@@ -82,7 +68,7 @@ func (g *resultRows) cycles() []pipeline.CycleResult {
 	return g.res.Cycles
 }
 
-func (g *resultRows) cycleSummaries(yield func(any) bool) {
+func (g *resultRows) cycleSummaries(yield func(*CycleSummary) bool) {
 	var row CycleSummary
 	for i := range g.cycles() {
 		cr := &g.res.Cycles[i]
@@ -103,7 +89,7 @@ func (g *resultRows) cycleSummaries(yield func(any) bool) {
 	}
 }
 
-func (g *resultRows) leaderboard(yield func(any) bool) {
+func (g *resultRows) leaderboard(yield func(*LeaderboardEntry) bool) {
 	var row LeaderboardEntry
 	for i := range g.cycles() {
 		cr := &g.res.Cycles[i]
@@ -128,7 +114,7 @@ func (g *resultRows) leaderboard(yield func(any) bool) {
 	}
 }
 
-func (g *resultRows) accounting(yield func(any) bool) {
+func (g *resultRows) accounting(yield func(*PaymentAccounting) bool) {
 	var row PaymentAccounting
 	for i := range g.cycles() {
 		cr := &g.res.Cycles[i]
@@ -148,7 +134,7 @@ func (g *resultRows) accounting(yield func(any) bool) {
 	}
 }
 
-func (g *resultRows) decisions(yield func(any) bool) {
+func (g *resultRows) decisions(yield func(*ReferralDecision) bool) {
 	if g.res == nil {
 		return
 	}
@@ -177,7 +163,7 @@ func (g *resultRows) decisions(yield func(any) bool) {
 	}
 }
 
-func (g *resultRows) subscriptions(yield func(any) bool) {
+func (g *resultRows) subscriptions(yield func(*Subscription) bool) {
 	g.subOrderOnce.Do(func() {
 		order := make([]int32, len(g.subs))
 		for i := range order {

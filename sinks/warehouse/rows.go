@@ -17,24 +17,35 @@ import (
 	"cloud.google.com/go/civil"
 )
 
-// Snapshot is one run's rows for every table.
-//
-// A table's rows are the rows in its slice here, followed by the rows the
-// snapshot's generator produces when the table is read (see Streamed;
-// FromResult builds such a snapshot, whose slices are empty). Drivers read a
-// table with Rows, which gives both, one row at a time; Collect puts every
-// row into the slices (tests, comparisons). ReadSnapshot of a driver returns
-// rows in the slices.
+// Snapshot is one run's rows for every table: one typed sequence per
+// table, produced when a driver reads the table (FromResult builds them
+// from a run's result, one row at a time, so the rows never all exist at
+// once). A sequence yields pointers to rows that stay valid only until the
+// next row is asked for (a generator may reuse one variable; readers copy
+// what they keep) and must not be modified; it may be ranged over any
+// number of times and yields the same rows each time. A nil sequence is a
+// table with no rows. Drivers read a table generically with Rows, which
+// also checks each row's snapshot_date.
 type Snapshot struct {
 	Date               civil.Date // the partition: asOf's UTC date
-	Runs               []Run
-	CycleSummaries     []CycleSummary
-	LeaderboardEntries []LeaderboardEntry
-	ReferralDecisions  []ReferralDecision
-	PaymentAccounting  []PaymentAccounting
-	Subscriptions      []Subscription
+	Runs               iter.Seq[*Run]
+	CycleSummaries     iter.Seq[*CycleSummary]
+	LeaderboardEntries iter.Seq[*LeaderboardEntry]
+	ReferralDecisions  iter.Seq[*ReferralDecision]
+	PaymentAccounting  iter.Seq[*PaymentAccounting]
+	Subscriptions      iter.Seq[*Subscription]
+}
 
-	gen func(table string) iter.Seq[any] // nil: the slices only
+// Values yields pointers to rows' elements: a table's sequence over rows
+// held in a slice.
+func Values[T any](rows []T) iter.Seq[*T] {
+	return func(yield func(*T) bool) {
+		for i := range rows {
+			if !yield(&rows[i]) {
+				return
+			}
+		}
+	}
 }
 
 // Table names.

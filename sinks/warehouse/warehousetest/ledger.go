@@ -175,7 +175,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 			}
 			day := rec[0].SnapshotDate
 			for range 2 {
-				if err := w.WriteSnapshot(ctx, Sample(day, "20260415T000000Z-cccccccccccc")); err != nil {
+				if err := w.WriteSnapshot(ctx, Sample(day, "20260415T000000Z-cccccccccccc").Snapshot()); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -12,9 +12,9 @@
 //     tables) leaves no stale rows behind;
 //   - snapshots of different dates are kept apart;
 //   - reading a date never written gives an empty snapshot, not an error;
-//   - a streamed snapshot (warehouse.Streamed: rows produced one at a time,
-//     in a reused variable, as warehouse.FromResult's are) is written like
-//     one held in slices, and rows in slices come before generated ones;
+//   - a snapshot whose rows are produced one at a time in a reused
+//     variable (Stream, as warehouse.FromResult's are) is written like one
+//     held in slices;
 //   - a snapshot that fails Validate (also when the bad row is only met
 //     while streaming, after other rows were written), or a write under a
 //     cancelled context, returns an error and leaves the rows already
@@ -44,11 +44,103 @@ import (
 	"github.com/refrecon/refrecon/sinks/warehouse"
 )
 
-// Driver is what a warehouse driver offers the suite.
+// Driver is a warehouse under test: the driver's WriteSnapshot and Close,
+// and ReadDay, which the driver's test implements (drivers only write; the
+// suite needs to read a day back to check what was stored).
 type Driver interface {
 	WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error
-	ReadSnapshot(ctx context.Context, date civil.Date) (warehouse.Snapshot, error)
 	Close() error
+	// ReadDay returns every row stored for date; a date never written
+	// gives a Day with no rows, not an error.
+	ReadDay(ctx context.Context, date civil.Date) (Day, error)
+}
+
+// Day is a snapshot held in slices: what Sample builds and what ReadDay
+// returns, for comparisons.
+type Day struct {
+	Date               civil.Date
+	Runs               []warehouse.Run
+	CycleSummaries     []warehouse.CycleSummary
+	LeaderboardEntries []warehouse.LeaderboardEntry
+	ReferralDecisions  []warehouse.ReferralDecision
+	PaymentAccounting  []warehouse.PaymentAccounting
+	Subscriptions      []warehouse.Subscription
+}
+
+// Snapshot is d as a warehouse.Snapshot whose sequences yield pointers
+// into d's slices.
+func (d Day) Snapshot() warehouse.Snapshot {
+	return warehouse.Snapshot{
+		Date:               d.Date,
+		Runs:               warehouse.Values(d.Runs),
+		CycleSummaries:     warehouse.Values(d.CycleSummaries),
+		LeaderboardEntries: warehouse.Values(d.LeaderboardEntries),
+		ReferralDecisions:  warehouse.Values(d.ReferralDecisions),
+		PaymentAccounting:  warehouse.Values(d.PaymentAccounting),
+		Subscriptions:      warehouse.Values(d.Subscriptions),
+	}
+}
+
+// Table returns a pointer to d's slice of the named table's rows (for
+// example *[]warehouse.Run), for a driver's ReadDay to append to; nil for
+// an unknown table.
+func (d *Day) Table(name string) any {
+	switch name {
+	case warehouse.TableRuns:
+		return &d.Runs
+	case warehouse.TableCycleSummaries:
+		return &d.CycleSummaries
+	case warehouse.TableLeaderboardEntries:
+		return &d.LeaderboardEntries
+	case warehouse.TableReferralDecisions:
+		return &d.ReferralDecisions
+	case warehouse.TablePaymentAccounting:
+		return &d.PaymentAccounting
+	case warehouse.TableSubscriptions:
+		return &d.Subscriptions
+	}
+	return nil
+}
+
+// Collect reads every table of s into a Day, copying each row (and its
+// repeated fields, which a generator may reuse).
+func Collect(s warehouse.Snapshot) Day {
+	out := Day{Date: s.Date}
+	for _, tb := range warehouse.Tables() {
+		dst := reflect.ValueOf(out.Table(tb.Name)).Elem()
+		for row := range s.Rows(tb.Name) {
+			if row == nil {
+				break // a row of another date: Collect keeps what came before it
+			}
+			dst.Set(reflect.Append(dst, deepCopy(reflect.ValueOf(row).Elem())))
+		}
+	}
+	return out
+}
+
+// deepCopy copies a row struct with its slices.
+func deepCopy(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(deepCopy(v.Index(i)))
+		}
+		return out
+	case reflect.Struct:
+		out := reflect.New(v.Type()).Elem()
+		out.Set(v)
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Field(i); f.Kind() == reflect.Slice && out.Field(i).CanSet() {
+				out.Field(i).Set(deepCopy(f))
+			}
+		}
+		return out
+	}
+	return v
 }
 
 // Run runs the conformance suite. open must return a new, empty warehouse
@@ -98,12 +190,12 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 	t.Run("EmptyTablesReplaceDay", func(t *testing.T) {
 		withDriver(t, func(t *testing.T, d Driver) {
 			mustWrite(ctx, t, d, Sample(d1, "20260415T000000Z-aaaaaaaaaaaa"))
-			empty := warehouse.Snapshot{Date: d1}
+			empty := Day{Date: d1}
 			mustWrite(ctx, t, d, empty)
 			Check(ctx, t, d, empty)
 
 			onlyRun := Sample(d1, "20260415T010000Z-cccccccccccc")
-			onlyRun = warehouse.Snapshot{Date: d1, Runs: onlyRun.Runs}
+			onlyRun = Day{Date: d1, Runs: onlyRun.Runs}
 			onlyRun.Runs[0].Notes = nil
 			mustWrite(ctx, t, d, onlyRun)
 			Check(ctx, t, d, onlyRun)
@@ -130,9 +222,9 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 
 	t.Run("ReadUnknownDateIsEmpty", func(t *testing.T) {
 		withDriver(t, func(t *testing.T, d Driver) {
-			Check(ctx, t, d, warehouse.Snapshot{Date: d2})
+			Check(ctx, t, d, Day{Date: d2})
 			mustWrite(ctx, t, d, Sample(d1, "20260415T000000Z-aaaaaaaaaaaa"))
-			Check(ctx, t, d, warehouse.Snapshot{Date: d2})
+			Check(ctx, t, d, Day{Date: d2})
 		})
 	})
 
@@ -143,14 +235,14 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 
 			bad := Sample(d1, "20260415T060000Z-bbbbbbbbbbbb")
 			bad.PaymentAccounting[1].SnapshotDate = d2 // row of another day
-			if err := d.WriteSnapshot(ctx, bad); err == nil {
+			if err := d.WriteSnapshot(ctx, bad.Snapshot()); err == nil {
 				t.Errorf("WriteSnapshot with a row of another date: got nil error")
 			}
 			if err := d.WriteSnapshot(ctx, warehouse.Snapshot{}); err == nil {
 				t.Errorf("WriteSnapshot with a zero date: got nil error")
 			}
 			Check(ctx, t, d, good)
-			Check(ctx, t, d, warehouse.Snapshot{Date: d2})
+			Check(ctx, t, d, Day{Date: d2})
 		})
 	})
 
@@ -160,13 +252,12 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 			mustWrite(ctx, t, d, Stream(want))
 			Check(ctx, t, d, want)
 
-			// Rows in the slices come before the generator's.
+			// A snapshot mixing tables held in slices and generated ones.
 			mixed := Sample(d1, "20260415T060000Z-bbbbbbbbbbbb")
-			rest := Stream(warehouse.Snapshot{Date: d1, ReferralDecisions: mixed.ReferralDecisions[2:], Subscriptions: mixed.Subscriptions})
-			rest.Runs = mixed.Runs
-			rest.ReferralDecisions = mixed.ReferralDecisions[:2]
+			rest := Stream(Day{Date: d1, ReferralDecisions: mixed.ReferralDecisions, Subscriptions: mixed.Subscriptions})
+			rest.Runs = warehouse.Values(mixed.Runs)
 			mustWrite(ctx, t, d, rest)
-			Check(ctx, t, d, warehouse.Snapshot{Date: d1, Runs: mixed.Runs, ReferralDecisions: mixed.ReferralDecisions, Subscriptions: mixed.Subscriptions})
+			Check(ctx, t, d, Day{Date: d1, Runs: mixed.Runs, ReferralDecisions: mixed.ReferralDecisions, Subscriptions: mixed.Subscriptions})
 		})
 	})
 
@@ -183,7 +274,7 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 				t.Errorf("WriteSnapshot of a streamed snapshot with a row of another date: got nil error")
 			}
 			Check(ctx, t, d, good)
-			Check(ctx, t, d, warehouse.Snapshot{Date: d2})
+			Check(ctx, t, d, Day{Date: d2})
 		})
 	})
 
@@ -194,7 +285,7 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
-			if err := d.WriteSnapshot(cctx, Sample(d1, "20260415T060000Z-bbbbbbbbbbbb")); err == nil {
+			if err := d.WriteSnapshot(cctx, Sample(d1, "20260415T060000Z-bbbbbbbbbbbb").Snapshot()); err == nil {
 				t.Errorf("WriteSnapshot with a cancelled context: got nil error")
 			}
 			Check(ctx, t, d, good)
@@ -202,29 +293,32 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 	})
 }
 
-// Stream returns s as a streamed snapshot (warehouse.Streamed) with no rows
-// in its slices: each table's rows are copied, one at a time, into one
-// variable that is yielded and then overwritten (repeated fields too), so
-// a driver that keeps a yielded row instead of copying it stores wrong rows.
-func Stream(s warehouse.Snapshot) warehouse.Snapshot {
-	m := warehouse.Collect(s)
-	return warehouse.Streamed(s.Date, func(table string) iter.Seq[any] {
-		return func(yield func(any) bool) {
-			for _, tb := range warehouse.Tables() {
-				if tb.Name != table {
-					continue
-				}
-				rows := reflect.ValueOf(tb.Rows(&m)).Elem()
-				cur := reflect.New(tb.RowType())
-				for i := 0; i < rows.Len(); i++ {
-					cur.Elem().Set(reuse(cur.Elem(), rows.Index(i)))
-					if !yield(cur.Interface()) {
-						return
-					}
-				}
+// Stream returns d as a snapshot whose sequences copy each row, one at a
+// time, into one variable that is yielded and then overwritten (repeated
+// fields too), as warehouse.FromResult's do: a driver that keeps a yielded
+// row instead of copying it stores wrong rows.
+func Stream(d Day) warehouse.Snapshot {
+	return warehouse.Snapshot{
+		Date:               d.Date,
+		Runs:               reused(d.Runs),
+		CycleSummaries:     reused(d.CycleSummaries),
+		LeaderboardEntries: reused(d.LeaderboardEntries),
+		ReferralDecisions:  reused(d.ReferralDecisions),
+		PaymentAccounting:  reused(d.PaymentAccounting),
+		Subscriptions:      reused(d.Subscriptions),
+	}
+}
+
+func reused[T any](rows []T) iter.Seq[*T] {
+	return func(yield func(*T) bool) {
+		cur := reflect.New(reflect.TypeFor[T]())
+		for i := range rows {
+			cur.Elem().Set(reuse(cur.Elem(), reflect.ValueOf(rows[i])))
+			if !yield(cur.Interface().(*T)) {
+				return
 			}
 		}
-	})
+	}
 }
 
 // reuse copies row, putting its repeated fields into the backing arrays of
@@ -248,36 +342,44 @@ func reuse(prev, row reflect.Value) reflect.Value {
 	return out
 }
 
-func mustWrite(ctx context.Context, t *testing.T, d Driver, s warehouse.Snapshot) {
+// mustWrite writes s, a Day (as Day.Snapshot) or a warehouse.Snapshot.
+func mustWrite(ctx context.Context, t *testing.T, d Driver, s any) {
 	t.Helper()
-	if err := d.WriteSnapshot(ctx, s); err != nil {
-		t.Fatalf("WriteSnapshot(%v): %v", s.Date, err)
+	snap, ok := s.(warehouse.Snapshot)
+	if day, isDay := s.(Day); isDay {
+		snap, ok = day.Snapshot(), true
+	}
+	if !ok {
+		t.Fatalf("mustWrite: %T", s)
+	}
+	if err := d.WriteSnapshot(ctx, snap); err != nil {
+		t.Fatalf("WriteSnapshot(%v): %v", snap.Date, err)
 	}
 }
 
 // Check reads want.Date back from d and reports every difference from want.
-func Check(ctx context.Context, t *testing.T, d Driver, want warehouse.Snapshot) {
+func Check(ctx context.Context, t *testing.T, d Driver, want Day) {
 	t.Helper()
-	got, err := d.ReadSnapshot(ctx, want.Date)
+	got, err := d.ReadDay(ctx, want.Date)
 	if err != nil {
-		t.Fatalf("ReadSnapshot(%v): %v", want.Date, err)
+		t.Fatalf("ReadDay(%v): %v", want.Date, err)
 	}
 	if diff := Diff(want, got); diff != "" {
-		t.Errorf("ReadSnapshot(%v) differs from what was written:\n%s", want.Date, diff)
+		t.Errorf("ReadDay(%v) differs from what was written:\n%s", want.Date, diff)
 	}
 }
 
 // Diff compares two snapshots under the suite's comparison rules and
 // describes the differences ("" when equal).
-func Diff(want, got warehouse.Snapshot) string {
+func Diff(want, got Day) string {
 	want, got = Normalize(want), Normalize(got)
 	var b bytes.Buffer
 	if want.Date != got.Date {
 		fmt.Fprintf(&b, "date: got %v, want %v\n", got.Date, want.Date)
 	}
 	for _, tb := range warehouse.Tables() {
-		w := reflect.ValueOf(tb.Rows(&want)).Elem()
-		g := reflect.ValueOf(tb.Rows(&got)).Elem()
+		w := reflect.ValueOf(want.Table(tb.Name)).Elem()
+		g := reflect.ValueOf(got.Table(tb.Name)).Elem()
 		if w.Len() != g.Len() {
 			fmt.Fprintf(&b, "%s: got %d rows, want %d\n", tb.Name, g.Len(), w.Len())
 		}
@@ -291,14 +393,13 @@ func Diff(want, got warehouse.Snapshot) string {
 	return b.String()
 }
 
-// Normalize returns a copy of s with every row in its slices (Collect),
-// times in UTC truncated to microseconds, empty repeated fields set to nil,
-// and every table's rows sorted by their JSON encoding.
-func Normalize(s warehouse.Snapshot) warehouse.Snapshot {
-	s = warehouse.Collect(s)
-	out := warehouse.Snapshot{Date: s.Date}
+// Normalize returns a copy of s with times in UTC truncated to
+// microseconds, empty repeated fields set to nil, and every table's rows
+// sorted by their JSON encoding.
+func Normalize(s Day) Day {
+	out := Day{Date: s.Date}
 	for _, tb := range warehouse.Tables() {
-		src := reflect.ValueOf(tb.Rows(&s)).Elem()
+		src := reflect.ValueOf(s.Table(tb.Name)).Elem()
 		if src.Len() == 0 {
 			continue
 		}
@@ -322,7 +423,7 @@ func Normalize(s warehouse.Snapshot) warehouse.Snapshot {
 		for i, j := range idx {
 			sorted.Index(i).Set(dst.Index(j))
 		}
-		reflect.ValueOf(tb.Rows(&out)).Elem().Set(sorted)
+		reflect.ValueOf(out.Table(tb.Name)).Elem().Set(sorted)
 	}
 	return out
 }
@@ -358,7 +459,7 @@ func normalizeValue(v reflect.Value) reflect.Value {
 // Sample builds a snapshot for date with every table populated, including
 // the awkward values a driver must carry unchanged. Different snapshotIDs
 // give different rows.
-func Sample(date civil.Date, snapshotID string) warehouse.Snapshot {
+func Sample(date civil.Date, snapshotID string) Day {
 	ist := time.FixedZone("IST", 5*3600+1800)
 	asOf := time.Date(date.Year, date.Month, date.Day, 5, 30, 0, 0, ist) // 00:00 UTC
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -367,7 +468,7 @@ func Sample(date civil.Date, snapshotID string) warehouse.Snapshot {
 	paid := time.Unix(1772755200, 0) // local zone on purpose
 	tag := snapshotID[len(snapshotID)-4:]
 
-	return warehouse.Snapshot{
+	return Day{
 		Date: date,
 		Runs: []warehouse.Run{{
 			SnapshotID: snapshotID, SnapshotDate: date, AsOf: asOf,
