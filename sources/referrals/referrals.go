@@ -211,3 +211,10 @@ func BoolValue(v any) (bool, error) {
 func QuoteIdent(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
+
+// FileURI returns path as an SQLite URI filename ("file:PATH", with the
+// characters that end or escape a URI path escaped), for a data source
+// name that adds "?mode=ro" and the like.
+func FileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}

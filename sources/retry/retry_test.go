@@ -14,33 +14,26 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/sources/retry"
+	"github.com/refrecon/refrecon/sources/retry/retrytest"
 )
-
-// waits records the waits a policy asks for, without waiting.
-type waits []time.Duration
-
-func (w *waits) sleep(ctx context.Context, d time.Duration) error {
-	*w = append(*w, d)
-	return ctx.Err()
-}
 
 var errFlaky = errors.New("flaky")
 
 func TestDoRetriesTransientUntilSuccess(t *testing.T) {
-	var w waits
+	var w retrytest.Waits
 	n := 0
-	got, err := retry.Do(t.Context(), retry.Policy{Sleep: w.sleep}, func(context.Context) (int, error) {
+	got, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
 		n++
 		if n < 4 {
 			return 0, retry.Transient(errFlaky, 0)
 		}
 		return 42, nil
 	})
-	if err != nil || got != 42 || n != 4 || len(w) != 3 {
-		t.Fatalf("got %d, %v after %d calls and waits %v; want 42 after 4 calls, 3 waits", got, err, n, w)
+	if err != nil || got != 42 || n != 4 || len(w.All()) != 3 {
+		t.Fatalf("got %d, %v after %d calls and waits %v; want 42 after 4 calls, 3 waits", got, err, n, w.All())
 	}
 	// Intervals 0.5 s, 1 s, 2 s, each wait within [0.5, 1.5] of its interval.
-	for i, d := range w {
+	for i, d := range w.All() {
 		iv := retry.DefaultInitial << i
 		if d < iv/2 || d > iv*3/2 {
 			t.Errorf("wait %d = %v, want within [%v, %v]", i+1, d, iv/2, iv*3/2)
@@ -50,18 +43,18 @@ func TestDoRetriesTransientUntilSuccess(t *testing.T) {
 
 func TestDoStopsAtOnceOnOtherClasses(t *testing.T) {
 	for _, class := range []error{retry.ErrRefused, retry.ErrNotFound, retry.ErrBadInput, nil} {
-		var w waits
+		var w retrytest.Waits
 		n := 0
 		base := errors.New("no")
-		_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.sleep}, func(context.Context) (struct{}, error) {
+		_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (struct{}, error) {
 			n++
 			if class == nil {
 				return struct{}{}, base
 			}
 			return struct{}{}, retry.Mark(base, class)
 		})
-		if n != 1 || len(w) != 0 || !errors.Is(err, base) || err.Error() != "no" {
-			t.Errorf("class %v: %d calls, waits %v, err %v; want one call, the error as is", class, n, w, err)
+		if n != 1 || len(w.All()) != 0 || !errors.Is(err, base) || err.Error() != "no" {
+			t.Errorf("class %v: %d calls, waits %v, err %v; want one call, the error as is", class, n, w.All(), err)
 		}
 		if class != nil && (!errors.Is(err, class) || retry.ClassOf(err) != class) {
 			t.Errorf("class %v: err %v lost its class", class, err)
@@ -70,9 +63,9 @@ func TestDoStopsAtOnceOnOtherClasses(t *testing.T) {
 }
 
 func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
-	var w waits
+	var w retrytest.Waits
 	n := 0
-	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.sleep}, func(context.Context) (int, error) {
+	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
 		n++
 		return n, retry.Transient(errFlaky, 0)
 	})
@@ -86,9 +79,9 @@ func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestDoRetryAfterLengthensOneWait(t *testing.T) {
-	var w waits
+	var w retrytest.Waits
 	n := 0
-	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.sleep}, func(context.Context) (int, error) {
+	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
 		n++
 		switch n {
 		case 1:
@@ -98,26 +91,26 @@ func TestDoRetryAfterLengthensOneWait(t *testing.T) {
 		}
 		return 0, nil
 	})
-	if err != nil || len(w) != 2 {
-		t.Fatalf("err %v, waits %v", err, w)
+	if err != nil || len(w.All()) != 2 {
+		t.Fatalf("err %v, waits %v", err, w.All())
 	}
-	if w[0] != 7*time.Second {
-		t.Errorf("first wait %v, want Retry-After's 7s", w[0])
+	if w.All()[0] != 7*time.Second {
+		t.Errorf("first wait %v, want Retry-After's 7s", w.All()[0])
 	}
-	if w[1] < retry.DefaultInitial { // the second interval is 1 s: at least 0.5 s
-		t.Errorf("second wait %v, want the backoff (a Retry-After shorter than it does not shorten it)", w[1])
+	if w.All()[1] < retry.DefaultInitial { // the second interval is 1 s: at least 0.5 s
+		t.Errorf("second wait %v, want the backoff (a Retry-After shorter than it does not shorten it)", w.All()[1])
 	}
 }
 
 func TestDoBudgetStopsBeforeTheWait(t *testing.T) {
-	var w waits
+	var w retrytest.Waits
 	n := 0
-	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.sleep}, func(context.Context) (int, error) {
+	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
 		n++
 		return 0, retry.Transient(errFlaky, time.Hour)
 	})
-	if n != 1 || len(w) != 0 || err == nil || !strings.Contains(err.Error(), "giving up after 1 attempt (waiting 1h0m0s more would pass the retry budget of 2m0s)") {
-		t.Fatalf("%d calls, waits %v, err %v", n, w, err)
+	if n != 1 || len(w.All()) != 0 || err == nil || !strings.Contains(err.Error(), "giving up after 1 attempt (waiting 1h0m0s more would pass the retry budget of 2m0s)") {
+		t.Fatalf("%d calls, waits %v, err %v", n, w.All(), err)
 	}
 }
 
@@ -190,8 +183,8 @@ func status(code int, retryAfter string) func(w http.ResponseWriter) {
 	}
 }
 
-func client(w *waits, mod func(*retry.Transport)) *http.Client {
-	t := &retry.Transport{Policy: retry.Policy{Sleep: w.sleep}}
+func client(w *retrytest.Waits, mod func(*retry.Transport)) *http.Client {
+	t := &retry.Transport{Policy: retry.Policy{Sleep: w.Sleep}}
 	if mod != nil {
 		mod(t)
 	}
@@ -200,17 +193,17 @@ func client(w *waits, mod func(*retry.Transport)) *http.Client {
 
 func TestTransportRetriesAndHonoursRetryAfter(t *testing.T) {
 	srv, n := server(t, status(429, "3"), status(503, ""), status(502, ""))
-	var w waits
+	var w retrytest.Waits
 	resp, err := client(&w, nil).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || string(body) != "ok" || n.Load() != 4 || len(w) != 3 {
-		t.Fatalf("HTTP %d %q after %d requests, waits %v", resp.StatusCode, body, n.Load(), w)
+	if resp.StatusCode != 200 || string(body) != "ok" || n.Load() != 4 || len(w.All()) != 3 {
+		t.Fatalf("HTTP %d %q after %d requests, waits %v", resp.StatusCode, body, n.Load(), w.All())
 	}
-	if w[0] != 3*time.Second {
-		t.Errorf("first wait %v, want Retry-After's 3s", w[0])
+	if w.All()[0] != 3*time.Second {
+		t.Errorf("first wait %v, want Retry-After's 3s", w.All()[0])
 	}
 	if g := retry.GaveUp(resp.Header); g != "" {
 		t.Errorf("GaveUp = %q on a success", g)
@@ -219,7 +212,7 @@ func TestTransportRetriesAndHonoursRetryAfter(t *testing.T) {
 
 func TestTransportHandsBackTheLastAnswer(t *testing.T) {
 	srv, n := server(t, status(500, ""), status(500, ""), status(500, ""))
-	var w waits
+	var w retrytest.Waits
 	resp, err := client(&w, func(t *retry.Transport) { t.Policy.MaxAttempts = 3 }).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +244,7 @@ func TestTransportStopsAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, n := server(t, tc.answer)
-			var w waits
+			var w retrytest.Waits
 			c := client(&w, tc.mod)
 			var resp *http.Response
 			var err error
@@ -264,8 +257,8 @@ func TestTransportStopsAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if n.Load() != 1 || len(w) != 0 {
-				t.Errorf("%d requests, waits %v; want 1 and none", n.Load(), w)
+			if n.Load() != 1 || len(w.All()) != 0 {
+				t.Errorf("%d requests, waits %v; want 1 and none", n.Load(), w.All())
 			}
 		})
 	}
@@ -285,7 +278,7 @@ func TestTransportReplaysTheBodyOfARepeatableRequest(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	var w waits
+	var w retrytest.Waits
 	c := client(&w, func(t *retry.Transport) { t.Repeatable = func(*http.Request) bool { return true } })
 	resp, err := c.Post(srv.URL, "application/json", strings.NewReader(`{"sql":"SELECT 1"}`))
 	if err != nil {
@@ -304,14 +297,14 @@ func TestTransportRetriesABodyCutShort(t *testing.T) {
 		w.Header().Set("Content-Length", "100")
 		_, _ = io.WriteString(w, "half")
 	})
-	var w waits
+	var w retrytest.Waits
 	resp, err := client(&w, nil).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if string(body) != "ok" || n.Load() != 2 || len(w) != 1 {
-		t.Fatalf("%q after %d requests, waits %v", body, n.Load(), w)
+	if string(body) != "ok" || n.Load() != 2 || len(w.All()) != 1 {
+		t.Fatalf("%q after %d requests, waits %v", body, n.Load(), w.All())
 	}
 }
 
@@ -319,10 +312,10 @@ func TestTransportTransportErrorGivesUp(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // connection refused from now on
-	var w waits
+	var w retrytest.Waits
 	_, err := client(&w, func(t *retry.Transport) { t.Policy.MaxAttempts = 3 }).Get(url)
-	if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") || !errors.Is(err, retry.ErrTransient) || len(w) != 2 {
-		t.Fatalf("err %v, waits %v; want a transient give-up after 3 attempts", err, w)
+	if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") || !errors.Is(err, retry.ErrTransient) || len(w.All()) != 2 {
+		t.Fatalf("err %v, waits %v; want a transient give-up after 3 attempts", err, w.All())
 	}
 }
 

@@ -48,6 +48,8 @@ import (
 
 	"cloud.google.com/go/civil"
 	bqv2 "google.golang.org/api/bigquery/v2"
+
+	"github.com/refrecon/refrecon/sources/retry/retrytest"
 )
 
 // DefaultLocation is the location given to datasets and jobs that name none.
@@ -560,7 +562,7 @@ func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case fault.Reset:
 		_, _ = io.Copy(io.Discard, r.Body)
-		hijackClose(w)
+		retrytest.Drop(w, retrytest.FIN)
 		return
 	case fault.Status != 0:
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -571,31 +573,10 @@ func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fault.Status, reason, "bqfake: injected upload failure")
 		return
 	case fault.Truncate:
-		rec := httptest.NewRecorder()
-		s.insertJobNow(rec, r)
-		body := rec.Body.Bytes()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body[:len(body)/2])
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-		hijackClose(w)
+		retrytest.CutInHalf(w, r, s.insertJobNow, retrytest.FIN)
 		return
 	}
 	s.insertJobNow(w, r)
-}
-
-// hijackClose closes the connection under w without (more of) an answer.
-func hijackClose(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close()
-		}
-	}
 }
 
 func (s *Server) insertJobNow(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,33 +19,15 @@ import (
 	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
 	"github.com/refrecon/refrecon/sources/referrals/referralstest"
 	"github.com/refrecon/refrecon/sources/retry"
+	"github.com/refrecon/refrecon/sources/retry/retrytest"
 )
 
-// sleeps records the waits a Source asks for, without waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
-func newSource(t *testing.T, srv *d1fake.Server, mod ...func(*d1.Config)) (*d1.Source, *sleeps) {
+func newSource(t *testing.T, srv *d1fake.Server, mod ...func(*d1.Config)) (*d1.Source, *retrytest.Waits) {
 	t.Helper()
-	sl := &sleeps{}
+	sl := &retrytest.Waits{}
 	cfg := d1.Config{
 		AccountID: srv.AccountID, DatabaseID: srv.DatabaseID, Token: srv.Token, BaseURL: srv.URL,
-		HTTPClient: srv.Client(), Retry: retry.Policy{Sleep: sl.sleep},
+		HTTPClient: srv.Client(), Retry: retry.Policy{Sleep: sl.Sleep},
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -143,7 +124,7 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 	srv := d1fake.NewServer(t, path, d1fake.WithFault(3, d1fake.TooManyRequests("7")))
 	src, sl := newSource(t, srv)
 	read(t, src, c)
-	if got := sl.all(); len(got) != 1 || got[0] != 7*time.Second {
+	if got := sl.All(); len(got) != 1 || got[0] != 7*time.Second {
 		t.Errorf("waits %v, want [7s]", got)
 	}
 	reqs := srv.Requests()
@@ -159,7 +140,7 @@ func TestRecoversFromServerErrorAndDroppedConnection(t *testing.T) {
 		d1fake.WithFault(4, d1fake.DropConnection()))
 	src, sl := newSource(t, srv, func(c *d1.Config) { c.Retry.Initial = time.Second })
 	read(t, src, c)
-	got := sl.all()
+	got := sl.All()
 	if len(got) != 2 {
 		t.Fatalf("waits %v, want 2", got)
 	}
@@ -189,7 +170,7 @@ func TestPersistentServerErrorGivesUp(t *testing.T) {
 	if !errors.Is(err, retry.ErrTransient) {
 		t.Errorf("error %v is not of class retry.ErrTransient", err)
 	}
-	waits := sl.all()
+	waits := sl.All()
 	if len(waits) != 6 {
 		t.Fatalf("waits %v, want 6", waits)
 	}
@@ -209,7 +190,7 @@ func TestRetryBudget(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "retry budget") || !strings.Contains(err.Error(), "HTTP 429") {
 		t.Fatalf("err = %v, want a 429 beyond the retry budget", err)
 	}
-	if w := sl.all(); len(w) != 0 {
+	if w := sl.All(); len(w) != 0 {
 		t.Errorf("waited %v", w)
 	}
 }
@@ -226,8 +207,8 @@ func TestErrorEnvelopeStopsAtOnce(t *testing.T) {
 	if !strings.Contains(err.Error(), "code 7500: D1_ERROR: too many requests in flight") {
 		t.Errorf("error %q lacks the API's code and message", err)
 	}
-	if n := len(srv.Requests()); n != 2 || len(sl.all()) != 0 {
-		t.Errorf("%d requests, %d waits; want no retry", n, len(sl.all()))
+	if n := len(srv.Requests()); n != 2 || len(sl.All()) != 0 {
+		t.Errorf("%d requests, %d waits; want no retry", n, len(sl.All()))
 	}
 }
 
@@ -264,7 +245,7 @@ func TestTokenRefused(t *testing.T) {
 	if strings.Contains(err.Error(), wrong) {
 		t.Errorf("error %q holds the token", err)
 	}
-	if n := len(srv.Requests()); n != 1 || len(sl.all()) != 0 {
+	if n := len(srv.Requests()); n != 1 || len(sl.All()) != 0 {
 		t.Errorf("%d requests; want no retry", n)
 	}
 }
@@ -435,7 +416,7 @@ func TestMalformedEnvelopes(t *testing.T) {
 				w.Write([]byte(body)) //nolint:errcheck
 			}))
 			defer srv.Close()
-			src, err := d1.New(d1.Config{AccountID: "a", DatabaseID: "d", Token: "t", BaseURL: srv.URL, Retry: retry.Policy{Sleep: (&sleeps{}).sleep}})
+			src, err := d1.New(d1.Config{AccountID: "a", DatabaseID: "d", Token: "t", BaseURL: srv.URL, Retry: retry.Policy{Sleep: (&retrytest.Waits{}).Sleep}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,8 +17,8 @@ func TestTruncatedBodyRecovers(t *testing.T) {
 		srv := d1fake.NewServer(t, path, d1fake.WithFault(n, d1fake.TruncatedBody()))
 		src, sl := newSource(t, srv, func(c *d1.Config) { c.PageSize = 2 })
 		read(t, src, c)
-		if len(sl.all()) != 1 {
-			t.Errorf("request %d truncated: waits %v, want one retry", n, sl.all())
+		if len(sl.All()) != 1 {
+			t.Errorf("request %d truncated: waits %v, want one retry", n, sl.All())
 		}
 	}
 }

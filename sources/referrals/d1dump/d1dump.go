@@ -5,7 +5,7 @@
 // are loaded and ignored.
 //
 // The dump is executed with one Exec into a private in-memory SQLite
-// database (modernc.org/sqlite), which is then read by sqlite.ReadDB, so a
+// database (modernc.org/sqlite), which is then read by the sqlite driver (sqlite.FromDB), so a
 // dump gives exactly what the SQLite file it came from gives. The dump file
 // itself is only read. ATTACH is disabled while loading, so a dump cannot
 // reach other database files.
@@ -16,7 +16,6 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/internal/inputfile"
 	"github.com/refrecon/refrecon/sources/referrals/sqlite"
 	sqlite3 "modernc.org/sqlite"
@@ -29,45 +28,31 @@ import (
 // for (use a sqlite: replica).
 const MaxDumpSize = 4 << 30
 
-// Source reads referrals from a wrangler d1 export dump.
-type Source struct {
-	path string
-}
-
-// New returns a Source reading the dump at path. Nothing is read until
-// ReadReferrals.
-func New(path string) *Source {
-	return &Source{path: path}
-}
-
-// ReadReferrals loads the dump into memory and reads the users and
+// New returns a source reading the dump at path. Nothing is read until
+// ReadReferrals, which loads the dump into memory and reads the users and
 // referrals tables from it.
-func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
-	refs, err := s.read(ctx)
-	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("referrals source d1dump:%s: %w", s.path, err)
-	}
-	return refs, nil
+func New(path string) *sqlite.Source {
+	return sqlite.FromDB("d1dump:"+path, func(ctx context.Context) (*sql.DB, error) { return open(ctx, path) })
 }
 
-func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
-	// Checked before it is opened (a regular file of at most MaxDumpSize
-	// bytes): a named pipe or /dev/zero is refused, not waited on or read
-	// without end.
-	dump, err := inputfile.ReadAll(ctx, s.path, MaxDumpSize)
+// open loads the dump at path into a new in-memory database. The dump is
+// checked before it is opened (a regular file of at most MaxDumpSize
+// bytes): a named pipe or /dev/zero is refused, not waited on or read
+// without end.
+func open(ctx context.Context, path string) (*sql.DB, error) {
+	dump, err := inputfile.ReadAll(ctx, path, MaxDumpSize)
 	if err != nil {
-		return pipeline.Referrals{}, err
+		return nil, err
 	}
 	db, err := sqlite.OpenMemory()
 	if err != nil {
-		return pipeline.Referrals{}, err
+		return nil, err
 	}
-	defer db.Close()
-
 	if err := load(ctx, db, string(dump)); err != nil {
-		return pipeline.Referrals{}, err
+		db.Close()
+		return nil, err
 	}
-	return sqlite.ReadDB(ctx, db)
+	return db, nil
 }
 
 // load executes the dump on the pool's single connection, with ATTACH

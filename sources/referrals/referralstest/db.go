@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refrecon/refrecon/sources/referrals"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
@@ -35,11 +36,11 @@ func Insert(table string, cols []string, vals ...any) Stmt {
 	q := make([]string, len(cols))
 	p := make([]string, len(cols))
 	for i, c := range cols {
-		q[i] = quoteIdent(c)
+		q[i] = referrals.QuoteIdent(c)
 		p[i] = "?" + strconv.Itoa(i+1)
 	}
 	return Stmt{
-		SQL:  fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", quoteIdent(table), strings.Join(q, ", "), strings.Join(p, ", ")),
+		SQL:  fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", referrals.QuoteIdent(table), strings.Join(q, ", "), strings.Join(p, ", ")),
 		Args: vals,
 	}
 }
@@ -51,7 +52,7 @@ func CreateDB(t testing.TB, path string, stmts ...Stmt) {
 	if _, err := os.Stat(path); err == nil {
 		t.Fatalf("create test database: %s already exists", path)
 	}
-	db, err := sql.Open("sqlite", fileURI(path))
+	db, err := sql.Open("sqlite", referrals.FileURI(path))
 	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
@@ -74,7 +75,7 @@ func CreateDB(t testing.TB, path string, stmts ...Stmt) {
 // SQL dump to dumpPath.
 func WriteDump(t testing.TB, dbPath, dumpPath string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", fileURI(dbPath)+"?mode=ro")
+	db, err := sql.Open("sqlite", referrals.FileURI(dbPath)+"?mode=ro")
 	if err != nil {
 		t.Fatalf("dump test database: %v", err)
 	}
@@ -150,11 +151,11 @@ func dumpRows(ctx context.Context, db *sql.DB, w io.Writer, table string) error 
 			rs.Close()
 			return fmt.Errorf("dump: columns of %s: %w", table, err)
 		}
-		cols = append(cols, "+"+quoteIdent(c)) // "+": raw values, no time parsing
+		cols = append(cols, "+"+referrals.QuoteIdent(c)) // "+": raw values, no time parsing
 	}
 	rs.Close()
 
-	rs, err = db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+quoteIdent(table))
+	rs, err = db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+referrals.QuoteIdent(table))
 	if err != nil {
 		return fmt.Errorf("dump: rows of %s: %w", table, err)
 	}
@@ -175,7 +176,7 @@ func dumpRows(ctx context.Context, db *sql.DB, w io.Writer, table string) error 
 				return fmt.Errorf("dump: rows of %s: %w", table, err)
 			}
 		}
-		fmt.Fprintf(w, "INSERT INTO %s VALUES(%s);\n", quoteIdent(table), strings.Join(lits, ","))
+		fmt.Fprintf(w, "INSERT INTO %s VALUES(%s);\n", referrals.QuoteIdent(table), strings.Join(lits, ","))
 	}
 	return rs.Err()
 }
@@ -209,13 +210,4 @@ func literal(v any) (string, error) {
 	default:
 		return "", fmt.Errorf("unexpected value %T", v)
 	}
-}
-
-// fileURI is path as an SQLite URI filename.
-func fileURI(path string) string {
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-}
-
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

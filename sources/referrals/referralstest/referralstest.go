@@ -15,16 +15,15 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/sourcetest"
 )
 
 // Source is what the suite tests: a referrals source.
@@ -64,7 +63,7 @@ func Run(t *testing.T, open func(t *testing.T, dbPath string) Source) {
 						t.Errorf("ReadReferrals error %q does not contain %q", err, s)
 					}
 				}
-				checkWrappedOnce(t, err)
+				sourcetest.CheckWrappedOnce(t, err)
 			} else {
 				if err != nil {
 					t.Fatalf("ReadReferrals: %v", err)
@@ -76,43 +75,12 @@ func Run(t *testing.T, open func(t *testing.T, dbPath string) Source) {
 			}
 		})
 	}
-	for _, tc := range []struct {
-		name string
-		ctx  func() (context.Context, context.CancelFunc)
-		want error
-	}{
-		{"canceled context", func() (context.Context, context.CancelFunc) {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			return ctx, cancel
-		}, context.Canceled},
-		{"deadline passed", func() (context.Context, context.CancelFunc) {
-			return context.WithDeadline(context.Background(), time.Unix(0, 0))
-		}, context.DeadlineExceeded},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "referrals.sqlite")
-			CreateDB(t, path, specCase().Stmts...)
-			src := open(t, path)
-			ctx, cancel := tc.ctx()
-			defer cancel()
-			_, err := src.ReadReferrals(ctx)
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("ReadReferrals: %v, want %v", err, tc.want)
-			}
-			checkWrappedOnce(t, err)
-		})
-	}
-}
-
-// checkWrappedOnce fails t when the first part of err's text comes again
-// later in it ("referrals source x: referrals source x: ...").
-func checkWrappedOnce(t *testing.T, err error) {
-	t.Helper()
-	head, rest, _ := strings.Cut(err.Error(), ": ")
-	if rest != "" && strings.Contains(rest, head) {
-		t.Errorf("error %q repeats %q: wrap once", err, head)
-	}
+	sourcetest.RunDoneContexts(t, func(t *testing.T, ctx context.Context) error {
+		path := filepath.Join(t.TempDir(), "referrals.sqlite")
+		CreateDB(t, path, specCase().Stmts...)
+		_, err := open(t, path).ReadReferrals(ctx)
+		return err
+	})
 }
 
 func fileSum(t *testing.T, path string) [32]byte {

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-
-	"github.com/refrecon/refrecon/pipeline"
 )
 
 // OpenMemory opens an empty in-memory SQLite database. Every connection to
@@ -24,51 +22,37 @@ func OpenMemory() (*sql.DB, error) {
 	return db, nil
 }
 
-// ImageSource reads referrals from the bytes of a SQLite database file
+// NewImage returns a Source reading the bytes of a SQLite database file
 // (such as one embedded in the binary), loaded into memory with
-// sqlite3_deserialize: nothing is written to disk.
-type ImageSource struct {
-	name  string
-	image []byte
+// sqlite3_deserialize: nothing is written to disk. name says where the
+// bytes came from in errors.
+func NewImage(name string, image []byte) *Source {
+	return FromDB(name, func(ctx context.Context) (*sql.DB, error) { return openImage(ctx, image) })
 }
 
-// NewImage returns a source reading image; name says where it came from in
-// errors.
-func NewImage(name string, image []byte) *ImageSource {
-	return &ImageSource{name: name, image: image}
-}
-
-// ReadReferrals reads the users and referrals tables of the image.
-func (s *ImageSource) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
-	refs, err := s.read(ctx)
-	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("referrals source %s: %w", s.name, err)
-	}
-	return refs, nil
-}
-
-func (s *ImageSource) read(ctx context.Context) (pipeline.Referrals, error) {
+func openImage(ctx context.Context, image []byte) (*sql.DB, error) {
 	db, err := OpenMemory()
 	if err != nil {
-		return pipeline.Referrals{}, err
+		return nil, err
 	}
-	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("open in-memory database: %w", err)
+		db.Close()
+		return nil, fmt.Errorf("open in-memory database: %w", err)
 	}
 	err = conn.Raw(func(dc any) error {
 		d, ok := dc.(interface{ Deserialize([]byte) error })
 		if !ok {
 			return errors.New("the SQLite driver cannot load a database image")
 		}
-		return d.Deserialize(s.image)
+		return d.Deserialize(image)
 	})
 	if cerr := conn.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("load database image: %w", err)
+		db.Close()
+		return nil, fmt.Errorf("load database image: %w", err)
 	}
-	return ReadDB(ctx, db)
+	return db, nil
 }

@@ -9,9 +9,9 @@
 // shares, so every driver delivers the same Referrals for the same data.
 //
 // NewImage reads the bytes of such a file (the fixture embedded in the
-// binary) from memory, with the same rules; OpenMemory and ReadDB are the
-// in-memory database and the reader that sources/referrals/d1dump loads a
-// dump into and reads it with.
+// binary) from memory, with the same rules; FromDB reads a database
+// another driver builds, such as the in-memory one (OpenMemory) that
+// sources/referrals/d1dump loads a dump into.
 //
 // Both tables are read in one read transaction, so users and referrals come
 // from the same state of the file even while the referrals service writes
@@ -30,54 +30,69 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// Source reads referrals from a SQLite file.
+// Source reads referrals from a SQLite database: a file (New), the bytes
+// of one (NewImage), or one another driver builds (FromDB).
 type Source struct {
-	path string
+	name string // where the data comes from, for errors: "sqlite:PATH"
+	open func(ctx context.Context) (*sql.DB, error)
 }
 
 // New returns a Source reading the SQLite file at path. Nothing is opened
 // until ReadReferrals.
 func New(path string) *Source {
-	return &Source{path: path}
+	return FromDB("sqlite:"+path, func(context.Context) (*sql.DB, error) { return openFile(path) })
+}
+
+// FromDB returns a Source reading the database open returns, closed after
+// each read; name says where the data comes from in errors. It is for
+// drivers that load their data into SQLite first (sources/referrals/d1dump).
+func FromDB(name string, open func(ctx context.Context) (*sql.DB, error)) *Source {
+	return &Source{name: name, open: open}
 }
 
 // ReadReferrals reads the users and referrals tables.
 func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
 	refs, err := s.read(ctx)
 	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("referrals source sqlite:%s: %w", s.path, err)
+		return pipeline.Referrals{}, fmt.Errorf("referrals source %s: %w", s.name, err)
 	}
 	return refs, nil
 }
 
 func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
+	db, err := s.open(ctx)
+	if err != nil {
+		return pipeline.Referrals{}, err
+	}
+	defer db.Close()
+	return readDB(ctx, db)
+}
+
+// openFile opens the SQLite file at path read-only.
+func openFile(path string) (*sql.DB, error) {
 	// Checked before SQLite opens it: SQLite's own error for a missing file
 	// under mode=ro is "unable to open database file", and a named pipe
 	// would block its open(2) forever.
-	if _, err := inputfile.Check(s.path, 0); err != nil {
-		return pipeline.Referrals{}, err
+	if _, err := inputfile.Check(path, 0); err != nil {
+		return nil, err
 	}
-	db, err := sql.Open("sqlite", ReadOnlyDSN(s.path))
+	db, err := sql.Open("sqlite", ReadOnlyDSN(path))
 	if err != nil {
-		return pipeline.Referrals{}, fmt.Errorf("open: %w", err)
+		return nil, fmt.Errorf("open: %w", err)
 	}
-	defer db.Close()
-	return ReadDB(ctx, db)
+	return db, nil
 }
 
 // ReadOnlyDSN returns the modernc.org/sqlite data source name that opens the
 // file at path read-only: mode=ro, so the file is never created or written,
 // and PRAGMA query_only, so no statement can change it.
 func ReadOnlyDSN(path string) string {
-	// SQLite URI filenames: '?' and '#' end the path and '%' escapes.
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return "file:" + esc + "?mode=ro&_pragma=query_only(1)"
+	return referrals.FileURI(path) + "?mode=ro&_pragma=query_only(1)"
 }
 
-// ReadDB reads the users and referrals tables from an open SQLite database,
-// in one read transaction. Errors are not prefixed with the source's name:
-// the caller says which source it read.
-func ReadDB(ctx context.Context, db *sql.DB) (pipeline.Referrals, error) {
+// readDB reads the users and referrals tables from an open SQLite database,
+// in one read transaction.
+func readDB(ctx context.Context, db *sql.DB) (pipeline.Referrals, error) {
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return pipeline.Referrals{}, fmt.Errorf("begin read transaction: %w", err)

@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/retry"
+	"github.com/refrecon/refrecon/sources/retry/retrytest"
 	"github.com/refrecon/refrecon/sources/stripe/api"
 	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/refrecon/refrecon/sources/stripe/stripefake"
@@ -23,29 +23,10 @@ import (
 
 const key = "sk_test_51FakeKeyForTests0123456789"
 
-// sleeps records the waits the source asks for instead of waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) get() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
-func newSource(t *testing.T, baseURL string, mod func(*api.Config)) (*api.Source, *sleeps) {
+func newSource(t *testing.T, baseURL string, mod func(*api.Config)) (*api.Source, *retrytest.Waits) {
 	t.Helper()
-	sl := &sleeps{}
-	cfg := api.Config{SecretKey: key, BaseURL: baseURL, RateLimit: 10000, Retry: retry.Policy{Sleep: sl.sleep}}
+	sl := &retrytest.Waits{}
+	cfg := api.Config{SecretKey: key, BaseURL: baseURL, RateLimit: 10000, Retry: retry.Policy{Sleep: sl.Sleep}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -112,8 +93,8 @@ func TestPagination(t *testing.T) {
 	if n := fake.TotalRequests(); n != 20 {
 		t.Errorf("%d requests in all, want 20", n)
 	}
-	if len(sl.get()) != 0 {
-		t.Errorf("slept %v without any failure", sl.get())
+	if len(sl.All()) != 0 {
+		t.Errorf("slept %v without any failure", sl.All())
 	}
 }
 
@@ -152,7 +133,7 @@ func TestRateLimitStormSlowsButSucceeds(t *testing.T) {
 	if d := stripetest.Diff(c.Want, got); d != "" {
 		t.Fatal(d)
 	}
-	waits := sl.get()
+	waits := sl.All()
 	if len(waits) != 4 {
 		t.Fatalf("slept %v, want 4 waits", waits)
 	}
@@ -173,7 +154,7 @@ func TestBackoffGrowsWithoutRetryAfter(t *testing.T) {
 	if _, err := src.ReadStripe(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waits := sl.get()
+	waits := sl.All()
 	// The one policy (sources/retry): the interval doubles from 100 ms up
 	// to the 1 s cap, each wait drawn from [0.5, 1.5] times it.
 	intervals := []time.Duration{100, 200, 400, 800, 1000}
@@ -200,7 +181,7 @@ func TestServerErrorMidPaginationRecovers(t *testing.T) {
 	if d := stripetest.Diff(c.Want, got); d != "" {
 		t.Fatal(d)
 	}
-	if n := len(sl.get()); n != 2 {
+	if n := len(sl.All()); n != 2 {
 		t.Errorf("%d retries, want 2", n)
 	}
 }
@@ -234,8 +215,8 @@ func TestShouldRetryFalseIsFinal(t *testing.T) {
 	if _, err := src.ReadStripe(t.Context()); err == nil {
 		t.Fatal("no error")
 	}
-	if n := fake.Requests("/v1/customers"); n != 1 || len(sl.get()) != 0 {
-		t.Errorf("%d requests, %d sleeps; want 1 and none", n, len(sl.get()))
+	if n := fake.Requests("/v1/customers"); n != 1 || len(sl.All()) != 0 {
+		t.Errorf("%d requests, %d sleeps; want 1 and none", n, len(sl.All()))
 	}
 }
 
@@ -247,8 +228,8 @@ func TestRetryBudgetBoundsWaiting(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "HTTP 429") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(sl.get()) != 0 {
-		t.Errorf("slept %v past the retry budget", sl.get())
+	if len(sl.All()) != 0 {
+		t.Errorf("slept %v past the retry budget", sl.All())
 	}
 }
 
@@ -278,7 +259,7 @@ func TestOneSlowAttemptRecovers(t *testing.T) {
 	if d := stripetest.Diff(c.Want, got); d != "" {
 		t.Fatal(d)
 	}
-	if len(sl.get()) == 0 { // more when a loaded machine makes another attempt time out too
+	if len(sl.All()) == 0 { // more when a loaded machine makes another attempt time out too
 		t.Errorf("recovered without retrying")
 	}
 }
@@ -316,8 +297,8 @@ func TestRefusedKey(t *testing.T) {
 			if !strings.Contains(err.Error(), fmt.Sprintf("HTTP %d", status)) {
 				t.Errorf("err = %v", err)
 			}
-			if len(sl.get()) != 0 {
-				t.Errorf("retried a refused key: %v", sl.get())
+			if len(sl.All()) != 0 {
+				t.Errorf("retried a refused key: %v", sl.All())
 			}
 		})
 	}

@@ -36,7 +36,7 @@ func TestNetworkFaultsRecover(t *testing.T) {
 			// net/http itself retries a request whose reused connection
 			// was reset before any answer, so some faults need no retry
 			// of ours.
-			if n := len(sl.get()); n > tc.fault.Count {
+			if n := len(sl.All()); n > tc.fault.Count {
 				t.Errorf("%d retries, want at most %d", n, tc.fault.Count)
 			}
 			if n := fake.Requests(tc.fault.Path); n <= tc.fault.After+tc.fault.Count {

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/refrecon/refrecon/sources/retry/retrytest"
 )
 
 // EmbedLimit is how many invoice lines or subscription items an embedded
@@ -163,22 +165,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case fault.Reset:
-			hijackClose(w)
+			retrytest.Drop(w, retrytest.RST)
 			return
 		case fault.Truncate:
-			rec := httptest.NewRecorder()
-			s.serveData(rec, r)
-			body := rec.Body.Bytes()
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(body[:len(body)/2])
-			if f, ok := w.(http.Flusher); ok {
-				f.Flush()
-			}
-			hijackClose(w)
+			retrytest.CutInHalf(w, r, s.serveData, retrytest.RST)
 			return
 		case fault.Malformed:
 			_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"cus_trunc`))
@@ -196,22 +186,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.serveData(w, r)
-}
-
-// hijackClose closes the connection under w without answering (or after
-// what was already flushed).
-func hijackClose(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return
-	}
-	conn, _, err := hj.Hijack()
-	if err == nil {
-		if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
-			_ = tc.SetLinger(0) // RST rather than FIN: a connection reset
-		}
-		conn.Close()
-	}
 }
 
 // serveData answers a request that no fault replaced.

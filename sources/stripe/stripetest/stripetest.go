@@ -17,15 +17,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/sourcetest"
 )
 
 // Source is what a Stripe source provides.
@@ -62,7 +61,7 @@ func Run(t *testing.T, open func(t *testing.T, ndjson []byte) Source) {
 						t.Errorf("ReadStripe error %q does not contain %q", err, w)
 					}
 				}
-				checkWrappedOnce(t, err)
+				sourcetest.CheckWrappedOnce(t, err)
 				return
 			}
 			if err != nil {
@@ -73,40 +72,10 @@ func Run(t *testing.T, open func(t *testing.T, ndjson []byte) Source) {
 			}
 		})
 	}
-	for _, tc := range []struct {
-		name string
-		ctx  func() (context.Context, context.CancelFunc)
-		want error
-	}{
-		{"cancelled context", func() (context.Context, context.CancelFunc) {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			return ctx, cancel
-		}, context.Canceled},
-		{"deadline passed", func() (context.Context, context.CancelFunc) {
-			return context.WithDeadline(context.Background(), time.Unix(0, 0))
-		}, context.DeadlineExceeded},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			src := open(t, pages().NDJSON)
-			ctx, cancel := tc.ctx()
-			defer cancel()
-			if _, err := src.ReadStripe(ctx); !errors.Is(err, tc.want) {
-				t.Fatalf("ReadStripe: %v, want %v", err, tc.want)
-			} else {
-				checkWrappedOnce(t, err)
-			}
-		})
-	}
-}
-
-// checkWrappedOnce fails t when err's first part comes again in its text
-// ("stripe export: stripe export: ...").
-func checkWrappedOnce(t *testing.T, err error) {
-	t.Helper()
-	if head, rest, ok := strings.Cut(err.Error(), ": "); ok && strings.Contains(rest, head) {
-		t.Errorf("error %q says %q twice: wrap once", err, head)
-	}
+	sourcetest.RunDoneContexts(t, func(t *testing.T, ctx context.Context) error {
+		_, err := open(t, pages().NDJSON).ReadStripe(ctx)
+		return err
+	})
 }
 
 // Cases returns the suite's cases, freshly built.

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/refrecon/refrecon/sources/referrals"
+	"github.com/refrecon/refrecon/sources/retry/retrytest"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
@@ -142,7 +144,7 @@ func NewServer(t testing.TB, dbPath string, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	ro, err := sql.Open("sqlite", fileURI(dbPath)+"?mode=ro&_pragma=query_only(1)")
+	ro, err := sql.Open("sqlite", referrals.FileURI(dbPath)+"?mode=ro&_pragma=query_only(1)")
 	if err != nil {
 		t.Fatalf("d1test: open %s: %v", dbPath, err)
 	}
@@ -179,15 +181,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	status, body := s.answer(r, &req)
 	if status == 0 { // drop
 		s.requests = append(s.requests, req)
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			s.t.Errorf("d1test: cannot drop the connection")
-			return
-		}
-		conn, _, err := hj.Hijack()
-		if err == nil {
-			conn.Close()
-		}
+		retrytest.Drop(w, retrytest.FIN)
 		return
 	}
 	req.Status = status
@@ -199,17 +193,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f, ok := s.faultFor(req.N); ok && f.Truncate {
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(status)
-		w.Write(body[:len(body)/2]) //nolint:errcheck // cut short on purpose
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-			}
-		}
+		retrytest.CutInHalf(w, r, func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(status)
+			w.Write(body) //nolint:errcheck // cut by CutInHalf
+		}, retrytest.FIN)
 		return
 	}
 	w.WriteHeader(status)
@@ -311,7 +298,7 @@ func failure(status, code int, message string) (int, []byte) {
 
 func (s *Server) writable() *sql.DB {
 	if s.rw == nil {
-		db, err := sql.Open("sqlite", fileURI(s.dbPath))
+		db, err := sql.Open("sqlite", referrals.FileURI(s.dbPath))
 		if err != nil {
 			s.t.Errorf("d1test: open %s for writing: %v", s.dbPath, err)
 		}
@@ -369,7 +356,7 @@ func (s *Server) run(ctx context.Context, q string, params []any) ([]map[string]
 		outer := make([]string, len(cols))
 		for i, c := range cols {
 			inner[i] = "c" + strconv.Itoa(i)
-			outer[i] = "+c" + strconv.Itoa(i) + " AS " + quoteIdent(c)
+			outer[i] = "+c" + strconv.Itoa(i) + " AS " + referrals.QuoteIdent(c)
 		}
 		q = "WITH d1test_q(" + strings.Join(inner, ", ") + ") AS (" + q + ") SELECT " + strings.Join(outer, ", ") + " FROM d1test_q"
 	}
@@ -408,12 +395,4 @@ func (s *Server) run(ctx context.Context, q string, params []any) ([]map[string]
 		out = append(out, row)
 	}
 	return out, rs.Err()
-}
-
-func fileURI(path string) string {
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-}
-
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
