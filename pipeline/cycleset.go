@@ -291,6 +291,13 @@ var (
 	csAdminActionKeys = []string{"actionType", "refcode", "reason"}
 )
 
+// ValidCycleID reports whether id is a valid cycle id (SPEC 1.3): at most
+// MaxCycleIDLen characters matching ^[a-z0-9]+(-[a-z0-9]+)*$, so it is safe
+// in a file name. The one definition; sinks check names with it.
+func ValidCycleID(id string) bool {
+	return len(id) <= MaxCycleIDLen && csIDPattern.MatchString(id)
+}
+
 var (
 	csIDPattern       = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	csCurrencyPattern = regexp.MustCompile(`^[a-z]{3}$`)

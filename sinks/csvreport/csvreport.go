@@ -42,7 +42,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,8 +152,6 @@ type Writer struct {
 // New returns a Writer for dir (created when missing).
 func New(dir string) *Writer { return &Writer{dir: dir} }
 
-var safeCycleID = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-
 // Write writes one report per cycle of res.
 func (w *Writer) Write(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) error {
 	if err := w.write(ctx, info, res); err != nil {
@@ -168,7 +165,7 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 		return errors.New("no result")
 	}
 	for _, cr := range res.Cycles {
-		if !safeCycleID.MatchString(cr.Cycle.ID) || len(cr.Cycle.ID) > 64 {
+		if !pipeline.ValidCycleID(cr.Cycle.ID) {
 			return fmt.Errorf("cycle id %q: not a valid cycle id", cr.Cycle.ID)
 		}
 	}

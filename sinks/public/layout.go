@@ -28,8 +28,7 @@ var (
 	// idPattern is a snapshot id as a run makes it (SPEC 3.1): asOf as
 	// YYYYMMDDTHHMMSSZ, "-", 12 hex digits. Retention touches nothing else
 	// under snapshots/.
-	idPattern   = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$`)
-	safeCycleID = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	idPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$`)
 )
 
 // IsSnapshotID reports whether name is a snapshot id as a run makes it.

@@ -179,7 +179,7 @@ func (p *Publisher) prepare(ctx context.Context, info pipeline.RunInfo, res *pip
 		return nil, errors.New("no result")
 	}
 	for _, c := range res.Cycles {
-		if !safeCycleID.MatchString(c.Cycle.ID) || len(c.Cycle.ID) > 64 {
+		if !pipeline.ValidCycleID(c.Cycle.ID) {
 			return nil, fmt.Errorf("cycle id %q: not a valid cycle id", c.Cycle.ID)
 		}
 	}

@@ -50,12 +50,12 @@ func (e *APIError) Error() string {
 	} else {
 		fmt.Fprintf(&b, "the D1 API answered HTTP %d with an error", e.Status)
 	}
-	for i, m := range e.Errors {
-		sep := ", "
-		if i == 0 {
-			sep = ": "
+	if len(e.Errors) > 0 {
+		ms := make([]string, len(e.Errors))
+		for i, m := range e.Errors {
+			ms[i] = fmt.Sprintf("code %d: %s", m.Code, m.Message)
 		}
-		fmt.Fprintf(&b, "%scode %d: %s", sep, m.Code, m.Message)
+		b.WriteString(": " + strings.Join(ms, ", "))
 	}
 	if e.GaveUp != "" {
 		b.WriteString(" (" + e.GaveUp + ")")

@@ -39,6 +39,8 @@
 package d1
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -381,32 +383,18 @@ func compareKeys(a, b any) (int, error) {
 	case string:
 		return strings.Compare(a, b.(string)), nil
 	case []byte:
-		return strings.Compare(string(a), string(b.([]byte))), nil
+		return bytes.Compare(a, b.([]byte)), nil
 	}
-	fa, fb := toFloat(a), toFloat(b)
-	switch {
-	case fa < fb:
-		return -1, nil
-	case fa > fb:
-		return 1, nil
+	if c := cmp.Compare(toFloat(a), toFloat(b)); c != 0 {
+		return c, nil
 	}
 	// Equal as floats; integers beyond 2^53 may still differ.
 	ia, aInt := a.(int64)
 	ib, bInt := b.(int64)
 	if aInt && bInt {
-		return compareInt(ia, ib), nil
+		return cmp.Compare(ia, ib), nil
 	}
 	return 0, nil
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func toFloat(v any) float64 {

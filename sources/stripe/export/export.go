@@ -34,7 +34,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/internal/inputfile"
@@ -134,13 +135,8 @@ func (o *Objects) Stripe() pipeline.Stripe {
 
 // Notes describes the skipped objects, one sentence per type, sorted.
 func (o *Objects) Notes() []string {
-	types := make([]string, 0, len(o.Skipped))
-	for t := range o.Skipped {
-		types = append(types, t)
-	}
-	sort.Strings(types)
 	var notes []string
-	for _, t := range types {
+	for _, t := range slices.Sorted(maps.Keys(o.Skipped)) {
 		n := o.Skipped[t]
 		noun := "objects"
 		if n == 1 {
