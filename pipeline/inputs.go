@@ -11,6 +11,10 @@ type Inputs struct {
 type Referrals struct {
 	Users []User
 	Rows  []ReferralRow
+	// Notes is what the source noticed while reading without failing
+	// (rows that changed while it paged), one sentence each. They go to the
+	// run's log, manifest and runs table; the computation ignores them.
+	Notes []string
 }
 
 // User is one users row: a referrer and the refcode it shares.
@@ -39,6 +43,9 @@ type Stripe struct {
 	Refunds       []Refund
 	Disputes      []Dispute
 	CreditNotes   []CreditNote
+	// Notes is what the source noticed while reading without failing
+	// (objects of types it skipped), one sentence each; as Referrals.Notes.
+	Notes []string
 }
 
 // Customer is a Stripe customer.

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,9 +100,6 @@ type Report struct {
 	ErrorHint  string
 }
 
-// noter is a source that has something to say about what it read.
-type noter interface{ Notes() []string }
-
 // Run performs one whole run of p: the sources, compute, then the private
 // outputs and warehouse while the public snapshot is staged, and the public
 // snapshot's commit (latest.json) last. A failure at any step before the
@@ -146,10 +144,11 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	}()
 
 	stage := time.Now()
-	in, notes, err := readInputs(ctx, p)
+	in, err := Read(ctx, p)
 	if err != nil {
 		return rep, err
 	}
+	notes := slices.Concat(in.Referrals.Notes, in.Stripe.Notes)
 	digest := pipeline.DigestInputs(in)
 	rep.Counts = digest.Counts
 	info := pipeline.NewRunInfo(digest, p.Cycles, p.AsOf, p.CodeVersion)
@@ -171,7 +170,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	}
 	// The result holds what the outputs need; the inputs, but for the
 	// subscriptions the warehouse keeps, can go.
-	subs := in.Stripe.Subscriptions
+	out := computed{info: info, res: res, subs: in.Stripe.Subscriptions}
 	in = pipeline.Inputs{}
 	// Collect now: the last collection ran while the inputs were live, and
 	// the heap goal it set would let the output stage grow the heap to
@@ -195,13 +194,13 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if p.OnStaged != nil {
 		p.OnStaged(staged.wait())
 	}
-	if err := writePrivate(ctx, p, info, res, subs); err != nil {
+	if err := writePrivate(ctx, p, out); err != nil {
 		return rep, err
 	}
 	if err := writeHeapProfile(p.HeapProfile); err != nil {
 		return rep, err
 	}
-	log.Info().Str("stage", "private").Int("rows", privateRows(res, subs)).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
+	log.Info().Str("stage", "private").Int("rows", out.privateRows()).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
 
 	s, err := staged.wait()
 	if err != nil {
@@ -271,8 +270,10 @@ func (sp *stagedPublish) abort() error {
 	return sp.s.Abort()
 }
 
-// readInputs reads both sources at once.
-func readInputs(ctx context.Context, p Plan) (pipeline.Inputs, []string, error) {
+// Read reads both of p's sources at once: the pipeline's inputs, with what
+// each source noticed without failing in its Notes (Referrals.Notes,
+// Stripe.Notes).
+func Read(ctx context.Context, p Plan) (pipeline.Inputs, error) {
 	var in pipeline.Inputs
 	// The first error cancels the other read and is the one reported. Each
 	// source's errors name the source ("referrals source sqlite:PATH: ...",
@@ -287,32 +288,35 @@ func readInputs(ctx context.Context, p Plan) (pipeline.Inputs, []string, error) 
 		return err
 	})
 	if err := g.Wait(); err != nil {
-		return in, nil, err
+		return pipeline.Inputs{}, err
 	}
-	var notes []string
-	for _, s := range []any{p.Referrals, p.Stripe} {
-		if n, ok := s.(noter); ok {
-			notes = append(notes, n.Notes()...)
-		}
-	}
-	return in, notes, nil
+	return in, nil
+}
+
+// computed is what the outputs are written from: the run's info and
+// result, and the one part of the inputs an output needs, the
+// subscriptions the warehouse keeps.
+type computed struct {
+	info pipeline.RunInfo
+	res  *pipeline.Result
+	subs []pipeline.Subscription
 }
 
 // writePrivate writes the finance CSV reports and the warehouse at once.
 // Both are attempted to the end: one failing does not cancel the other, and
 // both errors are reported.
-func writePrivate(ctx context.Context, p Plan, info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Subscription) error {
+func writePrivate(ctx context.Context, p Plan, out computed) error {
 	var g errgroup.Group
 	var csvErr, whErr error
 	g.Go(func() error {
-		if err := csvreport.New(p.PrivateDir).Write(ctx, info, res); err != nil {
+		if err := csvreport.New(p.PrivateDir).Write(ctx, out.info, out.res); err != nil {
 			csvErr = fmt.Errorf("write finance reports: %w", err)
 		}
 		return nil
 	})
 	if p.Warehouse != nil {
 		g.Go(func() error {
-			whErr = writeWarehouse(ctx, p, info, res, subs)
+			whErr = writeWarehouse(ctx, p, out)
 			return nil
 		})
 	}
@@ -320,7 +324,7 @@ func writePrivate(ctx context.Context, p Plan, info pipeline.RunInfo, res *pipel
 	return errors.Join(csvErr, whErr)
 }
 
-func writeWarehouse(ctx context.Context, p Plan, info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Subscription) (err error) {
+func writeWarehouse(ctx context.Context, p Plan, out computed) (err error) {
 	w, err := p.Warehouse(ctx)
 	if err != nil {
 		return fmt.Errorf("open warehouse: %w", err)
@@ -330,7 +334,7 @@ func writeWarehouse(ctx context.Context, p Plan, info pipeline.RunInfo, res *pip
 			err = fmt.Errorf("close warehouse: %w", cerr)
 		}
 	}()
-	if err := w.WriteSnapshot(ctx, warehouse.FromResult(info, res, subs)); err != nil {
+	if err := w.WriteSnapshot(ctx, warehouse.FromResult(out.info, out.res, out.subs)); err != nil {
 		return fmt.Errorf("write warehouse: %w", err)
 	}
 	return nil
@@ -377,10 +381,10 @@ func NewRunID() string {
 // privateRows is how many records the private stage writes: the warehouse's
 // decision, leaderboard, accounting and subscription rows (the CSV reports
 // carry the same leaderboard and accounting lines). For the stage log.
-func privateRows(res *pipeline.Result, subs []pipeline.Subscription) int {
-	n := len(res.Decisions) + len(subs)
-	for i := range res.Cycles {
-		n += len(res.Cycles[i].Leaderboard) + len(res.Cycles[i].Events)
+func (out computed) privateRows() int {
+	n := len(out.res.Decisions) + len(out.subs)
+	for _, c := range out.res.Cycles {
+		n += len(c.Leaderboard) + len(c.Events)
 	}
 	return n
 }

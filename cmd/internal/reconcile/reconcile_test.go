@@ -144,3 +144,40 @@ func tempDirs(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// notingStripe is the embedded export with an object of a type the export
+// skips, so that the read notes it.
+type notingStripe struct{}
+
+func (notingStripe) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
+	data := append(bytes.Clone(fixtures.StripeNDJSON), `{"id":"ch_1","object":"charge"}`+"\n"...)
+	return export.Read(ctx, bytes.NewReader(data))
+}
+
+// What a source notices comes back with what it read: the run reports it,
+// logs it and writes it into the manifest.
+func TestSourceNotesTravelWithTheRead(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	var logs bytes.Buffer
+	p := fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs)
+	p.Stripe = notingStripe{}
+	rep, err := reconcile.Run(t.Context(), p)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	const note = `skipped 1 object of unknown type "charge"`
+	if len(rep.Notes) != 1 || rep.Notes[0] != note {
+		t.Errorf("report notes %q, want [%q]", rep.Notes, note)
+	}
+	if !strings.Contains(logs.String(), `"note":"skipped 1 object of unknown type \"charge\""`) {
+		t.Errorf("the note is not logged:\n%s", logs.String())
+	}
+	manifest, err := os.ReadFile(filepath.Join(root, "public", "snapshots", rep.SnapshotID, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(manifest), `skipped 1 object of unknown type \"charge\"`) {
+		t.Errorf("the manifest does not carry the note:\n%s", manifest)
+	}
+}

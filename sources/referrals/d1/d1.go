@@ -47,7 +47,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/referrals"
@@ -78,9 +77,6 @@ type Source struct {
 	cfg      Config
 	endpoint string
 	client   *http.Client
-
-	mu    sync.Mutex
-	notes []string
 }
 
 // New checks cfg and returns a Source. Nothing is requested until
@@ -140,12 +136,10 @@ func New(cfg Config) (*Source, error) {
 	}, nil
 }
 
-// ReadReferrals reads the users and referrals tables. Notes afterwards says
-// whether the database changed during the read.
+// ReadReferrals reads the users and referrals tables. The result's Notes
+// say what the read noticed without failing: row counts that changed while
+// it paged (for the run log and the manifest).
 func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) {
-	s.mu.Lock()
-	s.notes = nil
-	s.mu.Unlock()
 	refs, err := s.read(ctx)
 	if err != nil {
 		return pipeline.Referrals{}, fmt.Errorf("referrals source d1 (database %s): %w", s.cfg.DatabaseID, err)
@@ -153,23 +147,9 @@ func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) 
 	return refs, nil
 }
 
-// Notes returns what the last ReadReferrals noticed without failing: row
-// counts that changed while it paged. For the run log and the manifest.
-func (s *Source) Notes() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.notes...)
-}
-
-func (s *Source) note(format string, args ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.notes = append(s.notes, fmt.Sprintf(format, args...))
-}
-
 func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
 	var refs pipeline.Referrals
-	err := s.readTable(ctx, referrals.UsersTable(), func(n int64) { refs.Users = make([]pipeline.User, 0, n) }, func(vals []any) error {
+	err := s.readTable(ctx, referrals.UsersTable(), &refs.Notes, func(n int64) { refs.Users = make([]pipeline.User, 0, n) }, func(vals []any) error {
 		u, err := referrals.UserFromValues(vals)
 		refs.Users = append(refs.Users, u)
 		return err
@@ -177,7 +157,7 @@ func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
 	if err != nil {
 		return pipeline.Referrals{}, err
 	}
-	err = s.readTable(ctx, referrals.ReferralsTable(), func(n int64) { refs.Rows = make([]pipeline.ReferralRow, 0, n) }, func(vals []any) error {
+	err = s.readTable(ctx, referrals.ReferralsTable(), &refs.Notes, func(n int64) { refs.Rows = make([]pipeline.ReferralRow, 0, n) }, func(vals []any) error {
 		r, err := referrals.ReferralFromValues(vals)
 		refs.Rows = append(refs.Rows, r)
 		return err
@@ -193,8 +173,9 @@ func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
 const keyAlias = "_refrecon_key"
 
 // readTable reads one table as the package comment describes, calling size
-// with its row count and row with each row's values in t.Columns order.
-func (s *Source) readTable(ctx context.Context, t referrals.Table, size func(n int64), row func(vals []any) error) error {
+// with its row count and row with each row's values in t.Columns order. A
+// change of the table during the read is appended to notes.
+func (s *Source) readTable(ctx context.Context, t referrals.Table, notes *[]string, size func(n int64), row func(vals []any) error) error {
 	tbl := referrals.QuoteIdent(t.Name)
 	info, err := s.query(ctx, "PRAGMA table_info("+tbl+")")
 	if err != nil {
@@ -304,8 +285,8 @@ func (s *Source) readTable(ctx context.Context, t referrals.Table, size func(n i
 		return fmt.Errorf("count rows of table %s: %w", t.Name, err)
 	}
 	if before != after || read != after {
-		s.note("d1: table %s changed while it was read: %d rows counted before paging, %d read, %d counted after; the run uses the rows as read",
-			t.Name, before, read, after)
+		*notes = append(*notes, fmt.Sprintf("d1: table %s changed while it was read: %d rows counted before paging, %d read, %d counted after; the run uses the rows as read",
+			t.Name, before, read, after))
 	}
 	return nil
 }

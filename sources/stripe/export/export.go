@@ -59,8 +59,7 @@ const (
 // Source reads an export file. It satisfies the Stripe source contract
 // (ReadStripe).
 type Source struct {
-	path  string
-	notes []string
+	path string
 }
 
 // NewFile returns a source reading the export file at path.
@@ -76,24 +75,22 @@ func (s *Source) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
 	}
 	defer f.Close()
 	out, notes, err := decode(ctx, f)
-	s.notes = notes
 	if err != nil {
 		return pipeline.Stripe{}, fmt.Errorf("stripe export %s: %w", s.path, err)
 	}
+	out.Notes = notes
 	return out, nil
 }
 
-// Notes describes what the last ReadStripe skipped (objects of types the
-// export does not use), one sentence each; nil when nothing was skipped.
-func (s *Source) Notes() []string { return s.notes }
-
-// Read decodes an export from r. Skipped objects of unknown types are
-// dropped silently; use NewFile and Notes to see them.
+// Read decodes an export from r. The result's Notes describe what was
+// skipped (objects of types the export does not use), one sentence each;
+// nil when nothing was skipped.
 func Read(ctx context.Context, r io.Reader) (pipeline.Stripe, error) {
-	out, _, err := decode(ctx, r)
+	out, notes, err := decode(ctx, r)
 	if err != nil {
 		return pipeline.Stripe{}, fmt.Errorf("stripe export: %w", err)
 	}
+	out.Notes = notes
 	return out, nil
 }
 

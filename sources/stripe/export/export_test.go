@@ -108,8 +108,8 @@ func TestNotesCountSkippedTypes(t *testing.T) {
 		t.Errorf("customers = %+v", got.Customers)
 	}
 	want := []string{`skipped 2 objects of unknown type "charge"`, `skipped 1 object of unknown type "price"`}
-	if !reflect.DeepEqual(src.Notes(), want) {
-		t.Errorf("Notes() = %q, want %q", src.Notes(), want)
+	if !reflect.DeepEqual(got.Notes, want) {
+		t.Errorf("Notes = %q, want %q", got.Notes, want)
 	}
 }
 
