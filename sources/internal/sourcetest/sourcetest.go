@@ -1,7 +1,7 @@
 // Package sourcetest holds what the sources' conformance suites
 // (sources/referrals/referralstest, sources/stripe/stripetest) share: the
-// cancellation cases every driver passes and the check that an error is
-// wrapped once.
+// cancellation cases every driver passes and the checks of an error: what
+// it says, and that it is wrapped once.
 package sourcetest
 
 import (
@@ -41,6 +41,21 @@ func RunDoneContexts(t *testing.T, read func(t *testing.T, ctx context.Context) 
 			CheckWrappedOnce(t, err)
 		})
 	}
+}
+
+// CheckError fails t unless err is an error whose text contains every
+// string of want, wrapped once.
+func CheckError(t testing.TB, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("read: no error, want one containing %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("read error %q does not contain %q", err, w)
+		}
+	}
+	CheckWrappedOnce(t, err)
 }
 
 // CheckWrappedOnce fails t when the first part of err's text (up to the

@@ -55,15 +55,7 @@ func Run(t *testing.T, open func(t *testing.T, dbPath string) Source) {
 			src := open(t, path)
 			got, err := src.ReadReferrals(context.Background())
 			if c.WantErr != nil {
-				if err == nil {
-					t.Fatalf("ReadReferrals: no error, want one containing %q", c.WantErr)
-				}
-				for _, s := range c.WantErr {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("ReadReferrals error %q does not contain %q", err, s)
-					}
-				}
-				sourcetest.CheckWrappedOnce(t, err)
+				sourcetest.CheckError(t, err, c.WantErr)
 			} else {
 				if err != nil {
 					t.Fatalf("ReadReferrals: %v", err)

@@ -53,15 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, ndjson []byte) Source) {
 			src := open(t, c.NDJSON)
 			got, err := src.ReadStripe(t.Context())
 			if c.WantErr != nil {
-				if err == nil {
-					t.Fatalf("ReadStripe: no error, want one containing %q", c.WantErr)
-				}
-				for _, w := range c.WantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("ReadStripe error %q does not contain %q", err, w)
-					}
-				}
-				sourcetest.CheckWrappedOnce(t, err)
+				sourcetest.CheckError(t, err, c.WantErr)
 				return
 			}
 			if err != nil {
