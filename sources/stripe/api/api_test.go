@@ -37,6 +37,18 @@ func newSource(t *testing.T, baseURL string, mod func(*api.Config)) (*api.Source
 	return src, sl
 }
 
+// mustRead reads src and fails t unless it returns c's data.
+func mustRead(t *testing.T, src *api.Source, c stripetest.Case) {
+	t.Helper()
+	got, err := src.ReadStripe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := stripetest.Diff(c.Want, got); d != "" {
+		t.Fatal(d)
+	}
+}
+
 func caseNamed(t *testing.T, name string) stripetest.Case {
 	for _, c := range stripetest.Cases() {
 		if c.Name == name {
@@ -59,13 +71,7 @@ func TestPagination(t *testing.T) {
 	c := caseNamed(t, "pages")
 	fake := stripefake.New(t, key, c.NDJSON)
 	src, sl := newSource(t, fake.URL, nil)
-	got, err := src.ReadStripe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := stripetest.Diff(c.Want, got); d != "" {
-		t.Fatal(d)
-	}
+	mustRead(t, src, c)
 	for _, path := range []string{"/v1/customers", "/v1/subscriptions", "/v1/invoices", "/v1/refunds", "/v1/disputes", "/v1/credit_notes"} {
 		qs := fake.Queries(path)
 		if len(qs) != 3 {
@@ -126,13 +132,7 @@ func TestRateLimitStormSlowsButSucceeds(t *testing.T) {
 	fake := stripefake.New(t, key, c.NDJSON)
 	fake.Inject(stripefake.Fault{Path: "/v1/customers", After: 1, Count: 4, Status: 429, RetryAfter: "3"})
 	src, sl := newSource(t, fake.URL, nil)
-	got, err := src.ReadStripe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := stripetest.Diff(c.Want, got); d != "" {
-		t.Fatal(d)
-	}
+	mustRead(t, src, c)
 	waits := sl.All()
 	if len(waits) != 4 {
 		t.Fatalf("slept %v, want 4 waits", waits)
@@ -174,13 +174,7 @@ func TestServerErrorMidPaginationRecovers(t *testing.T) {
 	fake := stripefake.New(t, key, c.NDJSON)
 	fake.Inject(stripefake.Fault{Path: "/v1/invoices", After: 1, Count: 2, Status: 503})
 	src, sl := newSource(t, fake.URL, nil)
-	got, err := src.ReadStripe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := stripetest.Diff(c.Want, got); d != "" {
-		t.Fatal(d)
-	}
+	mustRead(t, src, c)
 	if n := len(sl.All()); n != 2 {
 		t.Errorf("%d retries, want 2", n)
 	}
@@ -252,13 +246,7 @@ func TestOneSlowAttemptRecovers(t *testing.T) {
 	fake := stripefake.New(t, key, c.NDJSON)
 	fake.Inject(stripefake.Fault{Path: "/v1/invoices", Count: 1, Delay: time.Hour})
 	src, sl := newSource(t, fake.URL, func(c *api.Config) { c.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
-	got, err := src.ReadStripe(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := stripetest.Diff(c.Want, got); d != "" {
-		t.Fatal(d)
-	}
+	mustRead(t, src, c)
 	if len(sl.All()) == 0 { // more when a loaded machine makes another attempt time out too
 		t.Errorf("recovered without retrying")
 	}

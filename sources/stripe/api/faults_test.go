@@ -6,7 +6,6 @@ import (
 
 	"github.com/refrecon/refrecon/sources/stripe/api"
 	"github.com/refrecon/refrecon/sources/stripe/stripefake"
-	"github.com/refrecon/refrecon/sources/stripe/stripetest"
 )
 
 // A connection reset or a body cut short by a dropped connection, on any
@@ -26,13 +25,7 @@ func TestNetworkFaultsRecover(t *testing.T) {
 			fake := stripefake.New(t, key, c.NDJSON)
 			fake.Inject(tc.fault)
 			src, sl := newSource(t, fake.URL, nil)
-			got, err := src.ReadStripe(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := stripetest.Diff(c.Want, got); d != "" {
-				t.Fatal(d)
-			}
+			mustRead(t, src, c)
 			// net/http itself retries a request whose reused connection
 			// was reset before any answer, so some faults need no retry
 			// of ours.
