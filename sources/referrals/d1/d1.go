@@ -16,8 +16,11 @@
 //     none or a composite one): `WHERE key IS NOT NULL ORDER BY key LIMIT n`,
 //     then `WHERE key > ?1 ORDER BY key LIMIT n` from the last key read,
 //     until a page comes back short. Keys must strictly increase across the
-//     whole read; a page that repeats or goes back is an error (the read
-//     cannot be trusted), never silently de-duplicated.
+//     whole read, in the order of the key's collation (the database pages
+//     in it: BINARY, NOCASE or RTRIM, looked up with PRAGMA index_list and
+//     index_xinfo the first time two keys are not in bytewise order); a
+//     page that repeats or goes back is an error (the read cannot be
+//     trusted), never silently de-duplicated.
 //  4. `WHERE key IS NULL`, unpaged, when the key column admits NULL: SQLite
 //     allows any number of NULLs in a non-INTEGER PRIMARY KEY column, and
 //     keyset pages never see them.
@@ -224,6 +227,10 @@ func (s *Source) readTable(ctx context.Context, t referrals.Table, notes *[]stri
 
 	var read int64
 	var last any
+	// The keys come in the order of the key's collation. They are checked
+	// bytewise (BINARY) until two are not in that order; then the key's
+	// collation is looked up once and used from there on.
+	coll, collKnown := "BINARY", key == "rowid"
 	for page := 1; ; page++ {
 		var rows []map[string]any
 		if last == nil {
@@ -240,7 +247,13 @@ func (s *Source) readTable(ctx context.Context, t referrals.Table, notes *[]stri
 				return fmt.Errorf("read table %s, page %d: malformed D1 API response: a row without its key", t.Name, page)
 			}
 			if last != nil {
-				c, err := compareKeys(last, k)
+				c, err := compareKeys(last, k, coll)
+				if err == nil && c >= 0 && !collKnown {
+					collKnown = true
+					if coll, err = s.keyCollation(ctx, tbl); err == nil {
+						c, err = compareKeys(last, k, coll)
+					}
+				}
 				if err != nil {
 					return fmt.Errorf("read table %s, page %d: %w", t.Name, page, err)
 				}
@@ -335,9 +348,42 @@ func columnsAndKey(info []map[string]any) (names []string, key string, nullable 
 	return names, referrals.QuoteIdent(pks[0]), !pkNotNull && !intPK, nil
 }
 
-// compareKeys orders two keys as SQLite does with BINARY collation: numbers
-// before text before blobs; text bytewise.
-func compareKeys(a, b any) (int, error) {
+// keyCollation returns the collation of the table's primary key (BINARY,
+// NOCASE, RTRIM or a custom one), from its index: PRAGMA index_list names
+// the primary key's index, PRAGMA index_xinfo its collation.
+func (s *Source) keyCollation(ctx context.Context, tbl string) (string, error) {
+	indexes, err := s.query(ctx, "PRAGMA index_list("+tbl+")")
+	if err != nil {
+		return "", fmt.Errorf("look up the key's collation: %w", err)
+	}
+	for _, ix := range indexes {
+		if ix["origin"] != "pk" {
+			continue
+		}
+		name, ok := ix["name"].(string)
+		if !ok {
+			return "", errors.New("malformed D1 API response: index_list row without a name")
+		}
+		cols, err := s.query(ctx, "PRAGMA index_xinfo("+referrals.QuoteIdent(name)+")")
+		if err != nil {
+			return "", fmt.Errorf("look up the key's collation: %w", err)
+		}
+		for _, c := range cols {
+			if k, _ := c["key"].(int64); k == 1 {
+				if coll, ok := c["coll"].(string); ok {
+					return coll, nil
+				}
+			}
+		}
+		return "", errors.New("malformed D1 API response: index_xinfo without the key column's collation")
+	}
+	return "BINARY", nil // no index: an INTEGER PRIMARY KEY, numbers only
+}
+
+// compareKeys orders two keys as SQLite does under the collation coll:
+// numbers before text before blobs; text bytewise (BINARY), ignoring the
+// case of ASCII letters (NOCASE) or trailing spaces (RTRIM).
+func compareKeys(a, b any, coll string) (int, error) {
 	rank := func(v any) (int, error) {
 		switch v.(type) {
 		case int64, float64:
@@ -362,7 +408,16 @@ func compareKeys(a, b any) (int, error) {
 	}
 	switch a := a.(type) {
 	case string:
-		return strings.Compare(a, b.(string)), nil
+		b := b.(string)
+		switch strings.ToUpper(coll) {
+		case "BINARY":
+			return strings.Compare(a, b), nil
+		case "NOCASE":
+			return strings.Compare(asciiLower(a), asciiLower(b)), nil
+		case "RTRIM":
+			return strings.Compare(strings.TrimRight(a, " "), strings.TrimRight(b, " ")), nil
+		}
+		return 0, fmt.Errorf("the key has collation %s, which refrecon cannot check the paging order in", coll)
 	case []byte:
 		return bytes.Compare(a, b.([]byte)), nil
 	}
@@ -386,4 +441,16 @@ func toFloat(v any) float64 {
 		return v
 	}
 	return 0
+}
+
+// asciiLower maps A-Z to a-z and nothing else, as SQLite's NOCASE does.
+// Bytes, not runes: text need not be valid UTF-8.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -398,6 +398,53 @@ func TestRepeatedPageIsAnError(t *testing.T) {
 	}
 }
 
+// Keys declared COLLATE NOCASE or RTRIM come in the database's order for
+// the collation (referralstest covers NOCASE across pages); the collation is
+// looked up once per table, and a repeated page is still an error.
+func TestKeyCollations(t *testing.T) {
+	for _, tc := range []struct {
+		coll   string
+		emails []string
+	}{
+		{"NOCASE", []string{"b@x", "A@x", "c@x", "B2@x", "a2@x", "Z@x"}},
+		// "a@x  " sorts after "a@x\x01" bytewise, before it trimmed.
+		{"RTRIM", []string{"b@x", "a@x  ", "a@x\x01", "c@x"}},
+	} {
+		t.Run(tc.coll, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.sqlite")
+			stmts := []referralstest.Stmt{{SQL: `CREATE TABLE users (email TEXT PRIMARY KEY COLLATE ` + tc.coll + `, refcode TEXT);
+CREATE TABLE referrals (email TEXT PRIMARY KEY COLLATE ` + tc.coll + `, refcode TEXT, referred_at DATETIME)`}}
+			var want pipeline.Referrals
+			for i, e := range tc.emails {
+				code := fmt.Sprint("R", i)
+				stmts = append(stmts, referralstest.Insert("users", []string{"email", "refcode"}, e, code))
+				want.Users = append(want.Users, pipeline.User{Email: e, Refcode: code})
+			}
+			referralstest.CreateDB(t, path, stmts...)
+			srv := d1fake.NewServer(t, path)
+			src, _ := newSource(t, srv, func(c *d1.Config) { c.PageSize = 2 })
+			read(t, src, referralstest.Case{Want: want})
+			lookups := 0
+			for _, r := range srv.Requests() {
+				if strings.HasPrefix(r.SQL, "PRAGMA index_xinfo") {
+					lookups++
+				}
+			}
+			if lookups != 1 {
+				t.Errorf("%d collation lookups, want 1 (users; referrals is empty)", lookups)
+			}
+
+			// PRAGMA, COUNT, page 1, page 2 answered with page 1 again.
+			srv = d1fake.NewServer(t, path, d1fake.WithFault(4, d1fake.RepeatPreviousPage()))
+			src, _ = newSource(t, srv, func(c *d1.Config) { c.PageSize = 2 })
+			_, err := src.ReadReferrals(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "repeated or out of order") {
+				t.Fatalf("err = %v, want a repeated-page error", err)
+			}
+		})
+	}
+}
+
 func TestMalformedEnvelopes(t *testing.T) {
 	for name, body := range map[string]string{
 		"not JSON":           `<html>oops</html>`,

@@ -31,6 +31,7 @@ func Cases() []Case {
 		extraColumnsCase(),
 		unicodeCase(),
 		LargeCase(1200, 3500, 40),
+		noCaseKeysCase(),
 	}
 	for _, m := range []struct{ table, column string }{
 		{"users", "email"}, {"users", "refcode"},
@@ -276,6 +277,30 @@ func LargeCase(users, rows, nullEmails int) Case {
 		code := fmt.Sprintf("R%06d", i%max(users, 1))
 		c.Stmts = append(c.Stmts, Insert("referrals", refCols, nil, code, "2024-07-01 00:00:00", nil, nil))
 		c.Want.Rows = append(c.Want.Rows, pipeline.ReferralRow{Refcode: code, ReferredAt: "2024-07-01 00:00:00"})
+	}
+	return c
+}
+
+// noCaseKeysCase has primary keys declared COLLATE NOCASE (a real schema
+// choice for emails) and more than a D1 page (1000 rows) of referrers whose
+// emails alternate in case, so the database's order of the keys is not
+// their bytewise order.
+func noCaseKeysCase() Case {
+	c := Case{Name: "keys with COLLATE NOCASE", Stmts: []Stmt{{SQL: `CREATE TABLE users (email TEXT PRIMARY KEY COLLATE NOCASE, refcode TEXT UNIQUE);
+CREATE TABLE referrals (email TEXT PRIMARY KEY COLLATE NOCASE, refcode TEXT, referred_at DATETIME, selected_plan TEXT, rewarded BOOLEAN);`}}}
+	for i := range 1100 {
+		email := fmt.Sprintf("referrer%05d@example.com", i)
+		if i%2 == 1 {
+			email = strings.ToUpper(email[:1]) + email[1:]
+		}
+		code := fmt.Sprintf("R%05d", i)
+		c.Stmts = append(c.Stmts, Insert("users", userCols, email, code))
+		c.Want.Users = append(c.Want.Users, pipeline.User{Email: email, Refcode: code})
+	}
+	for i, email := range []string{"b@example.com", "A@example.com", "c@example.com", "B2@example.com", "a2@example.com"} {
+		at := fmt.Sprintf("2024-01-0%d 00:00:00", i+1)
+		c.Stmts = append(c.Stmts, Insert("referrals", refCols, email, "R00001", at, nil, int64(0)))
+		c.Want.Rows = append(c.Want.Rows, pipeline.ReferralRow{Email: email, Refcode: "R00001", ReferredAt: at})
 	}
 	return c
 }
