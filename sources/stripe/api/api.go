@@ -77,6 +77,16 @@ type Source struct {
 
 // New checks cfg and builds the client. It makes no request.
 func New(cfg Config) (*Source, error) {
+	api, err := newAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{api: api, key: cfg.SecretKey, log: cfg.Logger}, nil
+}
+
+// newAPI checks cfg and builds a stripe-go client over the retry.Transport
+// and rate limiter of cfg (the reads' and the settlement's credits').
+func newAPI(cfg Config) (*client.API, error) {
 	if cfg.SecretKey == "" {
 		return nil, errors.New("stripe api: no secret key")
 	}
@@ -133,7 +143,7 @@ func New(cfg Config) (*Source, error) {
 		EnableTelemetry:   stripe.Bool(false),
 	}
 	api := client.New(cfg.SecretKey, stripe.NewBackendsWithConfig(bc))
-	return &Source{api: api, key: cfg.SecretKey, log: cfg.Logger}, nil
+	return api, nil
 }
 
 // shouldRetry reads Stripe's Stripe-Should-Retry header, which overrides

@@ -12,8 +12,16 @@
 // most 10 invoice lines or subscription items per object (has_more set when
 // there are more), as Stripe does. Errors have Stripe's shape
 // ({"error":{"type":...,"message":...}}). A request whose bearer key is not
-// Key gets a 401 whose message repeats the key in full, so tests can check
-// that clients never print it.
+// Key (or WriteKey) gets a 401 whose message repeats the key in full, so
+// tests can check that clients never print it.
+//
+// Writes (balance.go): POST /v1/customers/{id}/balance_transactions creates
+// a customer balance transaction, and GET on the same path lists the
+// customer's, newest first. POSTs honour Idempotency-Key as Stripe does: the
+// same key with the same parameters replays the first answer (same object,
+// same status, header Idempotent-Replayed: true); the same key with other
+// parameters is a 400 idempotency_error. With WriteKey set, only WriteKey
+// may POST (Key gets a 403, as a restricted read key would).
 package stripefake
 
 import (
@@ -61,12 +69,18 @@ type Server struct {
 	*httptest.Server
 	// Key is the secret key requests must carry.
 	Key string
+	// WriteKey, when set, is the only key that may POST (and may also read).
+	WriteKey string
+	// Delay, when set, is waited before answering every request (crash
+	// tests spread their kills over a run with it).
+	Delay time.Duration
 
 	mu       sync.Mutex
 	lists    map[string][]map[string]json.RawMessage // "customer" -> objects in export order
 	faults   []Fault
 	requests map[string]int
 	queries  map[string][]url.Values
+	balance  balanceState
 }
 
 // New starts a fake serving the objects of an NDJSON export, accepting key
@@ -145,10 +159,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
+	delay := s.Delay
 	s.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprintf("req_fake_%d", n))
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if fault != nil {
 		if fault.Delay > 0 {
 			select {
@@ -190,8 +212,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // serveData answers a request that no fault replaced.
 func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
-	if got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "); s.Key != "" && got != s.Key {
+	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if s.Key != "" && got != s.Key && (s.WriteKey == "" || got != s.WriteKey) {
 		writeError(w, http.StatusUnauthorized, "invalid_request_error", "api_key_invalid", "Invalid API Key provided: "+got)
+		return
+	}
+	if id, ok := balancePath(r.URL.Path); ok {
+		s.serveBalance(w, r, id, got)
 		return
 	}
 	if r.Method != http.MethodGet {

@@ -6,8 +6,11 @@
 // rendering: text as strings, numbers as numbers (so BOOLEAN as 0/1), BLOBs as
 // arrays of bytes, DATETIME text untouched.
 //
-// The file is opened read-only for queries, as D1 read replicas would be for
-// this job. Faults can be injected per request (429 with Retry-After, 5xx,
+// SELECT (and WITH) statements run on a read-only handle on the file;
+// UPDATE, INSERT and DELETE run on a writable one (refrecon writes only in
+// `settle apply`), and the envelope's meta.changes is the number of rows
+// the statement changed. WithWriteToken makes writes need a separate token
+// (reads accept either), as a least-privilege D1 token setup would. Faults can be injected per request (429 with Retry-After, 5xx,
 // an error envelope, 401, a repeated page, a dropped connection, a body cut
 // short), and a hook
 // sees every request before it is answered, with a writable handle on the
@@ -46,6 +49,9 @@ type Server struct {
 	AccountID  string
 	DatabaseID string
 	Token      string
+	// WriteToken, when set, is the only token that may run a write
+	// statement (the read Token gets a 403 for one).
+	WriteToken string
 
 	t      testing.TB
 	dbPath string
@@ -118,6 +124,9 @@ type Option func(*Server)
 
 // WithToken sets the token the server accepts.
 func WithToken(token string) Option { return func(s *Server) { s.Token = token } }
+
+// WithWriteToken makes write statements need token (reads accept it too).
+func WithWriteToken(token string) Option { return func(s *Server) { s.WriteToken = token } }
 
 // WithFault answers request n (1-based) with f.
 func WithFault(n int, f Fault) Option { return func(s *Server) { s.faults[n] = f } }
@@ -222,7 +231,8 @@ func (s *Server) answer(r *http.Request, req *Request) (int, []byte) {
 	if r.Method != http.MethodPost {
 		return failure(http.StatusMethodNotAllowed, 10405, "Method not allowed")
 	}
-	if r.Header.Get("Authorization") != "Bearer "+s.Token {
+	auth := r.Header.Get("Authorization")
+	if auth != "Bearer "+s.Token && (s.WriteToken == "" || auth != "Bearer "+s.WriteToken) {
 		return failure(http.StatusUnauthorized, 10000, "Authentication error")
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
@@ -262,7 +272,21 @@ func (s *Server) answer(r *http.Request, req *Request) (int, []byte) {
 		}
 	}
 
-	rows, err := s.run(r.Context(), req.SQL, params)
+	var rows []map[string]any
+	var changes int64
+	if isWrite(req.SQL) {
+		if s.WriteToken != "" && auth != "Bearer "+s.WriteToken {
+			return failure(http.StatusForbidden, 10000, "Authentication error: the token may not write to this database")
+		}
+		rows, changes, err = []map[string]any{}, 0, nil
+		res, werr := s.writable().ExecContext(r.Context(), req.SQL, params...)
+		if werr == nil {
+			changes, werr = res.RowsAffected()
+		}
+		err = werr
+	} else {
+		rows, err = s.run(r.Context(), req.SQL, params)
+	}
 	if err != nil {
 		return failure(http.StatusBadRequest, 7500, err.Error()+": SQLITE_ERROR")
 	}
@@ -274,8 +298,8 @@ func (s *Server) answer(r *http.Request, req *Request) (int, []byte) {
 			"results": rows,
 			"success": true,
 			"meta": map[string]any{
-				"served_by": "d1test", "duration": 0.1, "changes": 0, "last_row_id": 0,
-				"changed_db": false, "size_after": 0, "rows_read": len(rows), "rows_written": 0,
+				"served_by": "d1test", "duration": 0.1, "changes": changes, "last_row_id": 0,
+				"changed_db": changes > 0, "size_after": 0, "rows_read": len(rows), "rows_written": changes,
 			},
 		}},
 	})
@@ -395,4 +419,15 @@ func (s *Server) run(ctx context.Context, q string, params []any) ([]map[string]
 		out = append(out, row)
 	}
 	return out, rs.Err()
+}
+
+// isWrite reports whether q is a statement that changes the database.
+func isWrite(q string) bool {
+	head := strings.ToUpper(strings.TrimSpace(q))
+	for _, w := range []string{"UPDATE", "INSERT", "DELETE", "REPLACE"} {
+		if strings.HasPrefix(head, w) {
+			return true
+		}
+	}
+	return false
 }

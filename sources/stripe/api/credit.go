@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/refrecon/refrecon/sources/retry"
+)
+
+// The settlement's one write to Stripe (SPEC 2.8, `refrecon settle apply`
+// only): an award granted as a customer balance credit, through stripe-go's
+// customerbalancetransaction client, over the same retry.Transport and rate
+// limiter as the reads. A POST carries an Idempotency-Key, so the transport
+// may retry it (429, 5xx, a broken connection) and Stripe answers a repeat
+// with the first answer. Its key is SETTLE_STRIPE_SECRET_KEY, never the read
+// key of runs.
+
+// Credit is one award to grant as a customer balance credit.
+type Credit struct {
+	Customer       string // the Stripe customer id
+	Amount         int64  // the award in minor units (> 0); the credit is -Amount
+	Currency       string
+	Cycle          string // metadata "cycle"
+	Snapshot       string // metadata "snapshot"
+	Refcode        string // metadata "refcode"
+	IdempotencyKey string
+}
+
+// Creditor grants credits with a key allowed to write customer balance
+// transactions.
+type Creditor struct {
+	api *client.API
+	key string
+}
+
+// NewCreditor checks cfg (SecretKey is the write key) and builds the
+// client. It makes no request.
+func NewCreditor(cfg Config) (*Creditor, error) {
+	api, err := newAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Creditor{api: api, key: cfg.SecretKey}, nil
+}
+
+// Find lists the customer's balance transactions (newest first, every page)
+// and returns the id of one whose metadata names c's cycle, snapshot and
+// refcode: the credit already granted. "" when there is none.
+func (c *Creditor) Find(ctx context.Context, cr Credit) (string, error) {
+	p := &stripe.CustomerBalanceTransactionListParams{Customer: stripe.String(cr.Customer)}
+	p.Context = ctx
+	p.Limit = stripe.Int64(pageSize)
+	it := c.api.CustomerBalanceTransactions.List(p)
+	for it.Next() {
+		t := it.CustomerBalanceTransaction()
+		if t.Metadata["cycle"] == cr.Cycle && t.Metadata["snapshot"] == cr.Snapshot && t.Metadata["refcode"] == cr.Refcode {
+			return t.ID, nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return "", fmt.Errorf("list balance transactions of customer %s: %w", cr.Customer, c.classify(err))
+	}
+	return "", nil
+}
+
+// Grant creates the credit (amount -cr.Amount) with cr's idempotency key
+// and returns the balance transaction's id. Errors are classed
+// (sources/retry): a refused key is ErrRefused, another 4xx ErrBadInput.
+func (c *Creditor) Grant(ctx context.Context, cr Credit) (string, error) {
+	if cr.Amount <= 0 || cr.Customer == "" || cr.Currency == "" || cr.IdempotencyKey == "" {
+		return "", fmt.Errorf("grant credit to %q: want a customer, a currency, an amount > 0 and an idempotency key", cr.Customer)
+	}
+	p := &stripe.CustomerBalanceTransactionParams{
+		Customer: stripe.String(cr.Customer),
+		Amount:   stripe.Int64(-cr.Amount),
+		Currency: stripe.String(cr.Currency),
+		Metadata: map[string]string{"cycle": cr.Cycle, "snapshot": cr.Snapshot, "refcode": cr.Refcode},
+	}
+	p.Context = ctx
+	p.SetIdempotencyKey(cr.IdempotencyKey)
+	t, err := c.api.CustomerBalanceTransactions.New(p)
+	if err != nil {
+		return "", fmt.Errorf("grant credit to customer %s: %w", cr.Customer, c.classify(err))
+	}
+	return t.ID, nil
+}
+
+// classify gives a Stripe error its class, without the key in its text.
+func (c *Creditor) classify(err error) error {
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch code := se.HTTPStatusCode; {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return fmt.Errorf("HTTP %d: %w", code, ErrKeyRefused)
+	case code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout:
+		msg := se.Msg
+		if c.key != "" {
+			msg = strings.ReplaceAll(msg, c.key, "[redacted]")
+		}
+		return retry.Mark(fmt.Errorf("HTTP %d %s: %s", code, se.Type, msg), retry.ErrBadInput)
+	}
+	return err
+}
