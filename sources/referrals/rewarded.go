@@ -58,3 +58,12 @@ func ScanRowState(email, refcode, rewarded any) (string, RowState, error) {
 	}
 	return e, RowState{Refcode: r, Rewarded: b}, nil
 }
+
+// EmailArgs is emails as the parameters of MarkRewardedSQL and RowStateSQL.
+func EmailArgs(emails []string) []any {
+	out := make([]any, len(emails))
+	for i, e := range emails {
+		out[i] = e
+	}
+	return out
+}

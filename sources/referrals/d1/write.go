@@ -22,7 +22,7 @@ func (s *Source) RowStates(ctx context.Context, emails []string) (map[string]ref
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.query(ctx, q, anys(emails)...)
+	rows, err := s.query(ctx, q, referrals.EmailArgs(emails)...)
 	if err != nil {
 		return nil, fmt.Errorf("D1 referrals: read rewarded: %w", err)
 	}
@@ -44,16 +44,8 @@ func (s *Source) MarkRewarded(ctx context.Context, emails []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.query(ctx, q, anys(emails)...); err != nil {
+	if _, err := s.query(ctx, q, referrals.EmailArgs(emails)...); err != nil {
 		return fmt.Errorf("D1 referrals: mark rewarded: %w", err)
 	}
 	return nil
-}
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }

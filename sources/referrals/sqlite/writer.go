@@ -51,7 +51,7 @@ func (w *Writer) RowStates(ctx context.Context, emails []string) (map[string]ref
 	if err != nil {
 		return nil, err
 	}
-	rows, err := w.db.QueryContext(ctx, q, anys(emails)...)
+	rows, err := w.db.QueryContext(ctx, q, referrals.EmailArgs(emails)...)
 	if err != nil {
 		return nil, fmt.Errorf("referrals sqlite:%s: read rewarded: %w", w.path, err)
 	}
@@ -81,16 +81,8 @@ func (w *Writer) MarkRewarded(ctx context.Context, emails []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.db.ExecContext(ctx, q, anys(emails)...); err != nil {
+	if _, err := w.db.ExecContext(ctx, q, referrals.EmailArgs(emails)...); err != nil {
 		return fmt.Errorf("referrals sqlite:%s: mark rewarded: %w", w.path, err)
 	}
 	return nil
-}
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }
