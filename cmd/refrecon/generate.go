@@ -77,8 +77,8 @@ func generateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d users, %d referrals\n", filepath.Join(*out, synth.FileReferrals), st.Users, st.Referrals)
-	fmt.Fprintf(stdout, "wrote %s: %d customers, %d subscriptions, %d invoices, %d refunds\n",
-		filepath.Join(*out, synth.FileStripe), st.Customers, st.Subscriptions, st.Invoices, st.Refunds)
+	fmt.Fprintf(stdout, "wrote %s: %d customers, %d subscriptions, %d invoices, %d refunds, %d disputes, %d credit notes\n",
+		filepath.Join(*out, synth.FileStripe), st.Customers, st.Subscriptions, st.Invoices, st.Refunds, st.Disputes, st.CreditNotes)
 	fmt.Fprintf(stdout, "wrote %s: %d cycles\n", filepath.Join(*out, synth.FileCycles), st.Cycles)
 	fmt.Fprintf(stdout, "seed %d, %.1f seconds\n", *seed, time.Since(start).Seconds())
 	return nil
