@@ -13,6 +13,7 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/cycleurl"
+	"github.com/refrecon/refrecon/sources/redact"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -90,7 +91,7 @@ func cyclesValidateCommand(ctx context.Context, args []string, stdout, stderr io
 	}
 	source := "built-in default set"
 	if cfg.CyclesURL != "" {
-		source = cycleurl.Redact(cfg.CyclesURL)
+		source = redact.URL(cfg.CyclesURL)
 	}
 	return cyclesPrintSummary(stdout, source, set)
 }

@@ -6,12 +6,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/refrecon/refrecon/sinks/public/schema"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/refrecon/refrecon/sinks/public/schema"
 )
 
 // inpFIFO makes a named pipe that nobody writes to: an ordinary open of it
@@ -168,5 +169,55 @@ func inpReadJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// inpURLVariables is every variable that holds a URL, with what the run
+// needs for that variable to be used. PUBLIC_DIR joins once it takes bucket
+// URLs (issue #16).
+var inpURLVariables = map[string][]string{
+	"STRIPE_API_BASE":                {"STRIPE_SOURCE", "api", "STRIPE_SECRET_KEY", "sk_test_x"},
+	"D1_API_BASE":                    {"REFERRALS_SOURCE", "d1", "D1_ACCOUNT_ID", "acc", "D1_DATABASE_ID", "db", "D1_API_TOKEN", "tok"},
+	"BIGQUERY_ENDPOINT":              {"WAREHOUSE", "bigquery:proj.ds"},
+	"CUSTOM_REFERRAL_PROGRAM_CYCLES": nil,
+}
+
+// No URL's credentials, query string or fragment reaches a message or log
+// line, whatever the URL looks like and wherever it fails; the message names
+// the variable.
+func TestURLVariablesNeverShowTheirSecrets(t *testing.T) {
+	for _, name := range configVars() {
+		if _, ok := inpURLVariables[name]; !ok && (strings.Contains(name, "_BASE") || strings.Contains(name, "ENDPOINT") ||
+			strings.Contains(name, "URL") || strings.Contains(name, "CYCLES")) {
+			t.Errorf("%s looks like a URL variable; add it to inpURLVariables", name)
+		}
+	}
+	secrets := []string{"PASSWORD", "QUERYSECRET", "FRAGSECRET"}
+	for name, needs := range inpURLVariables {
+		for _, value := range []string{
+			"ftp://user:PASSWORD@example.com/x?token=QUERYSECRET#FRAGSECRET",   // wrong scheme
+			"http://user:PASSWORD@127.0.0.1:1/x?token=QUERYSECRET#FRAGSECRET",  // unreachable
+			"http://127.0.0.1:1/x?token=QUERYSECRET",                           // a query alone
+			"http://[::1?token=QUERYSECRET",                                    // does not parse
+			"https://user:PASS WORD@example.com/?token=QUERYSECRET#FRAGSECRET", // does not parse either
+		} {
+			t.Run(name+"="+value, func(t *testing.T) {
+				d := newDirs(t)
+				env := d.env(fixtureAsOf, append(append([]string{}, needs...), name, value)...)
+				code, stdout, stderr := runMainEnv(t, env, "run")
+				if code == exitOK {
+					t.Fatalf("exit 0 with %s=%s", name, value)
+				}
+				out := stdout + stderr
+				if !strings.Contains(out, name) {
+					t.Errorf("the message does not name %s:\n%s", name, out)
+				}
+				for _, s := range append(secrets, "PASS WORD") {
+					if strings.Contains(out, s) {
+						t.Errorf("the output shows %q:\n%s", s, out)
+					}
+				}
+			})
+		}
 	}
 }

@@ -201,7 +201,11 @@ func newReferralSource(cfg *config) (reconcile.ReferralSource, error) {
 		}
 		dc := d1.Config{AccountID: cfg.D1AccountID, DatabaseID: cfg.D1DatabaseID, Token: cfg.D1APIToken, BaseURL: cfg.D1APIBase}
 		testRetryOverride.d1(&dc)
-		return d1.New(dc)
+		src, err := d1.New(dc)
+		if err != nil {
+			return nil, fmt.Errorf("REFERRALS_SOURCE=d1 (D1_ACCOUNT_ID, D1_DATABASE_ID, D1_API_TOKEN, D1_API_BASE): %w", err)
+		}
+		return src, nil
 	default:
 		return nil, fmt.Errorf("REFERRALS_SOURCE %q: want sqlite:PATH, d1dump:PATH or d1", cfg.ReferralsSource)
 	}

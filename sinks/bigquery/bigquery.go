@@ -41,6 +41,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sources/redact"
 	"github.com/refrecon/refrecon/sources/retry"
 )
 
@@ -112,12 +113,9 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 
 // endpointURL validates an endpoint and gives a bare host the REST path.
 func endpointURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("invalid BigQuery endpoint %q: want http(s)://host[:port][/path]", raw)
-	}
-	if u.User != nil {
-		return "", errors.New("invalid BigQuery endpoint: credentials in the URL are not supported")
+	u, err := redact.Base(raw)
+	if err != nil {
+		return "", fmt.Errorf("invalid BigQuery endpoint: %w (want http(s)://host[:port][/path])", err)
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/bigquery/v2/"

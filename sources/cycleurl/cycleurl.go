@@ -9,7 +9,7 @@
 // retried, because a wrong cycle set must stop the run before it reads any
 // input.
 //
-// Errors name the URL through Redact: without credentials, query string or
+// Errors name the URL through redact.URL: without credentials, query string or
 // fragment, which may carry secrets (signed URLs, tokens). Credentials in an
 // http(s) URL are still sent, as HTTP basic authentication.
 package cycleurl
@@ -26,6 +26,7 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/internal/inputfile"
+	"github.com/refrecon/refrecon/sources/redact"
 )
 
 // DefaultTimeout bounds one load (SPEC 1.3).
@@ -63,7 +64,7 @@ func (l *Loader) Load(ctx context.Context, rawURL string) (pipeline.CycleSet, er
 		}
 		err = fmt.Errorf("invalid cycle set:\n%w", err)
 	}
-	return pipeline.CycleSet{}, fmt.Errorf("load cycle set from %s: %w", Redact(rawURL), err)
+	return pipeline.CycleSet{}, fmt.Errorf("load cycle set from %s: %w", redact.URL(rawURL), err)
 }
 
 func (l *Loader) fetch(ctx context.Context, rawURL string) ([]byte, error) {
@@ -181,34 +182,4 @@ func (l *Loader) maxSize() int64 {
 
 func (l *Loader) tooLarge() error {
 	return fmt.Errorf("document is larger than the limit of %d bytes", l.maxSize())
-}
-
-// Redact returns rawURL without credentials, query string or fragment, for
-// messages and logs: "https://user:pw@host/c.json?sig=x" becomes
-// "https://host/c.json". A URL that does not parse is cut the same way by
-// hand, erring on the side of dropping text.
-func Redact(rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil && u.Opaque == "" {
-		u.User = nil
-		u.RawQuery, u.ForceQuery = "", false
-		u.Fragment, u.RawFragment = "", ""
-		return u.String()
-	}
-	s := rawURL
-	scheme, rest, found := strings.Cut(s, "://")
-	if !found {
-		scheme, rest = "", s
-	}
-	// Everything up to the last '@' may be userinfo, even when a password
-	// holds '/', '?' or '#'.
-	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		rest = rest[at+1:]
-	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	if found {
-		return scheme + "://" + rest
-	}
-	return rest
 }

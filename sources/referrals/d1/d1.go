@@ -52,6 +52,7 @@ import (
 	"strings"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/redact"
 	"github.com/refrecon/refrecon/sources/referrals"
 	"github.com/refrecon/refrecon/sources/retry"
 )
@@ -100,16 +101,8 @@ func New(cfg Config) (*Source, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(cfg.BaseURL)
-	switch {
-	case err != nil:
-		problems = append(problems, "the base URL does not parse")
-	case (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		problems = append(problems, fmt.Sprintf("the base URL %q is not an absolute http(s) URL", u.Redacted()))
-	case u.User != nil:
-		problems = append(problems, "the base URL has credentials in it (the token goes in D1_API_TOKEN)")
-	case u.RawQuery != "" || u.Fragment != "":
-		problems = append(problems, fmt.Sprintf("the base URL %q has a query or fragment", u.Redacted()))
+	if _, err := redact.Base(cfg.BaseURL); err != nil {
+		problems = append(problems, "the "+err.Error())
 	}
 	if cfg.PageSize < 0 {
 		problems = append(problems, "a negative page size")

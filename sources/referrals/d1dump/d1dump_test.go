@@ -3,13 +3,13 @@ package d1dump_test
 import (
 	"context"
 	"errors"
-	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"github.com/refrecon/refrecon/sources/referrals/d1dump"
 	"github.com/refrecon/refrecon/sources/referrals/referralstest"
 )

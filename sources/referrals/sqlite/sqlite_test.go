@@ -3,12 +3,12 @@ package sqlite_test
 import (
 	"context"
 	"errors"
-	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"github.com/refrecon/refrecon/sources/referrals"
 	"github.com/refrecon/refrecon/sources/referrals/referralstest"
 	"github.com/refrecon/refrecon/sources/referrals/sqlite"

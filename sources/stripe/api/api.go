@@ -28,13 +28,13 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/redact"
 	"github.com/refrecon/refrecon/sources/retry"
 	stripesrc "github.com/refrecon/refrecon/sources/stripe"
 	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
@@ -102,9 +102,8 @@ func newAPI(cfg Config) (*client.API, error) {
 	}
 	base := stripe.APIURL
 	if cfg.BaseURL != "" {
-		u, err := url.Parse(cfg.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return nil, fmt.Errorf("stripe api: base URL must be an http(s) URL without credentials, got %q", redactURL(cfg.BaseURL))
+		if _, err := redact.Base(cfg.BaseURL); err != nil {
+			return nil, fmt.Errorf("stripe api: %w", err)
 		}
 		base = cfg.BaseURL
 	}
@@ -508,16 +507,4 @@ func (s *Source) redact(text string) string {
 		text = strings.ReplaceAll(text, s.key, "[redacted]")
 	}
 	return keyLike.ReplaceAllString(text, "[redacted]")
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if err != nil {
-			return "(unparsable)"
-		}
-		return raw
-	}
-	u.User = url.User("redacted")
-	return u.String()
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 	"github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/refrecon/refrecon/sources/stripe/stripetest"
 )
