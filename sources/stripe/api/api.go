@@ -416,6 +416,9 @@ func listAll[T any](s *Source, what string, it *stripe.Iter, lastResponse func(s
 		if err := json.Unmarshal(raw, &h); err != nil || h.ID == "" {
 			return nil, fmt.Errorf("stripe api: listing %s: page %d: object %d has no id", what, pageNo, idx)
 		}
+		if err := stripesrc.CheckKeys(raw); err != nil {
+			return nil, fmt.Errorf("stripe api: listing %s: page %d: %s: %w", what, pageNo, h.ID, err)
+		}
 		if seen[h.ID] {
 			return nil, fmt.Errorf("stripe api: listing %s: %s was listed twice (pagination went wrong)", what, h.ID)
 		}

@@ -18,8 +18,9 @@
 // Decode keeps the stripe-go objects.
 //
 // Reading rules: blank lines are skipped; a line that is not a JSON object,
-// lacks "object" or "id", or does not decode as its type fails the read with
-// an error naming the line; objects of other types (charge, price, ...) are
+// lacks "object" or "id", has a key twice in one object (stripesrc.CheckKeys),
+// or does not decode as its type fails the read with an error naming the
+// line; objects of other types (charge, price, ...) are
 // skipped and counted in Notes; a second object with the same type and id is
 // an error naming both lines (an export never repeats an object, so a
 // repeat means a damaged or concatenated file, and picking one copy could
@@ -219,6 +220,9 @@ func decodeLine(objs *Objects, seen map[[2]string]int, line []byte, lineNo int) 
 		return errors.New(`missing "object" field`)
 	}
 	kind := *h.Object
+	if err := stripesrc.CheckKeys(line); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
 	var err error
 	switch kind {
 	case ObjectCustomer:

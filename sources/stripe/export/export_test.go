@@ -123,6 +123,9 @@ func TestBadInput(t *testing.T) {
 		{"wrong type", `{"id":"in_1","object":"invoice","amount_paid":"12"}`, "line 1: decoding invoice"},
 		{"bad expandable", `{"id":"re_1","object":"refund","charge":12}`, "line 1: decoding refund"},
 		{"duplicate", cus + "\n" + `{"id":"in_1","object":"invoice"}` + "\n" + cus, "line 3: customer cus_1 appears twice (first on line 1)"},
+		{"a key twice", cus + "\n" + `{"id":"in_1","object":"invoice","amount_paid":1500,"amount_paid":150000000}`, `line 2: invoice: key "amount_paid" appears twice`},
+		{"a key twice in another case", `{"id":"in_1","object":"invoice","tax":0,"TAX":-5}`, `line 1: invoice: key "TAX" appears twice`},
+		{"object twice", `{"id":"in_1","object":"invoice","amount_paid":1500,"object":"charge"}`, `line 1: charge: key "object" appears twice`},
 		{"too long", `{"id":"cus_1","object":"customer","email":"` + strings.Repeat("x", export.MaxLineBytes) + `"}`, "line 1: line longer than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ type leanState struct {
 	intern map[string]string
 	prices []pipeline.Price
 	obj    leanObject // the line being decoded
+	keys   [][]byte   // the scanners' key stack, reused line after line
 }
 
 const (
@@ -100,6 +101,10 @@ type scanner struct {
 	b     []byte
 	i     int
 	depth int
+	// keys holds the keys of the objects being walked, outermost first: a
+	// key that repeats in its object (in any case) gives up, so that the
+	// stripe-go path reports it (stripesrc.CheckKeys).
+	keys [][]byte
 }
 
 func (s *scanner) ws() {
@@ -288,6 +293,8 @@ func (s *scanner) object(field func(key []byte) (handled, ok bool)) bool {
 	if s.consume('}') {
 		return true
 	}
+	base := len(s.keys)
+	defer func() { s.keys = s.keys[:base] }()
 	for {
 		key, simple := s.simpleString()
 		if !simple {
@@ -295,6 +302,12 @@ func (s *scanner) object(field func(key []byte) (handled, ok bool)) bool {
 			// stripe-go types read; only the fields' owner can tell.
 			return false
 		}
+		for _, k := range s.keys[base:] {
+			if len(k) == len(key) && bytes.EqualFold(k, key) {
+				return false
+			}
+		}
+		s.keys = append(s.keys, key)
 		if !s.consume(':') {
 			return false
 		}
@@ -425,8 +438,9 @@ var (
 
 // objectKind finds the "object" and "id" of a line; ok is false when the
 // line must go to encoding/json.
-func objectKind(line []byte) (kind, id []byte, ok bool) {
-	s := scanner{b: line}
+func objectKind(line []byte, keys *[][]byte) (kind, id []byte, ok bool) {
+	s := scanner{b: line, keys: (*keys)[:0]}
+	defer func() { *keys = s.keys }()
 	f := fieldSet{names: topFields}
 	var gotKind, gotID bool
 	done := s.object(func(key []byte) (bool, bool) {
@@ -455,7 +469,7 @@ func objectKind(line []byte) (kind, id []byte, ok bool) {
 // decodeLean decodes one non-blank line; ok false means the line must be
 // decoded with the stripe-go types instead.
 func (st *leanState) decodeLean(line []byte, out *leanObject) bool {
-	kind, id, ok := objectKind(line)
+	kind, id, ok := objectKind(line, &st.keys)
 	if !ok {
 		return false
 	}
@@ -481,7 +495,8 @@ func (st *leanState) decodeLean(line []byte, out *leanObject) bool {
 		return false // "without an id": reported by the stripe-go path
 	}
 	out.id = st.str(id)
-	s := scanner{b: line}
+	s := scanner{b: line, keys: st.keys[:0]}
+	defer func() { st.keys = s.keys }()
 	var done bool
 	switch out.kind {
 	case ObjectCustomer:

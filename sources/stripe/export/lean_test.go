@@ -312,6 +312,14 @@ var leanCases = []string{
 	`{`,
 	`{"id":"cus_1","object":"customer","x":[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]}`,
 	strings.Repeat(`{"a":`, 1200) + `1` + strings.Repeat(`}`, 1200),
+	// Keys that repeat (ambiguous money), in any case, at any depth, in any
+	// object type; metadata keys differing in case are distinct.
+	`{"id":"in_1","object":"invoice","amount_paid":1500,"amount_paid":150000000}`,
+	`{"id":"in_1","object":"invoice","amount_paid":1500,"Amount_Paid":150000000}`,
+	`{"id":"in_1","object":"invoice","status_transitions":{"paid_at":1,"paid_at":2}}`,
+	`{"id":"re_1","object":"refund","amount":1,"metadata":{"k":"a","k":"b"}}`,
+	`{"id":"re_1","object":"refund","amount":1,"metadata":{"K":"a","k":"b"}}`,
+	`{"id":"ch_1","object":"charge","amount":1,"amount":2}`,
 }
 
 func TestLeanMatchesStripeGoLineByLine(t *testing.T) {

@@ -76,13 +76,18 @@ func Cases() []Case {
 }
 
 // BadCases returns the cases every source must refuse: objects that do not
-// decode as their Stripe type. Money is never guessed from a string.
+// decode as their Stripe type, or whose keys are ambiguous. Money is never
+// guessed.
 func BadCases() []Case {
 	in := Invoice("in_bad", "cus_1", nil, "ch_1", "paid", "usd", 1200, nil, 1700000000)
 	in["amount_paid"] = "1200"
 	re := Refund("re_bad", "ch_1", 100, "succeeded", 1700000000)
 	re["amount"] = 1.5
+	// Ambiguous money: encoding/json would keep the last of the two.
+	dup := bytes.Replace(ndjson([]obj{Invoice("in_dup", "cus_1", nil, "ch_1", "paid", "usd", 1500, nil, 1700000000)}),
+		[]byte(`"paid_at":1700000000`), []byte(`"paid_at":1700000000,"paid_at":1900000000`), 1)
 	return []Case{
+		{Name: "a key twice in one object", NDJSON: dup, WantErr: []string{`"paid_at" appears twice in status_transitions`}},
 		{Name: "amount_paid as a string", NDJSON: ndjson([]obj{Customer("cus_1", "a@example.com", 1690000000), in}), WantErr: []string{"amount_paid"}},
 		{Name: "refund amount not an integer", NDJSON: ndjson([]obj{re}), WantErr: []string{"amount"}},
 	}
