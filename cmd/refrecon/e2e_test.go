@@ -88,6 +88,9 @@ func runEnv(t *testing.T, env map[string]string) (*reconcile.Report, error) {
 	}
 	var logs bytes.Buffer
 	rep, err := runOnce(t.Context(), cfg, zerolog.New(zerolog.SyncWriter(&logs)).Level(zerolog.InfoLevel))
+	if err == nil {
+		validatePublic(t, env)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs of the run with %v:\n%s", env, logs.String())
@@ -453,6 +456,9 @@ func runMainEnv(t *testing.T, env map[string]string, args ...string) (code int, 
 	setEnv(t, env)
 	var out, errb bytes.Buffer
 	code = runMain(t.Context(), args, &out, &errb)
+	if code == exitOK && len(args) > 0 && args[0] == "run" {
+		validatePublic(t, env)
+	}
 	return code, out.String(), errb.String()
 }
 

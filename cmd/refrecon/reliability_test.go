@@ -94,6 +94,9 @@ func relRun(t *testing.T, env map[string]string) (*reconcile.Report, string, err
 	}
 	var logs bytes.Buffer
 	rep, err := runOnce(t.Context(), cfg, zerolog.New(zerolog.SyncWriter(&logs)))
+	if err == nil {
+		validatePublic(t, env)
+	}
 	return rep, logs.String(), err
 }
 
@@ -113,6 +116,9 @@ func relRunMain(t *testing.T, env map[string]string) (int, string, string) {
 	}
 	var out, errb bytes.Buffer
 	code := runMain(t.Context(), []string{"run"}, &out, &errb)
+	if code == exitOK {
+		validatePublic(t, env)
+	}
 	return code, out.String(), errb.String()
 }
 

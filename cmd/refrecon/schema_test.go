@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -44,5 +45,23 @@ func TestSchemaCommand(t *testing.T) {
 	errOut.Reset()
 	if code := runMain(t.Context(), []string{"schema", "nope"}, &out, &errOut); code != exitConfig || !strings.Contains(errOut.String(), `no schema named "nope"`) {
 		t.Errorf("unknown name: exit %d, %q", code, errOut.String())
+	}
+}
+
+// validatePublic checks every file under a PUBLIC_DIR that a run wrote
+// against the public contract (sinks/public/schema). The run helpers of
+// the end-to-end tests call it after every successful run, so fixtures,
+// custom cycle sets, generated and hostile data are all checked.
+func validatePublic(t *testing.T, env map[string]string) {
+	t.Helper()
+	dir := env["PUBLIC_DIR"]
+	if dir == "" {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(dir, "latest.json")); err != nil {
+		return // nothing published ("run --help"); the tests of publishing check that a run publishes
+	}
+	if err := schema.ValidateSnapshot(os.DirFS(dir)); err != nil {
+		t.Error(err)
 	}
 }

@@ -17,6 +17,10 @@ import (
 // Manifest is a snapshot's manifest.json: the run's identity, its inputs,
 // and every other object of the snapshot with its sha256 and size.
 type Manifest struct {
+	// SchemaVersion is the version of the public contract the snapshot
+	// follows (schema.Version), bumped by a breaking change
+	// (docs/decisions.md).
+	SchemaVersion  int            `json:"schemaVersion"`
 	SnapshotID     string         `json:"snapshotId"`
 	AsOf           string         `json:"asOf"`
 	CodeVersion    string         `json:"codeVersion"`

@@ -135,6 +135,7 @@ func TestHostileRefcodesStayInside(t *testing.T) {
 	if err := public.New(localdir.Open(dir), 25).Publish(context.Background(), info(id1), res); err != nil {
 		t.Fatal(err)
 	}
+	validate(t, dir)
 	ents, err := os.ReadDir(outer)
 	if err != nil || len(ents) != 1 {
 		t.Fatalf("something escaped the public directory: %v %v", ents, err)

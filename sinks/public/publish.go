@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/public/schema"
 )
 
 // DefaultRecordsPerPage is the leaderboard page size when none is given.
@@ -319,7 +320,8 @@ func manifestBytes(info pipeline.RunInfo, files []FileEntry) ([]byte, error) {
 		notes[i] = publicText(n)
 	}
 	doc := Manifest{
-		SnapshotID: info.SnapshotID, AsOf: formatTime(info.AsOf), CodeVersion: publicText(info.CodeVersion),
+		SchemaVersion: schema.Version,
+		SnapshotID:    info.SnapshotID, AsOf: formatTime(info.AsOf), CodeVersion: publicText(info.CodeVersion),
 		CycleSetSHA256: info.CycleSetSHA256,
 		Inputs:         ManifestInputs{Counts: info.Inputs.Counts, SHA256: info.Inputs.SHA256},
 		Notes:          notes, Files: files,

@@ -20,6 +20,7 @@ import (
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/refrecon/refrecon/sinks/public/publictest"
+	"github.com/refrecon/refrecon/sinks/public/schema"
 )
 
 var asOf = time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)
@@ -88,6 +89,16 @@ func publish(t *testing.T, dir string, perPage int, id string, res *pipeline.Res
 	t.Helper()
 	if err := public.New(localdir.Open(dir), perPage).Publish(context.Background(), info(id), res); err != nil {
 		t.Fatalf("Publish: %v", err)
+	}
+	validate(t, dir)
+}
+
+// validate checks every file a publish left in dir against the public
+// contract's schemas (sinks/public/schema).
+func validate(t *testing.T, dir string) {
+	t.Helper()
+	if err := schema.ValidateSnapshot(os.DirFS(dir)); err != nil {
+		t.Error(err)
 	}
 }
 

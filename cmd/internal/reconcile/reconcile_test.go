@@ -15,6 +15,7 @@ import (
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
+	"github.com/refrecon/refrecon/sinks/public/schema"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
 	"github.com/refrecon/refrecon/sources/stripe/export"
@@ -72,6 +73,9 @@ func TestRunPublishesWhatItReports(t *testing.T) {
 	}
 	if !strings.Contains(string(latest), `"snapshots/`+rep.SnapshotID+`/"`) {
 		t.Errorf("latest.json %s does not name the reported snapshot %s", latest, rep.SnapshotID)
+	}
+	if err := schema.ValidateSnapshot(os.DirFS(p.Public.String())); err != nil {
+		t.Error(err)
 	}
 	if n := strings.Count(logs.String(), `"run_id":"0123456789abcdef","event":"run_finished"`); n != 1 {
 		t.Errorf("%d run finished records with the run id, want 1:\n%s", n, logs.String())

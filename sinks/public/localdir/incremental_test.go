@@ -43,6 +43,7 @@ func publish(t *testing.T, d *localdir.Dir, id string, second bool) {
 	if err := public.New(d, 25).Publish(ctx, info, res); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
+	publictest.Validate(t, d)
 }
 
 func snapDir(dir, id string) string { return filepath.Join(dir, "snapshots", id) }

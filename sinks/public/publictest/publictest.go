@@ -22,6 +22,7 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/schema"
 )
 
 // Options says what a driver offers beyond the minimum.
@@ -423,6 +424,7 @@ func testPublish(t *testing.T, s public.Storage) {
 	if err != nil || id != idA {
 		t.Fatalf("Reader.Latest = %q, %v; want %s", id, err, idA)
 	}
+	Validate(t, s)
 	m, err := r.Manifest(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -458,6 +460,7 @@ func testPublish(t *testing.T, s public.Storage) {
 	if id, _ := r.Latest(ctx); id != idB {
 		t.Errorf("after Commit latest.json names %s, want %s", id, idB)
 	}
+	Validate(t, s)
 	ids, err := r.Snapshots(ctx)
 	if err != nil || !slices.Equal(ids, []string{idA, idB}) {
 		t.Errorf("Snapshots = %v, %v", ids, err)
@@ -473,6 +476,54 @@ func testPublish(t *testing.T, s public.Storage) {
 	for _, f := range m.Files {
 		if b, err := r.Document(ctx, idB, f.Path); err != nil || int64(len(b)) != f.Bytes {
 			t.Errorf("after Prune, %s: %d bytes, %v", f.Path, len(b), err)
+		}
+	}
+}
+
+// Validate checks what s holds against the public contract
+// (sinks/public/schema): latest.json, and every document of the snapshot it
+// names (manifest.json and each file the manifest lists), each against the
+// schema of its path. Every test that publishes calls it (or
+// schema.ValidateSnapshot on a directory).
+func Validate(t testing.TB, s public.Storage) {
+	t.Helper()
+	latest, _, err := s.ReadLatest(ctx)
+	if err != nil {
+		t.Fatalf("validate %s: %v", s, err)
+	}
+	if err := schema.Validate(schema.Latest, latest); err != nil {
+		t.Errorf("%s: latest.json: %v", s, err)
+		return
+	}
+	r := public.NewReader(s)
+	id, err := r.Latest(ctx)
+	if err != nil {
+		t.Fatalf("validate %s: %v", s, err)
+	}
+	m, err := r.Document(ctx, id, public.ManifestName)
+	if err != nil {
+		t.Fatalf("validate %s: %v", s, err)
+	}
+	if err := schema.Validate(schema.Manifest, m); err != nil {
+		t.Errorf("%s: snapshot %s: manifest.json: %v", s, id, err)
+	}
+	man, err := r.Manifest(ctx, id)
+	if err != nil {
+		t.Fatalf("validate %s: %v", s, err)
+	}
+	for _, f := range man.Files {
+		kind, err := schema.KindOf(f.Path)
+		if err != nil {
+			t.Errorf("%s: snapshot %s: %v", s, id, err)
+			continue
+		}
+		b, err := r.Document(ctx, id, f.Path)
+		if err != nil {
+			t.Errorf("%s: snapshot %s: %v", s, id, err)
+			continue
+		}
+		if err := schema.Validate(kind, b); err != nil {
+			t.Errorf("%s: snapshot %s: %s: %v", s, id, f.Path, err)
 		}
 	}
 }

@@ -152,6 +152,10 @@ export interface Latest {
  * snapshots/<id>/manifest.json: what the snapshot was computed from and every other file of it with its SHA-256.
  */
 export interface Manifest {
+  /**
+   * The version of this contract the snapshot follows; it changes only with a breaking change (docs/decisions.md). A reader checks it before reading anything else.
+   */
+  schemaVersion: 1;
   snapshotId: SnapshotId;
   asOf: Instant;
   /**

@@ -34,6 +34,13 @@ import (
 // printer renders validation messages (the library localises them).
 var printer = message.NewPrinter(language.English)
 
+// Version is the version of the contract: manifest.json's schemaVersion.
+// It changes only with a breaking change of a document (a field removed,
+// renamed or retyped, a value a reader knows no longer produced, a new
+// enum value); adding an optional field does not change it. See
+// docs/decisions.md.
+const Version = 1
+
 // Kind names a public document type. Its schema is <Kind>.schema.json.
 type Kind string
 

@@ -393,3 +393,30 @@ func TestSourceAndNames(t *testing.T) {
 		t.Error("unknown schema name accepted")
 	}
 }
+
+// TestVersionIsTheManifestConst: the manifest schema accepts exactly the
+// schemaVersion the publisher writes.
+func TestVersionIsTheManifestConst(t *testing.T) {
+	b, err := schema.Source("manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Properties struct {
+			SchemaVersion struct {
+				Const *int `json:"const"`
+			} `json:"schemaVersion"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if c := doc.Properties.SchemaVersion.Const; c == nil || *c != schema.Version {
+		t.Errorf("manifest.schema.json schemaVersion const %v, schema.Version %d", c, schema.Version)
+	}
+	m := goldenDoc(t, schema.Manifest)
+	m["schemaVersion"] = schema.Version + 1
+	if err := schema.Validate(schema.Manifest, mustJSON(t, m)); err == nil || !strings.Contains(err.Error(), "/schemaVersion") {
+		t.Errorf("a manifest of the next version: %v", err)
+	}
+}
