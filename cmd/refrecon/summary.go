@@ -34,6 +34,9 @@ func writeSummary(w io.Writer, rep *reconcile.Report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	if rep.Changes != nil {
+		fmt.Fprintf(w, "changes %s\n", rep.Changes.Headline())
+	}
 }
 
 // formatMoney renders minor units as "USD 1234.56" for people to read.

@@ -23,8 +23,8 @@
 //
 // Text from the inputs (refcodes, emails, reasons) is escaped by
 // html/template. The same inputs give the same bytes. The file is written
-// atomically (package privatefile), and reports of older snapshots are
-// removed once the new one is in place.
+// atomically (package privatefile); the run removes the reports of older
+// snapshots once it has published (review.RemoveOlder).
 package htmlreport
 
 import (
@@ -48,7 +48,7 @@ import (
 type Input = review.Input
 
 // FileName is the report's name for a snapshot.
-func FileName(snapshotID string) string { return review.FileName(snapshotID, ".html") }
+func FileName(snapshotID string) string { return review.FileName(snapshotID, review.HTML) }
 
 // TopRows is how many leaderboard rows each cycle shows.
 const TopRows = 25
@@ -58,12 +58,19 @@ var reportTemplate string
 
 var tmpl = template.Must(template.New("report").Parse(reportTemplate))
 
+// RemoveOlder removes the HTML reports of every snapshot but snapshotID from
+// dir. A run calls it once it has published snapshotID, so that a failed
+// run leaves the previous report in place.
+func RemoveOlder(dir, snapshotID string) error {
+	return review.RemoveOlder(dir, snapshotID, review.HTML)
+}
+
 // Write writes dir/report-<snapshot>.html and returns its path.
 func Write(ctx context.Context, dir string, in Input) (string, error) {
 	if in.Result == nil {
 		return "", errors.New("write HTML report: no result")
 	}
-	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), review.Prefix, func(f *privatefile.File) error {
+	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), func(f *privatefile.File) error {
 		bw := bufio.NewWriterSize(f, 64<<10)
 		if err := tmpl.Execute(bw, build(ctx, in)); err != nil {
 			return err

@@ -39,8 +39,8 @@
 //
 // The same inputs give the same bytes: excelize stamps no clock, and the
 // archive is written in entry-name order with every entry dated asOf (see
-// sortedZip). The file is written atomically (package privatefile); reports of
-// older snapshots are removed once the new one is in place.
+// sortedZip). The file is written atomically (package privatefile); the run removes
+// the reports of older snapshots once it has published (review.RemoveOlder).
 package workbook
 
 import (
@@ -68,7 +68,7 @@ import (
 type Input = review.Input
 
 // FileName is the report's name for a snapshot.
-func FileName(snapshotID string) string { return review.FileName(snapshotID, ".xlsx") }
+func FileName(snapshotID string) string { return review.FileName(snapshotID, review.Workbook) }
 
 // Sheet names that are not cycles.
 const (
@@ -83,12 +83,19 @@ const (
 // next sheet: Excel's limit. Tests lower it.
 var MaxRows = 1 << 20
 
+// RemoveOlder removes the workbooks of every snapshot but snapshotID from
+// dir. A run calls it once it has published snapshotID, so that a failed
+// run leaves the previous report in place.
+func RemoveOlder(dir, snapshotID string) error {
+	return review.RemoveOlder(dir, snapshotID, review.Workbook)
+}
+
 // Write writes dir/report-<snapshot>.xlsx and returns its path.
 func Write(ctx context.Context, dir string, in Input) (string, error) {
 	if in.Result == nil {
 		return "", errors.New("write workbook: no result")
 	}
-	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), review.Prefix, func(f *privatefile.File) error {
+	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), func(f *privatefile.File) error {
 		return write(ctx, f, dir, in)
 	})
 	if err != nil {

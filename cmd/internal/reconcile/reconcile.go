@@ -26,8 +26,11 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/csvreport"
+	"github.com/refrecon/refrecon/sinks/htmlreport"
 	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sinks/workbook"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 )
@@ -98,6 +101,9 @@ type Report struct {
 	Pruned     []string
 	ErrorClass string // of a failed run, when Plan.Classify knows it
 	ErrorHint  string
+	// Changes is what changed since the previous snapshot (nil when there
+	// is none); the summary prints its headline.
+	Changes *snapdiff.Diff
 }
 
 // Run performs one whole run of p: the sources, compute, then the private
@@ -194,6 +200,8 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if p.OnStaged != nil {
 		p.OnStaged(staged.wait())
 	}
+	out.changes = changesSincePrevious(ctx, p.Public, info, res, log)
+	rep.Changes = out.changes
 	if err := writePrivate(ctx, p, out); err != nil {
 		return rep, err
 	}
@@ -217,6 +225,12 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 		Float64("flush_seconds", st.Flush.Seconds()).Float64("commit_seconds", time.Since(commit).Seconds()).
 		Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("public snapshot published")
 
+	// The reports of older snapshots go once this one is published.
+	for _, remove := range []func(string, string) error{workbook.RemoveOlder, htmlreport.RemoveOlder} {
+		if err := remove(p.PrivateDir, info.SnapshotID); err != nil {
+			log.Warn().Err(err).Str("stage", "retention").Msg("older review reports not removed")
+		}
+	}
 	if p.KeepSnapshots > 0 {
 		removed, err := public.Prune(ctx, p.Public, public.Retention{Keep: p.KeepSnapshots})
 		if err != nil {
@@ -300,18 +314,30 @@ type computed struct {
 	info pipeline.RunInfo
 	res  *pipeline.Result
 	subs []pipeline.Subscription
+	// changes is the comparison with the previous snapshot, for the
+	// review reports; nil when there is none.
+	changes *snapdiff.Diff
 }
 
-// writePrivate writes the finance CSV reports and the warehouse at once.
-// Both are attempted to the end: one failing does not cancel the other, and
-// both errors are reported.
+// writePrivate writes the finance CSV reports, the review workbook and HTML
+// report, and the warehouse at once. All are attempted to the end: one
+// failing does not cancel the others, and every error is reported.
 func writePrivate(ctx context.Context, p Plan, out computed) error {
 	var g errgroup.Group
-	var csvErr, whErr error
+	var csvErr, xlsxErr, htmlErr, whErr error
 	g.Go(func() error {
 		if err := csvreport.New(p.PrivateDir).Write(ctx, out.info, out.res); err != nil {
 			csvErr = fmt.Errorf("write finance reports: %w", err)
 		}
+		return nil
+	})
+	in := workbook.Input{Info: out.info, Result: out.res, Changes: out.changes}
+	g.Go(func() error {
+		_, xlsxErr = workbook.Write(ctx, p.PrivateDir, in)
+		return nil
+	})
+	g.Go(func() error {
+		_, htmlErr = htmlreport.Write(ctx, p.PrivateDir, in)
 		return nil
 	})
 	if p.Warehouse != nil {
@@ -321,7 +347,28 @@ func writePrivate(ctx context.Context, p Plan, out computed) error {
 		})
 	}
 	_ = g.Wait()
-	return errors.Join(csvErr, whErr)
+	return errors.Join(csvErr, xlsxErr, htmlErr, whErr)
+}
+
+// changesSincePrevious compares the run's result with the previous
+// published snapshot (snapdiff.Previous). It never fails the run: a
+// previous snapshot that cannot be read is logged, and the reports say
+// there is nothing to compare with.
+func changesSincePrevious(ctx context.Context, store public.Storage, info pipeline.RunInfo, res *pipeline.Result, log zerolog.Logger) *snapdiff.Diff {
+	r := public.NewReader(store)
+	prev, err := snapdiff.Previous(ctx, r, info.SnapshotID)
+	if err == nil && prev == "" {
+		return nil
+	}
+	var old snapdiff.Snapshot
+	if err == nil {
+		old, err = snapdiff.Published(ctx, r, prev)
+	}
+	if err != nil {
+		log.Warn().Err(err).Str("stage", "diff").Msg("previous snapshot not read; the reports show no changes")
+		return nil
+	}
+	return snapdiff.Compare(old, snapdiff.FromResult(info, res))
 }
 
 func writeWarehouse(ctx context.Context, p Plan, out computed) (err error) {

@@ -3,9 +3,9 @@
 // directory, synced, then renamed over the final name and the directory
 // synced, so a reader (or a failed run) never leaves half a file, and the
 // previous report stays until the new one is complete. The workbook and the
-// HTML report (one file per snapshot, report-<snapshot>.xlsx/.html) then
-// remove the reports of older snapshots, so PRIVATE_DIR holds the report of
-// the snapshot the CSVs describe.
+// HTML report are one file per snapshot (report-<snapshot>.xlsx/.html);
+// the run removes the older ones (RemoveOthers) only after it published,
+// so a failed run leaves the previous reports in place.
 package privatefile
 
 import (
@@ -72,9 +72,8 @@ func (f *File) Abort() {
 }
 
 // Commit syncs the file, renames it to its final name and syncs the
-// directory. Then every other file of dir whose name has the given prefix
-// and the same extension (reports of older snapshots) is removed.
-func (f *File) Commit(prefix string) error {
+// directory.
+func (f *File) Commit() error {
 	if f.done {
 		return errors.New("privatefile: commit after abort or commit")
 	}
@@ -91,18 +90,20 @@ func (f *File) Commit(prefix string) error {
 		_ = os.Remove(f.File.Name())
 		return err
 	}
-	dir, name := filepath.Split(f.final)
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	ext := filepath.Ext(name)
+	return syncDir(filepath.Dir(f.final))
+}
+
+// RemoveOthers removes every regular file of dir whose name starts with
+// prefix and ends with suffix, except keep: the reports of older snapshots,
+// once the run that wrote the new one has published.
+func RemoveOthers(dir, prefix, suffix, keep string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if n != name && e.Type().IsRegular() && strings.HasPrefix(n, prefix) && strings.HasSuffix(n, ext) {
+		if e.Type().IsRegular() && strings.HasPrefix(n, prefix) && strings.HasSuffix(n, suffix) && n != keep {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove older report %s: %w", n, err)
 			}
@@ -123,11 +124,10 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Write creates dir/name, lets write fill it, and commits it (removing the
-// other files of dir with prefix and the same extension); when write fails
-// the temporary file is removed and the previous files stay. It returns
-// the file's path.
-func Write(dir, name, prefix string, write func(f *File) error) (string, error) {
+// Write creates dir/name, lets write fill it, and commits it; when write
+// fails the temporary file is removed and the previous file stays. It
+// returns the file's path.
+func Write(dir, name string, write func(f *File) error) (string, error) {
 	f, err := Create(dir, name)
 	if err != nil {
 		return "", err
@@ -136,7 +136,7 @@ func Write(dir, name, prefix string, write func(f *File) error) (string, error) 
 	if err := write(f); err != nil {
 		return "", fmt.Errorf("%s: %w", f.Path(), err)
 	}
-	if err := f.Commit(prefix); err != nil {
+	if err := f.Commit(); err != nil {
 		return "", fmt.Errorf("%s: %w", f.Path(), err)
 	}
 	return f.Path(), nil

@@ -45,17 +45,23 @@ func TestCommitReplacesOlderReportsAbortKeepsThem(t *testing.T) {
 	if _, err := f.WriteString("new"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Commit("report-"); err != nil {
+	if err := f.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	f.Abort() // no-op after commit
-	if got, want := names(t, dir), []string{"cycle-1.csv", "report-1.html", "report-2.xlsx"}; !slices.Equal(got, want) {
+	if got, want := names(t, dir), []string{"cycle-1.csv", "report-1.html", "report-1.xlsx", "report-2.xlsx"}; !slices.Equal(got, want) {
 		t.Fatalf("after commit: %v, want %v", got, want)
+	}
+	if err := RemoveOthers(dir, "report-", ".xlsx", "report-2.xlsx"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, dir), []string{"cycle-1.csv", "report-1.html", "report-2.xlsx"}; !slices.Equal(got, want) {
+		t.Fatalf("after RemoveOthers: %v, want %v", got, want)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "report-2.xlsx")); string(b) != "new" {
 		t.Fatalf("content %q", b)
 	}
-	if err := f.Commit("report-"); err == nil {
+	if err := f.Commit(); err == nil {
 		t.Fatal("second commit succeeded")
 	}
 }

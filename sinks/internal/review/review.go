@@ -4,6 +4,7 @@ package review
 
 import (
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/internal/privatefile"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 )
 
@@ -21,3 +22,15 @@ const Prefix = "report-"
 
 // FileName is a review report's name for a snapshot: report-<id><ext>.
 func FileName(snapshotID, ext string) string { return Prefix + snapshotID + ext }
+
+// Extensions of the review reports.
+const (
+	Workbook = ".xlsx"
+	HTML     = ".html"
+)
+
+// RemoveOlder removes from dir the reports with extension ext of every
+// snapshot but snapshotID.
+func RemoveOlder(dir, snapshotID, ext string) error {
+	return privatefile.RemoveOthers(dir, Prefix, ext, FileName(snapshotID, ext))
+}
