@@ -136,13 +136,19 @@ func TestFailedPrivateAbortsStagedPublish(t *testing.T) {
 // tempDirs lists the staging directories (.tmp-*) under dir.
 func tempDirs(t *testing.T, dir string) []string {
 	t.Helper()
+	return entries(t, dir, ".tmp-")
+}
+
+// entries lists the names in dir that start with prefix.
+func entries(t *testing.T, dir, prefix string) []string {
+	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".tmp-") {
+		if strings.HasPrefix(e.Name(), prefix) {
 			out = append(out, e.Name())
 		}
 	}

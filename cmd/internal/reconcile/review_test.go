@@ -20,19 +20,10 @@ func (failingStripe) ReadStripe(context.Context) (pipeline.Stripe, error) {
 	return pipeline.Stripe{}, errors.New("stripe is down")
 }
 
+// reviewReports lists the review reports (report-*) in dir.
 func reviewReports(t *testing.T, dir string) []string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "report-") {
-			out = append(out, e.Name())
-		}
-	}
-	return out
+	return entries(t, dir, "report-")
 }
 
 // Two fixture runs a day apart: each leaves its workbook and HTML report

@@ -428,8 +428,9 @@ func conversions(r *Row) map[string]string {
 }
 
 // Headline is the diff in one line, for the run summary: per changed cycle
-// its status change, the awarded change, qualified-set moves and rank moves,
-// then the number of referral rows that changed.
+// its status change, the totals that changed, qualified-set moves and the
+// number of leaderboard changes, then the number of referral rows that
+// changed.
 func (d *Diff) Headline() string {
 	if d.Empty() {
 		return fmt.Sprintf("no change since %s", d.Old)
@@ -447,9 +448,14 @@ func (d *Diff) Headline() string {
 			p = append(p, c.Status.Old+" -> "+c.Status.New)
 		}
 		for _, t := range c.Totals {
-			if t.Field == "awarded" {
-				p = append(p, fmt.Sprintf("awarded %s -> %s %s (%s)", pipeline.FormatDecimal(c.Currency, t.Old),
+			if c.Added || c.Removed {
+				break
+			}
+			if t.Money {
+				p = append(p, fmt.Sprintf("%s %s -> %s %s (%s)", t.Field, pipeline.FormatDecimal(c.Currency, t.Old),
 					pipeline.FormatDecimal(c.Currency, t.New), c.Currency, Signed(c.Currency, t.Delta())))
+			} else {
+				p = append(p, fmt.Sprintf("%s %d -> %d", t.Field, t.Old, t.New))
 			}
 		}
 		if n := len(c.Entered); n > 0 {
@@ -460,9 +466,6 @@ func (d *Diff) Headline() string {
 		}
 		if n := len(c.Moves); n > 0 {
 			p = append(p, fmt.Sprintf("%d leaderboard changes", n))
-		}
-		if len(p) == 0 {
-			p = append(p, "totals changed")
 		}
 		parts = append(parts, c.CycleID+": "+strings.Join(p, ", "))
 	}
