@@ -1,6 +1,7 @@
 // Package reconcile is one run of the job: it reads both sources, digests
 // and computes every cycle (package pipeline), writes the private outputs
-// (finance CSV reports, warehouse) while the public snapshot is staged
+// (finance CSV reports, review workbook and HTML report with the changes
+// since the previous snapshot, warehouse) while the public snapshot is staged
 // beside them, commits the public snapshot (latest.json) last, and prunes
 // old snapshots.
 //
