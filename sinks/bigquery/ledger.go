@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	bq "cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
 	"google.golang.org/api/iterator"
 
 	"github.com/refrecon/refrecon/sinks/warehouse"
@@ -99,6 +100,28 @@ func (w *Warehouse) readSettlements(ctx context.Context, cycleID string) ([]ware
 			return nil, fmt.Errorf("read %s: %w", warehouse.TableSettlements, err)
 		}
 		if cycleID == "" || r.CycleID == cycleID {
+			out = append(out, r)
+		}
+	}
+}
+
+// ReferralDecisions returns the referral_decisions rows of one snapshot
+// (its date's partition, filtered on snapshot_id): what `settle` marks
+// rewarded is read from the snapshot it settles (SPEC 2.8). A missing table
+// or a snapshot whose rows are gone gives none.
+func (w *Warehouse) ReferralDecisions(ctx context.Context, date civil.Date, snapshotID string) ([]warehouse.ReferralDecision, error) {
+	it := w.ds.Table(partition(warehouse.TableReferralDecisions, date)).Read(ctx)
+	var out []warehouse.ReferralDecision
+	for {
+		var r warehouse.ReferralDecision
+		err := it.Next(&r)
+		if errors.Is(err, iterator.Done) || isHTTP(err, 404) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read bigquery referral decisions of %s: %w", snapshotID, err)
+		}
+		if r.SnapshotID == snapshotID {
 			out = append(out, r)
 		}
 	}

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+
+	"cloud.google.com/go/civil"
 	"fmt"
 	"iter"
 	"reflect"
@@ -75,6 +77,23 @@ func (w *Warehouse) ReadSettlements(ctx context.Context, cycleID string) ([]ware
 	}
 	if err := w.query(ctx, w.ledger, reflect.ValueOf(&out).Elem(), where, args...); err != nil {
 		return nil, fmt.Errorf("read the settlement ledger in sqlite warehouse %s: %w", w.path, err)
+	}
+	return out, nil
+}
+
+// ReferralDecisions returns the referral_decisions rows of one snapshot
+// (snapshot_id on its date), in insertion order: what `settle` marks
+// rewarded is read from the snapshot it settles (SPEC 2.8). A snapshot
+// whose rows are gone (replaced by a later run of its day) gives none.
+func (w *Warehouse) ReferralDecisions(ctx context.Context, date civil.Date, snapshotID string) ([]warehouse.ReferralDecision, error) {
+	var out []warehouse.ReferralDecision
+	for _, t := range w.tables {
+		if t.Name != warehouse.TableReferralDecisions {
+			continue
+		}
+		if err := w.query(ctx, t, reflect.ValueOf(&out).Elem(), "snapshot_date = ? AND snapshot_id = ?", date.String(), snapshotID); err != nil {
+			return nil, fmt.Errorf("read referral decisions of %s from sqlite warehouse %s: %w", snapshotID, w.path, err)
+		}
 	}
 	return out, nil
 }

@@ -183,6 +183,48 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 		})
 	})
 
+	t.Run("ReferralDecisionsOfASnapshot", func(t *testing.T) {
+		with(t, func(t *testing.T, d warehouse.LedgerDriver, _ *warehouse.Ledger) {
+			w, ok := d.(interface {
+				WriteSnapshot(context.Context, warehouse.Snapshot) error
+				ReferralDecisions(context.Context, civil.Date, string) ([]warehouse.ReferralDecision, error)
+			})
+			if !ok {
+				t.Skip("the driver reads no referral decisions")
+			}
+			day := civil.Date{Year: 2026, Month: 4, Day: 15}
+			want := Sample(day, "20260415T000000Z-cccccccccccc")
+			if err := w.WriteSnapshot(ctx, want.Snapshot()); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.WriteSnapshot(ctx, Sample(day.AddDays(1), "20260416T000000Z-dddddddddddd").Snapshot()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := w.ReferralDecisions(ctx, day, "20260415T000000Z-cccccccccccc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 || len(got) != len(want.ReferralDecisions) {
+				t.Fatalf("ReferralDecisions: %d rows, want the sample's %d", len(got), len(want.ReferralDecisions))
+			}
+			for i := range got {
+				g, w := got[i], want.ReferralDecisions[i]
+				if g.RefereeEmail != w.RefereeEmail || g.Refcode != w.Refcode || g.Rewarded != w.Rewarded || len(g.Conversions) != len(w.Conversions) {
+					t.Errorf("row %d = %+v, want %+v", i, g, w)
+					continue
+				}
+				for j := range g.Conversions {
+					if g.Conversions[j].CycleID != w.Conversions[j].CycleID || g.Conversions[j].RewardEligible != w.Conversions[j].RewardEligible {
+						t.Errorf("row %d conversion %d = %+v, want %+v", i, j, g.Conversions[j], w.Conversions[j])
+					}
+				}
+			}
+			if got, err := w.ReferralDecisions(ctx, day, "20260415T060000Z-eeeeeeeeeeee"); err != nil || len(got) != 0 {
+				t.Errorf("ReferralDecisions of a snapshot never written = %d rows, %v; want none", len(got), err)
+			}
+		})
+	})
+
 	t.Run("RecordValidates", func(t *testing.T) {
 		with(t, func(t *testing.T, _ warehouse.LedgerDriver, l *warehouse.Ledger) {
 			rec := SampleSettlement("cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
