@@ -50,6 +50,12 @@ type config struct {
 	LockWait      bool          `env:"LOCK_WAIT, default=false"` // wait for another process holding PUBLIC_DIR
 	MemoryLimit   string        `env:"MEMORY_LIMIT"`             // GC soft limit: 2560MiB, 3GiB, off; "" = see applyMemoryLimit
 
+	// The write credentials of `settle apply` alone (SPEC 2.8); run and
+	// schedule never read them.
+	SettleStripeCredit    bool   `env:"SETTLE_STRIPE_CREDIT, default=false"`
+	SettleStripeSecretKey string `env:"SETTLE_STRIPE_SECRET_KEY"`
+	SettleD1APIToken      string `env:"SETTLE_D1_API_TOKEN"`
+
 	LogFormat string `env:"LOG_FORMAT, default=json"`
 	LogLevel  string `env:"LOG_LEVEL, default=info"`
 

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/rs/zerolog"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
+	"github.com/refrecon/refrecon/cmd/internal/settle"
+	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/bigquery"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
+	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
+	"github.com/refrecon/refrecon/sinks/warehouse"
+	"github.com/refrecon/refrecon/sources/referrals/d1"
+	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
+	stripeapi "github.com/refrecon/refrecon/sources/stripe/api"
+)
+
+func init() {
+	register(&command{
+		name:    "settle plan",
+		summary: "show what settling a final cycle from a snapshot would do (writes nothing)",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return settleCommand(ctx, "plan", args, stdout, stderr)
+		},
+	})
+	register(&command{
+		name:    "settle apply",
+		summary: "settle a final cycle from the latest snapshot: ledger, payout file, Stripe credits, rewarded rows",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return settleCommand(ctx, "apply", args, stdout, stderr)
+		},
+	})
+}
+
+func settleCommand(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("settle "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cycle := fs.String("cycle", "", "the cycle to settle (required)")
+	snapshot := fs.String("snapshot", "", "the snapshot to settle it from: the one latest.json names (required)")
+	asJSON := false
+	if verb == "plan" {
+		fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	}
+	fs.Usage = func() {
+		if verb == "plan" {
+			fmt.Fprintln(stderr, "Usage: refrecon settle plan --cycle C --snapshot ID [--json]\n\nShows what `settle apply` would do: each referrer's award, payout method and matched Stripe\ncustomer (unpayable ones with the reason), and the referral rows to mark rewarded. Writes nothing.\nWhen the cycle's settlement is recorded already, shows the ledger's entries and their states.")
+		} else {
+			fmt.Fprintln(stderr, "Usage: refrecon settle apply --cycle C --snapshot ID\n\nSettles cycle C from snapshot ID (SPEC 2.8): records the ledger (warehouse table settlements),\nwrites PRIVATE_DIR/settlements/<cycle>-<snapshot>.csv, grants Stripe credits when\nSETTLE_STRIPE_CREDIT=true (SETTLE_STRIPE_SECRET_KEY), and sets rewarded = 1 on the referral rows\n(sqlite: file, or D1 with SETTLE_D1_API_TOKEN). After a crash or a failure, run it again: it finishes\nthe rest and never pays or marks anything twice.")
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if *cycle == "" || *snapshot == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	sc, closeAll, err := newSettleConfig(ctx, cfg, log, verb == "apply")
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	sc.Cycle, sc.Snapshot, sc.Log = *cycle, *snapshot, log.With().Str("command", "settle "+verb).Logger()
+	sc.RunID = reconcile.NewRunID()
+	if verb == "plan" {
+		p, err := settle.MakePlan(ctx, sc)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(p)
+		}
+		printPlan(stdout, p)
+		return nil
+	}
+	res, err := settle.Apply(ctx, sc)
+	if res != nil && res.Plan != nil {
+		printApplied(stdout, res)
+	}
+	return err
+}
+
+// newSettleConfig checks the variables a settlement needs and opens what
+// it reads and writes; every problem is a configuration error (exit 2).
+// The writers (the referrals file read-write, the D1 write token, the
+// Stripe write key) are opened for apply only.
+func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply bool) (*settle.Config, func(), error) {
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	kind, arg, _ := strings.Cut(cfg.ReferralsSource, ":")
+	switch {
+	case cfg.Warehouse == "none":
+		bad("WAREHOUSE=none cannot be settled: the settlement ledger and the snapshot's referral decisions live in the warehouse")
+	case kind == "d1dump":
+		bad("REFERRALS_SOURCE %q cannot be settled: a d1dump: export cannot be written back (settle against the database: sqlite:PATH or d1)", cfg.ReferralsSource)
+	case cfg.ReferralsSource == "" && apply:
+		bad("REFERRALS_SOURCE is the embedded fixture, which cannot be written: settle against sqlite:PATH or d1")
+	}
+	if apply && cfg.SettleStripeCredit && cfg.SettleStripeSecretKey == "" {
+		bad("SETTLE_STRIPE_CREDIT=true needs SETTLE_STRIPE_SECRET_KEY (a key that may write customer balance transactions)")
+	}
+	if apply && cfg.ReferralsSource == "d1" && cfg.SettleD1APIToken == "" {
+		bad("REFERRALS_SOURCE=d1 needs SETTLE_D1_API_TOKEN (a D1 token with edit permission) to mark referral rows rewarded")
+	}
+	sc := &settle.Config{Public: localdir.Open(cfg.PublicDir), PrivateDir: cfg.PrivateDir, Credit: cfg.SettleStripeCredit}
+	var err error
+	if sc.Referrals, err = newReferralSource(cfg); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if sc.Stripe, err = newStripeSource(cfg, log); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return nil, nil, asConfigError(errors.New(strings.Join(problems, "; ")))
+	}
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c() // read-mostly handles; the command's outcome is already decided
+		}
+	}
+	fails := func(err error) (*settle.Config, func(), error) {
+		closeAll()
+		return nil, nil, asConfigError(err)
+	}
+	whKind, whArg, _ := strings.Cut(cfg.Warehouse, ":")
+	switch {
+	case whKind == "sqlite" && whArg != "":
+		w, err := sqlitewh.Open(whArg)
+		if err != nil {
+			return fails(fmt.Errorf("WAREHOUSE %q: %w", cfg.Warehouse, err))
+		}
+		closers = append(closers, w.Close)
+		sc.Warehouse = w
+	case whKind == "bigquery":
+		project, dataset, ok := strings.Cut(whArg, ".")
+		if !ok || project == "" || dataset == "" {
+			return fails(fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse))
+		}
+		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLocation, Endpoint: cfg.BigQueryEndpoint}
+		testRetryOverride.bigquery(&bqCfg)
+		w, err := bigquery.Open(ctx, bqCfg)
+		if err != nil {
+			return fails(fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err))
+		}
+		closers = append(closers, w.Close)
+		sc.Warehouse = w
+	default:
+		return fails(fmt.Errorf("WAREHOUSE %q: want sqlite:PATH or bigquery:PROJECT.DATASET", cfg.Warehouse))
+	}
+	if !apply {
+		return sc, closeAll, nil
+	}
+	switch {
+	case kind == "sqlite":
+		w, err := sqlitesrc.OpenWriter(arg)
+		if err != nil {
+			return fails(fmt.Errorf("REFERRALS_SOURCE %q: %w", cfg.ReferralsSource, err))
+		}
+		closers = append(closers, w.Close)
+		sc.Rows = w
+	case cfg.ReferralsSource == "d1":
+		dc := d1.Config{AccountID: cfg.D1AccountID, DatabaseID: cfg.D1DatabaseID, Token: cfg.SettleD1APIToken, BaseURL: cfg.D1APIBase}
+		testRetryOverride.d1(&dc)
+		w, err := d1.New(dc)
+		if err != nil {
+			return fails(fmt.Errorf("SETTLE_D1_API_TOKEN / D1_*: %w", err))
+		}
+		sc.Rows = w
+	}
+	if cfg.SettleStripeCredit {
+		if !(cfg.StripeRateLimit > 0) || math.IsInf(cfg.StripeRateLimit, 0) {
+			return fails(fmt.Errorf("STRIPE_RATE_LIMIT %v: want a number of requests per second greater than 0", cfg.StripeRateLimit))
+		}
+		stc := stripeapi.Config{SecretKey: cfg.SettleStripeSecretKey, BaseURL: cfg.StripeAPIBase, RateLimit: cfg.StripeRateLimit,
+			Logger: log.With().Str("sink", "stripe credits").Logger()}
+		testRetryOverride.stripe(&stc)
+		cr, err := stripeapi.NewCreditor(stc)
+		if err != nil {
+			return fails(fmt.Errorf("SETTLE_STRIPE_SECRET_KEY / STRIPE_API_BASE: %w", err))
+		}
+		sc.Creditor = cr
+	}
+	return sc, closeAll, nil
+}
+
+func printPlan(w io.Writer, p *settle.Plan) {
+	state := "not recorded yet: `settle apply` records it"
+	if p.Recorded {
+		state = "recorded in the ledger: `settle apply` resumes it (or has nothing left to do)"
+	}
+	fmt.Fprintf(w, "settle cycle %s from snapshot %s (method %s; %s)\n\n", p.Cycle, p.Snapshot, p.Method, state)
+	var total = map[string]int64{}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "AWARD\tREFCODE\tREFERRER\tAMOUNT\tMETHOD\tSTRIPE CUSTOMER\tSTATE\tREASON\n")
+	for i, a := range p.Awards {
+		total[a.Currency] += a.AwardMinor
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", i+1, a.Refcode, a.ReferrerEmail, pipeline.FormatDecimal(a.Currency, a.AwardMinor),
+			a.Currency, a.Method, dash(a.StripeCustomerID), a.State, dash(a.Reason))
+	}
+	_ = tw.Flush()
+	for cur, n := range total {
+		fmt.Fprintf(w, "total awarded: %s %s in %d award(s)\n", pipeline.FormatDecimal(cur, n), cur, len(p.Awards))
+	}
+	fmt.Fprintf(w, "\n%d referral row(s) to mark rewarded = 1:\n", len(p.Rows))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "REFEREE EMAIL\tREFCODE\tSTATE\tREASON\n")
+	for _, r := range p.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.RefereeEmail, r.Refcode, r.State, dash(r.Reason))
+	}
+	_ = tw.Flush()
+}
+
+func printApplied(w io.Writer, res *settle.Result) {
+	p := res.Plan
+	count := func(list []warehouse.Settlement) string {
+		n := map[string]int{}
+		for _, e := range list {
+			n[e.State]++
+		}
+		var parts []string
+		for _, s := range []string{warehouse.StateDone, warehouse.StatePending, warehouse.StateUnpayable, warehouse.StateFailed, warehouse.StateSkipped} {
+			if n[s] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
+			}
+		}
+		if len(parts) == 0 {
+			return "none"
+		}
+		return strings.Join(parts, ", ")
+	}
+	verb := "settled"
+	if res.Resumed {
+		verb = "resumed the settlement of"
+	}
+	fmt.Fprintf(w, "%s cycle %s from snapshot %s (method %s)\n", verb, p.Cycle, p.Snapshot, p.Method)
+	fmt.Fprintf(w, "awards: %s\nreferral rows: %s\n", count(p.Awards), count(p.Rows))
+	if res.PayoutFile != "" {
+		fmt.Fprintf(w, "payout file: %s\n", res.PayoutFile)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
