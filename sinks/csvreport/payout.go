@@ -31,8 +31,7 @@ func PayoutName(cycle, snapshot string) string {
 func WritePayout(privateDir, cycle, snapshot string, awards []warehouse.Settlement) (string, error) {
 	name := PayoutName(cycle, snapshot)
 	dir, base := filepath.Split(filepath.Join(privateDir, name))
-	// The prefix is the file's own name: no other payout file is removed.
-	path, err := privatefile.Write(filepath.Clean(dir), base, base, func(f *privatefile.File) error {
+	path, err := privatefile.Write(filepath.Clean(dir), base, func(f *privatefile.File) error {
 		bw := bufio.NewWriter(f)
 		cw := csv.NewWriter(bw)
 		if err := cw.Write(PayoutHeader); err != nil {
