@@ -14,8 +14,8 @@ import (
 // It gives up (ok = false) on anything it does not handle exactly like the
 // stripe-go types: escapes or non-ASCII bytes in a field it reads, a field
 // it reads with an unexpected JSON type or spelled in another case (Go's
-// encoding/json matches keys case-insensitively), a field it reads given
-// twice, an expanded customer, subscription or charge object, and every
+// encoding/json matches keys case-insensitively), any key given twice in
+// one object (in any case: stripe.CheckKeys then reports it), an expanded customer, subscription or charge object, and every
 // syntax error. The caller then decodes the line with the stripe-go types,
 // which give the same result or the error to report. One difference is by
 // design: a field refrecon does not read is checked for JSON syntax but not
