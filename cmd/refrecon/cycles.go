@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,20 +66,20 @@ Exit status 0 valid, 2 invalid or not loadable.
 `
 
 func cyclesValidateCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) error {
-	rest, done, err := cyclesParseFlags("cycles validate", cyclesValidateUsage, args, stdout, stderr)
+	fs := flag.NewFlagSet("cycles validate", flag.ContinueOnError)
+	done, err := parseFlags(fs, args, -1, cyclesValidateUsage, stdout, stderr)
 	if done {
 		return err
 	}
+	rest := fs.Args()
 	if len(rest) > 1 {
-		fmt.Fprintf(stderr, "refrecon cycles validate: at most one URL, got %q\n\n%s", rest, cyclesValidateUsage)
-		return errUsage
+		return badUsage(fs.Name(), fmt.Sprintf("at most one URL, got %q", rest), cyclesValidateUsage, stderr)
 	}
 	cfg := &config{}
 	if len(rest) == 1 {
 		cfg.CyclesURL = rest[0]
 		if cfg.CyclesURL == "" {
-			fmt.Fprintf(stderr, "refrecon cycles validate: the URL is empty\n\n%s", cyclesValidateUsage)
-			return errUsage
+			return badUsage(fs.Name(), "the URL is empty", cyclesValidateUsage, stderr)
 		}
 	} else if cfg, err = loadConfig(ctx, env); err != nil {
 		return err
@@ -129,13 +128,9 @@ starting point for a custom set.
 `
 
 func cyclesDefaultCommand(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	rest, done, err := cyclesParseFlags("cycles default", cyclesDefaultUsage, args, stdout, stderr)
-	if done {
+	fs := flag.NewFlagSet("cycles default", flag.ContinueOnError)
+	if done, err := parseFlags(fs, args, 0, cyclesDefaultUsage, stdout, stderr); done {
 		return err
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "refrecon cycles default: unexpected arguments %q\n\n%s", rest, cyclesDefaultUsage)
-		return errUsage
 	}
 	canonical, err := pipeline.DefaultCycleSet().MarshalJSON()
 	if err != nil {
@@ -150,21 +145,4 @@ func cyclesDefaultCommand(_ context.Context, args []string, stdout, stderr io.Wr
 		return fmt.Errorf("write default cycle set: %w", err)
 	}
 	return nil
-}
-
-// cyclesParseFlags parses a cycles command's flags (only --help). done says
-// the command must return err at once: nil after --help, errUsage after a bad
-// flag.
-func cyclesParseFlags(name, usage string, args []string, stdout, stderr io.Writer) (rest []string, done bool, err error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
-			return nil, true, nil
-		}
-		fmt.Fprintf(stderr, "refrecon %s: %v\n\n%s", name, err, usage)
-		return nil, true, errUsage
-	}
-	return fs.Args(), false, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,29 +45,18 @@ Flags:
 
 func generateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	out := fs.String("out", "", "")
 	n := fs.Int("referrals", 100000, "")
 	seed := fs.Uint64("seed", 1, "")
 	full := fs.Bool("full", false, "")
-	usageErr := func(msg string) error {
-		fmt.Fprintf(stderr, "refrecon generate: %s\n\n%s", msg, generateUsage)
-		return errUsage
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, generateUsage)
-			return nil
-		}
-		return usageErr(err.Error())
+	if done, err := parseFlags(fs, args, 0, generateUsage, stdout, stderr); done {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageErr(fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	case *out == "":
-		return usageErr("--out DIR is required")
+		return badUsage(fs.Name(), "--out DIR is required", generateUsage, stderr)
 	case *n < 1 || *n > synth.MaxReferrals:
-		return usageErr(fmt.Sprintf("--referrals must be 1..%d, got %d", synth.MaxReferrals, *n))
+		return badUsage(fs.Name(), fmt.Sprintf("--referrals must be 1..%d, got %d", synth.MaxReferrals, *n), generateUsage, stderr)
 	}
 
 	start := time.Now() // reporting only; the data never depends on the clock

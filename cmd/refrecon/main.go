@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -107,6 +108,33 @@ func exitStatus(err error, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "  (%s: %s)\n", ec.name, ec.hint)
 	}
 	return code
+}
+
+// parseFlags parses a command's args with fs, whose own output it
+// silences: --help prints usage on stdout; a bad flag, or more than maxArgs
+// arguments (maxArgs < 0: any number), print the problem and usage on
+// stderr. done says the command must return err at once: nil after --help,
+// errUsage after a bad command line.
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int, usage string, stdout, stderr io.Writer) (done bool, err error) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return true, nil
+		}
+		return true, badUsage(fs.Name(), err.Error(), usage, stderr)
+	}
+	if maxArgs >= 0 && fs.NArg() > maxArgs {
+		return true, badUsage(fs.Name(), fmt.Sprintf("unexpected arguments %q", fs.Args()), usage, stderr)
+	}
+	return false, nil
+}
+
+// badUsage prints what is wrong with the command line of the command name,
+// then its usage, on stderr, and returns errUsage.
+func badUsage(name, problem, usage string, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "refrecon %s: %s\n\n%s", name, problem, usage)
+	return errUsage
 }
 
 // lookup finds the longest registered command name that prefixes args.

@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -36,7 +35,6 @@ import (
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/fixtures/synth"
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
-	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/refrecon/refrecon/sinks/sqlite/sqlitetest"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
 	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
@@ -122,31 +120,6 @@ func relRunMain(t *testing.T, env map[string]string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// relTree reads every regular file under dir (but the lock file).
-func relTree(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if e.IsDir() || e.Name() == localdir.LockFile {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = b
-		return nil
-	})
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // relDiff says how two trees differ ("" when equal).
 func relDiff(want, got map[string][]byte) string {
 	var b strings.Builder
@@ -197,7 +170,7 @@ func relClean(t *testing.T) relBaseline {
 	if err != nil {
 		t.Fatalf("clean run: %v\n%s", err, logs)
 	}
-	return relBaseline{snapshotID: rep.SnapshotID, public: relTree(t, d.public), rows: relSQLiteRows(t, d.warehouse)}
+	return relBaseline{snapshotID: rep.SnapshotID, public: readTree(t, d.public), rows: relSQLiteRows(t, d.warehouse)}
 }
 
 // relService is one remote service with its fault kinds.
@@ -332,7 +305,7 @@ func TestReliabilityRecoverableFaults(t *testing.T) {
 				if rep.SnapshotID != base.snapshotID {
 					t.Errorf("snapshot %s, want the clean run's %s", rep.SnapshotID, base.snapshotID)
 				}
-				if diff := relDiff(base.public, relTree(t, d.public)); diff != "" {
+				if diff := relDiff(base.public, readTree(t, d.public)); diff != "" {
 					t.Errorf("public files differ from the clean run's:\n%s", diff)
 				}
 				var rows warehousetest.Day
@@ -364,7 +337,7 @@ func TestReliabilityPersistentFaults(t *testing.T) {
 				if _, logs, err := relRun(t, d.env("AS_OF", "2026-04-14T00:00:00Z")); err != nil {
 					t.Fatalf("previous run: %v\n%s", err, logs)
 				}
-				before := relTree(t, d.public)
+				before := readTree(t, d.public)
 				extra, _ := svc.start(t, fault, true)
 				code, stdout, stderr := relRunMain(t, d.env(append(extra, "LOG_FORMAT", "console")...))
 				if code != exitFailed {
@@ -384,7 +357,7 @@ func TestReliabilityPersistentFaults(t *testing.T) {
 						t.Errorf("the error does not say %q:\n%s", want, last)
 					}
 				}
-				if diff := relDiff(before, relTree(t, d.public)); diff != "" {
+				if diff := relDiff(before, readTree(t, d.public)); diff != "" {
 					t.Errorf("the failed run changed the public files:\n%s", diff)
 				}
 				if strings.Contains(stdout+stderr, relStripeKey) || strings.Contains(stdout+stderr, relD1Token) {
@@ -482,7 +455,7 @@ func TestReliabilitySecretsNeverLeak(t *testing.T) {
 			}
 			outputs := map[string][]byte{"stdout": []byte(stdout), "stderr": []byte(stderr)}
 			for _, dir := range []string{d.public, d.private} {
-				for p, b := range relTree(t, dir) {
+				for p, b := range readTree(t, dir) {
 					outputs[p] = b
 				}
 			}
@@ -593,7 +566,7 @@ func TestReliabilityShuffledInputsSameOutput(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs)
 	}
-	basePublic, basePrivate := relTree(t, base.public), relTree(t, base.private)
+	basePublic, basePrivate := readTree(t, base.public), readTree(t, base.private)
 	baseRows := relSQLiteRows(t, base.warehouse)
 	for _, seed := range []uint64{1, 2} {
 		db, nd := relShuffledCopy(t, seed)
@@ -605,10 +578,10 @@ func TestReliabilityShuffledInputsSameOutput(t *testing.T) {
 		if rep.SnapshotID != baseRep.SnapshotID {
 			t.Errorf("seed %d: snapshot %s, want %s", seed, rep.SnapshotID, baseRep.SnapshotID)
 		}
-		if diff := relDiff(basePublic, relTree(t, d.public)); diff != "" {
+		if diff := relDiff(basePublic, readTree(t, d.public)); diff != "" {
 			t.Errorf("seed %d: public files differ:\n%s", seed, diff)
 		}
-		if diff := relDiff(basePrivate, relTree(t, d.private)); diff != "" {
+		if diff := relDiff(basePrivate, readTree(t, d.private)); diff != "" {
 			t.Errorf("seed %d: CSV reports differ:\n%s", seed, diff)
 		}
 		if diff := warehousetest.Diff(baseRows, relSQLiteRows(t, d.warehouse)); diff != "" {
@@ -636,7 +609,7 @@ func TestReliabilityGeneratedDatasetPublishesNoEmail(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs)
 	}
-	public := relTree(t, d.public)
+	public := readTree(t, d.public)
 	if len(public) < 500 {
 		t.Fatalf("only %d public files", len(public))
 	}
@@ -649,7 +622,7 @@ func TestReliabilityGeneratedDatasetPublishesNoEmail(t *testing.T) {
 		}
 	}
 	seen := false
-	for _, b := range relTree(t, d.private) {
+	for _, b := range readTree(t, d.private) {
 		seen = seen || relEmailLike.Match(b)
 	}
 	if !seen {
@@ -695,7 +668,7 @@ func relCheckSnapshot(t *testing.T, public string) string {
 		}
 		listed[f.Path] = true
 	}
-	for p := range relTree(t, dir) {
+	for p := range readTree(t, dir) {
 		if !listed[p] {
 			t.Fatalf("snapshot %s: %s is not in the manifest", doc.SnapshotID, p)
 		}
@@ -751,7 +724,7 @@ func TestReliabilityHostileDataset(t *testing.T) {
 		}
 	}
 	safeName := regexp.MustCompile(`^[A-Za-z0-9_~.-]+\.json$`)
-	public := relTree(t, d.public)
+	public := readTree(t, d.public)
 	prefix := "snapshots/" + rep.SnapshotID + "/referrers/"
 	referrers := 0
 	for p, b := range public {
@@ -815,7 +788,7 @@ func TestReliabilityHostileDataset(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "payer4@example.com") || !strings.Contains(err.Error(), "rewarded") {
 		t.Errorf("rewarded 'yes': err = %v, want an error naming the row and the column", err)
 	}
-	if len(relTree(t, d2.public)) != 0 {
+	if len(readTree(t, d2.public)) != 0 {
 		t.Error("a failed run published files")
 	}
 }

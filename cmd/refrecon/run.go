@@ -37,29 +37,31 @@ func init() {
 	})
 }
 
+const runUsage = `Usage: refrecon run [--wait-lock]
+
+One run: reads the sources, computes every cycle, writes the finance
+reports and the warehouse, then publishes the public JSON snapshot, and
+prints a summary. Configured from the environment (README.md). Exit
+status 0 published; 1 the run failed (its error is in the run's "run
+finished" log record on stderr, and nothing new is published); 2 a
+configuration error (printed; nothing read or written).
+
+Flags:
+  --wait-lock   wait for another process publishing into PUBLIC_DIR
+                instead of failing (as LOCK_WAIT=true)
+`
+
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	wait := fs.Bool("wait-lock", false, "wait for another process publishing into PUBLIC_DIR instead of failing")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: refrecon run [--wait-lock]\n\nOne run: reads the sources, computes every cycle, writes the finance CSV reports and the\nwarehouse, then publishes the public JSON snapshot. Configured from the environment (README.md).")
-		fs.PrintDefaults()
+	wait := fs.Bool("wait-lock", false, "")
+	if done, err := parseFlags(fs, args, 0, runUsage, stdout, stderr); done {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
+	cfg, log, err := loadEnv(ctx, envconfig.OsLookuper(), stderr)
 	if err != nil {
 		return err
 	}
 	cfg.LockWait = cfg.LockWait || *wait
-	log, err := newLogger(cfg, stderr)
-	if err != nil {
-		return err
-	}
 	if err := logMemoryLimit(cfg, log); err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func newReferralSource(cfg *config) (reconcile.ReferralSource, error) {
 			return nil, fmt.Errorf("REFERRALS_SOURCE=d1 needs %s", strings.Join(missing, ", "))
 		}
 		dc := d1.Config{AccountID: cfg.D1AccountID, DatabaseID: cfg.D1DatabaseID, Token: cfg.D1APIToken, BaseURL: cfg.D1APIBase}
-		testRetryOverride.d1(&dc)
+		testRetryOverride.apply(&dc.Retry, &dc.HTTPClient)
 		src, err := d1.New(dc)
 		if err != nil {
 			return nil, fmt.Errorf("REFERRALS_SOURCE=d1 (D1_ACCOUNT_ID, D1_DATABASE_ID, D1_API_TOKEN, D1_API_BASE): %w", err)
@@ -230,7 +232,7 @@ func newWarehouse(ctx context.Context, cfg *config, p *plan) (func(ctx context.C
 			return nil, fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse)
 		}
 		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLocation, Endpoint: cfg.BigQueryEndpoint}
-		testRetryOverride.bigquery(&bqCfg)
+		testRetryOverride.apply(&bqCfg.Retry, nil)
 		w, err := bigquery.Open(ctx, bqCfg)
 		if err != nil {
 			return nil, fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err)

@@ -39,29 +39,15 @@ error. Every other variable is as for "refrecon run"; AS_OF is refused.
 
 func scheduleCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, scheduleUsage)
-			return nil
-		}
-		fmt.Fprintf(stderr, "refrecon schedule: %v\n\n%s", err, scheduleUsage)
-		return errUsage
+	if done, err := parseFlags(fs, args, 0, scheduleUsage, stdout, stderr); done {
+		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "refrecon schedule: unexpected arguments %q\n\n%s", fs.Args(), scheduleUsage)
-		return errUsage
-	}
-	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
+	cfg, log, err := loadEnv(ctx, envconfig.OsLookuper(), stderr)
 	if err != nil {
 		return err
 	}
 	if cfg.AsOf != "" {
 		return asConfigError(fmt.Errorf("AS_OF %q: not for schedule, whose runs are each computed at their start", cfg.AsOf))
-	}
-	log, err := newLogger(cfg, stderr)
-	if err != nil {
-		return err
 	}
 	if err := logMemoryLimit(cfg, log); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
@@ -35,10 +36,12 @@ The schemas refer to each other by their $id; save them side by side
 `
 
 func schemaCommand(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	rest, done, err := cyclesParseFlags("schema", schemaUsage, args, stdout, stderr)
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	done, err := parseFlags(fs, args, -1, schemaUsage, stdout, stderr)
 	if done {
 		return err
 	}
+	rest := fs.Args()
 	switch {
 	case len(rest) == 0:
 		for _, n := range schema.Names() {
@@ -47,8 +50,7 @@ func schemaCommand(_ context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "typescript\t%s\n", schema.DeclarationsFile)
 		return nil
 	case len(rest) > 1:
-		fmt.Fprintf(stderr, "refrecon schema: at most one NAME, got %q\n\n%s", rest, schemaUsage)
-		return errUsage
+		return badUsage(fs.Name(), fmt.Sprintf("at most one NAME, got %q", rest), schemaUsage, stderr)
 	}
 	var b []byte
 	if rest[0] == "typescript" {

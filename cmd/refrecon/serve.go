@@ -48,25 +48,11 @@ Flags:
 
 func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", ":8080", "listen address")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, serveUsage)
-			return nil
-		}
-		fmt.Fprintf(stderr, "refrecon serve: %v\n\n%s", err, serveUsage)
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "refrecon serve: unexpected arguments %q\n\n%s", fs.Args(), serveUsage)
-		return errUsage
-	}
-	cfg, err := loadConfig(ctx, env)
-	if err != nil {
+	if done, err := parseFlags(fs, args, 0, serveUsage, stdout, stderr); done {
 		return err
 	}
-	log, err := newLogger(cfg, stderr)
+	cfg, log, err := loadEnv(ctx, env, stderr)
 	if err != nil {
 		return err
 	}

@@ -55,29 +55,14 @@ Flags:
 
 func stripeExportCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) error {
 	fs := flag.NewFlagSet("stripe export", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	out := fs.String("out", "", "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, stripeExportUsage)
-			return nil
-		}
-		fmt.Fprintf(stderr, "refrecon stripe export: %v\n\n%s", err, stripeExportUsage)
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "refrecon stripe export: unexpected arguments %q\n\n%s", fs.Args(), stripeExportUsage)
-		return errUsage
-	}
-	if *out == "" {
-		fmt.Fprintf(stderr, "refrecon stripe export: --out FILE is required\n\n%s", stripeExportUsage)
-		return errUsage
-	}
-	cfg, err := loadConfig(ctx, env)
-	if err != nil {
+	if done, err := parseFlags(fs, args, 0, stripeExportUsage, stdout, stderr); done {
 		return err
 	}
-	log, err := newLogger(cfg, stderr)
+	if *out == "" {
+		return badUsage(fs.Name(), "--out FILE is required", stripeExportUsage, stderr)
+	}
+	cfg, log, err := loadEnv(ctx, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -167,7 +152,7 @@ func newStripeAPISource(cfg *config, log zerolog.Logger) (*stripeapi.Source, err
 		RateLimit: cfg.StripeRateLimit,
 		Logger:    log.With().Str("source", "stripe").Logger(),
 	}
-	testRetryOverride.stripe(&sc)
+	testRetryOverride.apply(&sc.Retry, &sc.HTTPClient)
 	src, err := stripeapi.New(sc)
 	if err != nil {
 		return nil, asConfigError(fmt.Errorf("STRIPE_SECRET_KEY / STRIPE_API_BASE: %w", err))

@@ -4,9 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/refrecon/refrecon/sinks/bigquery"
-	"github.com/refrecon/refrecon/sources/referrals/d1"
-	stripeapi "github.com/refrecon/refrecon/sources/stripe/api"
+	"github.com/refrecon/refrecon/sources/retry"
 )
 
 // testRetryOverride, when set (by tests only; nil in production), shortens
@@ -21,29 +19,14 @@ type retryTuning struct {
 	AttemptTimeout time.Duration // HTTP timeout of one attempt (Stripe, D1); 0 = keep the default
 }
 
-func (r *retryTuning) stripe(c *stripeapi.Config) {
+// apply shortens policy's waits and, when httpClient is not nil, sets the
+// per-attempt timeout.
+func (r *retryTuning) apply(policy *retry.Policy, httpClient **http.Client) {
 	if r == nil {
 		return
 	}
-	c.Retry.Initial, c.Retry.MaxInterval = r.Backoff, r.Backoff
-	if r.AttemptTimeout > 0 {
-		c.HTTPClient = &http.Client{Timeout: r.AttemptTimeout}
+	policy.Initial, policy.MaxInterval = r.Backoff, r.Backoff
+	if r.AttemptTimeout > 0 && httpClient != nil {
+		*httpClient = &http.Client{Timeout: r.AttemptTimeout}
 	}
-}
-
-func (r *retryTuning) d1(c *d1.Config) {
-	if r == nil {
-		return
-	}
-	c.Retry.Initial, c.Retry.MaxInterval = r.Backoff, r.Backoff
-	if r.AttemptTimeout > 0 {
-		c.HTTPClient = &http.Client{Timeout: r.AttemptTimeout}
-	}
-}
-
-func (r *retryTuning) bigquery(c *bigquery.Config) {
-	if r == nil {
-		return
-	}
-	c.Retry.Initial, c.Retry.MaxInterval = r.Backoff, r.Backoff
 }
