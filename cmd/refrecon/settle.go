@@ -163,7 +163,7 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 			return fails(fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse))
 		}
 		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLocation, Endpoint: cfg.BigQueryEndpoint}
-		testRetryOverride.bigquery(&bqCfg)
+		testRetryOverride.apply(&bqCfg.Retry, nil)
 		w, err := bigquery.Open(ctx, bqCfg)
 		if err != nil {
 			return fails(fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err))
@@ -186,7 +186,7 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 		sc.Rows = w
 	case cfg.ReferralsSource == "d1":
 		dc := d1.Config{AccountID: cfg.D1AccountID, DatabaseID: cfg.D1DatabaseID, Token: cfg.SettleD1APIToken, BaseURL: cfg.D1APIBase}
-		testRetryOverride.d1(&dc)
+		testRetryOverride.apply(&dc.Retry, &dc.HTTPClient)
 		w, err := d1.New(dc)
 		if err != nil {
 			return fails(fmt.Errorf("SETTLE_D1_API_TOKEN / D1_*: %w", err))
@@ -199,7 +199,7 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 		}
 		stc := stripeapi.Config{SecretKey: cfg.SettleStripeSecretKey, BaseURL: cfg.StripeAPIBase, RateLimit: cfg.StripeRateLimit,
 			Logger: log.With().Str("sink", "stripe credits").Logger()}
-		testRetryOverride.stripe(&stc)
+		testRetryOverride.apply(&stc.Retry, &stc.HTTPClient)
 		cr, err := stripeapi.NewCreditor(stc)
 		if err != nil {
 			return fails(fmt.Errorf("SETTLE_STRIPE_SECRET_KEY / STRIPE_API_BASE: %w", err))
