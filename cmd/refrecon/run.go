@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
@@ -262,7 +264,7 @@ func startCPUProfile(path string) (stop func() error, err error) {
 	if path == "" {
 		return func() error { return nil }, nil
 	}
-	f, err := os.Create(path)
+	f, err := createNew(path)
 	if err != nil {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
@@ -277,4 +279,14 @@ func startCPUProfile(path string) (stop func() error, err error) {
 		}
 		return nil
 	}, nil
+}
+
+// createNew replaces path with a new, empty file: whatever is there is
+// unlinked first (a symlink's target is never truncated) and the file is
+// created with O_EXCL|O_NOFOLLOW.
+func createNew(path string) (*os.File, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
 }

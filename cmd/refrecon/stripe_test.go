@@ -201,3 +201,30 @@ func TestNewStripeSource(t *testing.T) {
 		})
 	}
 }
+
+// A symlink at FILE.tmp (planted, or left by anyone) is unlinked, never
+// written through: its target keeps its bytes, and FILE is the export.
+func TestStripeExportNeverWritesThroughASymlink(t *testing.T) {
+	fake := stripefake.New(t, testStripeKey, stripeCase(t).NDJSON)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stripe.ndjson")
+	if err := os.Symlink(target, path+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runStripeExport(t, map[string]string{
+		"STRIPE_SECRET_KEY": testStripeKey, "STRIPE_API_BASE": fake.URL, "STRIPE_RATE_LIMIT": "1000",
+	}, "--out", path)
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious\n" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("%s: %v, %v; want the export as a regular file", path, fi, err)
+	}
+}

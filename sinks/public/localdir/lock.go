@@ -38,8 +38,7 @@ func (d *Dir) Lock(ctx context.Context, req public.LockRequest) (unlock func() e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openLockFile(filepath.Join(dir, LockFile))
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
@@ -86,6 +85,38 @@ func (d *Dir) Lock(ctx context.Context, req public.LockRequest) (unlock func() e
 		}
 		return nil
 	}, nil
+}
+
+// openLockFile opens (creating it if needed) the lock file, which is then
+// written and truncated: never through a symlink (O_NOFOLLOW), and only a
+// regular file with one link, so a lock file that is a symlink or a hard
+// link to a file elsewhere cannot get that file truncated. Such a lock file
+// is an error asking for it to be removed.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symlink: refusing to lock through it (remove it; refrecon makes its own)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("%s is not a regular file: refusing to lock through it (remove it; refrecon makes its own)", path)
+	case st != nil && st.Nlink != 1:
+		err = fmt.Errorf("%s has %d hard links: refusing to write a file shared with another path (remove it; refrecon makes its own)", path, st.Nlink)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // flock retries EINTR.

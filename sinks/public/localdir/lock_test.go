@@ -199,3 +199,47 @@ func TestCommandName(t *testing.T) {
 		}
 	}
 }
+
+// A lock file that is a symlink, a hard link to a file elsewhere, or not a
+// regular file is refused: the lock writes and truncates its file, and must
+// never do that to a file refrecon did not make.
+func TestLockNeverWritesThroughALink(t *testing.T) {
+	const precious = "do not truncate me\n"
+	for name, plant := range map[string]func(target, lock string) error{
+		"symlink":          os.Symlink,
+		"dangling symlink": func(target, lock string) error { return os.Symlink(target+".missing", lock) },
+		"hard link":        os.Link,
+		"named pipe":       func(_, lock string) error { return syscall.Mkfifo(lock, 0o600) },
+		"directory":        func(_, lock string) error { return os.Mkdir(lock, 0o755) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			target := filepath.Join(root, "elsewhere")
+			if err := os.WriteFile(target, []byte(precious), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(root, "public")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			lock := filepath.Join(dir, LockFile)
+			if err := plant(target, lock); err != nil {
+				t.Fatal(err)
+			}
+			unlock, err := Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
+			if err == nil {
+				unlock()
+				t.Fatal("Lock succeeded through a planted lock file")
+			}
+			if !strings.Contains(err.Error(), lock) {
+				t.Errorf("error %q does not name %s", err, lock)
+			}
+			if b, _ := os.ReadFile(target); string(b) != precious {
+				t.Errorf("the target now holds %q", b)
+			}
+			if _, err := os.Stat(target + ".missing"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Lock created the dangling symlink's target")
+			}
+		})
+	}
+}
