@@ -12,11 +12,14 @@
 // Every document gets a strong ETag, the SHA-256 of its bytes (for a
 // snapshot file the sha256 its manifest lists), and If-None-Match answers
 // 304. A client that accepts gzip gets the document gzipped, with its own
-// ETag ("<sha256>-gzip") and Vary: Accept-Encoding.
+// ETag ("<sha256>-gzip") and Vary: Accept-Encoding. Snapshot documents
+// never change, so once read they are served from a bounded cache (bytes,
+// hash and gzip form); latest.json is read from the store every time.
 package serve
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -57,12 +60,22 @@ type Options struct {
 	LatestCacheControl string
 	// Logf, when set, receives store errors (never the request's data).
 	Logf func(format string, args ...any)
+	// CacheBytes bounds the memory kept of snapshot documents already
+	// served (their bytes, sha256 and gzip form); 0 is DefaultCacheBytes,
+	// negative turns the cache off. Snapshot documents never change
+	// (SPEC 3.1), so a cached one is never stale; latest.json is read
+	// from the store on every request.
+	CacheBytes int
 }
+
+// DefaultCacheBytes is the default bound of the document cache.
+const DefaultCacheBytes = 64 << 20
 
 type handler struct {
 	store  Store
 	latest string
 	logf   func(format string, args ...any)
+	cache  *docCache
 }
 
 // Handler serves store and the viewer.
@@ -73,6 +86,9 @@ func Handler(store Store, opt Options) http.Handler {
 	}
 	if h.logf == nil {
 		h.logf = func(string, ...any) {}
+	}
+	if opt.CacheBytes >= 0 {
+		h.cache = newDocCache(cmp.Or(opt.CacheBytes, DefaultCacheBytes))
 	}
 	return h
 }
@@ -89,7 +105,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/latest.json":
 		data, _, err := h.store.ReadLatest(r.Context())
-		h.document(w, r, data, err, h.latest)
+		h.document(w, r, newDoc(data), err, h.latest)
 		return
 	case strings.HasPrefix(p, "/snapshots/"):
 		m := snapshotPath.FindStringSubmatch(p)
@@ -99,8 +115,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if _, err := schema.KindOf(m[2]); err != nil {
 			break
 		}
-		data, err := h.store.ReadObject(r.Context(), "snapshots/"+m[1]+"/"+m[2])
-		h.document(w, r, data, err, SnapshotCacheControl)
+		key := "snapshots/" + m[1] + "/" + m[2]
+		d := h.cache.get(key)
+		var err error
+		if d == nil {
+			var data []byte
+			data, err = h.store.ReadObject(r.Context(), key)
+			if err == nil {
+				d = h.cache.put(key, newDoc(data))
+			}
+		}
+		h.document(w, r, d, err, SnapshotCacheControl)
 		return
 	default:
 		if a, ok := viewerAssets[p]; ok {
@@ -110,7 +135,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hdr.Set("Content-Security-Policy", viewerContentSecurityPolicy)
 			hdr.Set("Referrer-Policy", "no-referrer")
 			hdr.Set("X-Content-Type-Options", "nosniff")
-			h.content(w, r, a.data, a.sum)
+			h.content(w, r, a.doc)
 			return
 		}
 	}
@@ -118,7 +143,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // document answers with one public document, or 404 / 502.
-func (h *handler) document(w http.ResponseWriter, r *http.Request, data []byte, err error, cacheControl string) {
+func (h *handler) document(w http.ResponseWriter, r *http.Request, d *doc, err error, cacheControl string) {
 	if errors.Is(err, fs.ErrNotExist) {
 		http.NotFound(w, r)
 		return
@@ -135,28 +160,95 @@ func (h *handler) document(w http.ResponseWriter, r *http.Request, data []byte, 
 	// Public, read-only data: a frontend in development on another origin
 	// may read it.
 	hdr.Set("Access-Control-Allow-Origin", "*")
-	h.content(w, r, data, sha256.Sum256(data))
+	h.content(w, r, d)
 }
 
-// content writes data with its ETag, gzipped when the client asks for it,
+// content writes d with its ETag, gzipped when the client asks for it,
 // through http.ServeContent (If-None-Match, HEAD, Range).
-func (h *handler) content(w http.ResponseWriter, r *http.Request, data []byte, sum [32]byte) {
+func (h *handler) content(w http.ResponseWriter, r *http.Request, d *doc) {
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept-Encoding")
-	tag := hex.EncodeToString(sum[:])
+	data := d.data
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		hdr.Set("Content-Encoding", "gzip")
-		hdr.Set("ETag", `"`+tag+`-gzip"`)
+		hdr.Set("ETag", `"`+d.tag+`-gzip"`)
 		if notModified(r, hdr.Get("ETag")) {
 			// Answer without compressing; ServeContent writes the 304.
 			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(nil))
 			return
 		}
-		data = gzipped(data)
+		data = d.gzipped()
 	} else {
-		hdr.Set("ETag", `"`+tag+`"`)
+		hdr.Set("ETag", `"`+d.tag+`"`)
 	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// doc is one document as served: its bytes, the hex sha256 that is its
+// ETag, and its gzip form, made on first use.
+type doc struct {
+	data []byte
+	tag  string
+	once sync.Once
+	gz   []byte
+}
+
+func newDoc(data []byte) *doc {
+	sum := sha256.Sum256(data)
+	return &doc{data: data, tag: hex.EncodeToString(sum[:])}
+}
+
+func (d *doc) gzipped() []byte {
+	d.once.Do(func() { d.gz = gzipped(d.data) })
+	return d.gz
+}
+
+// size is what d holds in memory, about (the gzip form counted at a
+// third of the bytes before it is made).
+func (d *doc) size() int { return len(d.data) + len(d.data)/3 + 128 }
+
+// docCache keeps snapshot documents by key, at most max bytes of them,
+// evicting the oldest first. A nil *docCache caches nothing.
+type docCache struct {
+	mu    sync.Mutex
+	max   int
+	size  int
+	m     map[string]*doc
+	order []string // keys, oldest first
+}
+
+func newDocCache(max int) *docCache { return &docCache{max: max, m: map[string]*doc{}} }
+
+func (c *docCache) get(key string) *doc {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+// put stores d under key unless another request stored it first, and
+// returns the document to serve.
+func (c *docCache) put(key string, d *doc) *doc {
+	if c == nil || d.size() > c.max {
+		return d
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[key]; ok {
+		return old
+	}
+	for c.size+d.size() > c.max && len(c.order) > 0 {
+		oldest := c.order[0]
+		c.order = c.order[1:]
+		c.size -= c.m[oldest].size()
+		delete(c.m, oldest)
+	}
+	c.m[key] = d
+	c.order = append(c.order, key)
+	c.size += d.size()
+	return d
 }
 
 // notModified reports whether If-None-Match names etag (weak comparison,

@@ -289,3 +289,55 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Error("still accepting after shutdown")
 	}
 }
+
+// TestDocumentCache: a snapshot document once served comes from memory
+// (snapshot files never change), within the cache's bound; latest.json is
+// always read from the store; with the cache off every request reads.
+func TestDocumentCache(t *testing.T) {
+	dir, id := goldenPublic(t)
+	cycles := "/snapshots/" + id + "/cycles.json"
+	for _, c := range []struct {
+		name       string
+		cacheBytes int
+		cached     bool
+	}{{"default", 0, true}, {"off", -1, false}, {"too small for the file", 64, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			d := t.TempDir()
+			must(t, os.CopyFS(d, os.DirFS(dir)))
+			h := serve.Handler(localdir.Open(d), serve.Options{CacheBytes: c.cacheBytes})
+			first := body(t, get(t, h, "GET", cycles, nil))
+			gz := get(t, h, "GET", cycles, map[string]string{"Accept-Encoding": "gzip"})
+			must(t, os.Remove(filepath.Join(d, "snapshots", id, "cycles.json")))
+			res := get(t, h, "GET", cycles, nil)
+			if c.cached {
+				if res.StatusCode != 200 || !bytes.Equal(body(t, res), first) {
+					t.Errorf("cached document: %d", res.StatusCode)
+				}
+				if again := get(t, h, "GET", cycles, map[string]string{"Accept-Encoding": "gzip"}); !bytes.Equal(body(t, again), body(t, gz)) {
+					t.Error("cached gzip form differs")
+				}
+			} else if res.StatusCode != http.StatusNotFound {
+				t.Errorf("uncached document read from memory: %d", res.StatusCode)
+			}
+			_ = body(t, get(t, h, "GET", "/latest.json", nil))
+			next := `{"snapshotId":"20990101T000000Z-0123456789ab","path":"snapshots/20990101T000000Z-0123456789ab/"}` + "\n"
+			must(t, os.WriteFile(filepath.Join(d, "latest.json"), []byte(next), 0o644))
+			if b := body(t, get(t, h, "GET", "/latest.json", nil)); string(b) != next {
+				t.Errorf("latest.json not re-read: %q", b)
+			}
+		})
+	}
+	// Many documents through a small cache: every body still right.
+	h := serve.Handler(localdir.Open(dir), serve.Options{CacheBytes: 4 << 10})
+	var m manifest
+	mb, _ := os.ReadFile(filepath.Join(dir, "snapshots", id, "manifest.json"))
+	must(t, json.Unmarshal(mb, &m))
+	for range 2 {
+		for _, f := range m.Files {
+			res := get(t, h, "GET", "/snapshots/"+id+"/"+f.Path, nil)
+			if got := res.Header.Get("ETag"); res.StatusCode != 200 || got != `"`+f.SHA256+`"` {
+				t.Fatalf("%s through a small cache: %d, ETag %s", f.Path, res.StatusCode, got)
+			}
+		}
+	}
+}

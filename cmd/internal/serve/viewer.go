@@ -1,9 +1,6 @@
 package serve
 
-import (
-	"crypto/sha256"
-	"embed"
-)
+import "embed"
 
 // The viewer: one page, plain HTML, CSS and JavaScript, embedded in the
 // binary (no build step, no CDN, no request to anywhere but this server:
@@ -14,8 +11,7 @@ var viewerFiles embed.FS
 
 type asset struct {
 	contentType string
-	data        []byte
-	sum         [32]byte
+	doc         *doc
 }
 
 // viewerAssets maps a request path to a viewer file.
@@ -30,7 +26,7 @@ var viewerAssets = func() map[string]asset {
 		if err != nil {
 			panic("serve: viewer file missing from the binary: " + f.file) // caught by every test
 		}
-		m[path] = asset{contentType: f.ctype, data: b, sum: sha256.Sum256(b)}
+		m[path] = asset{contentType: f.ctype, doc: newDoc(b)}
 	}
 	return m
 }()
