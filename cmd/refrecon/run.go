@@ -215,46 +215,78 @@ func newReferralSource(cfg *config) (reconcile.ReferralSource, error) {
 	}
 }
 
-// newWarehouse checks WAREHOUSE and returns how the run opens it (nil for
-// none). A SQLite file is created only when the run opens it; a BigQuery
-// client is opened here, once (that makes no request but checks the
-// project, dataset, endpoint and credentials, so a bad one is a
-// configuration error before any input is read), and handed to the run;
-// p's cleanup closes it when the run never took it.
-func newWarehouse(ctx context.Context, cfg *config, p *plan) (func(ctx context.Context) (reconcile.Warehouse, error), error) {
+// warehouseTarget is what WAREHOUSE names: a SQLite file, a BigQuery
+// dataset, or, both zero, none.
+type warehouseTarget struct {
+	sqlitePath string
+	bigquery   *bigquery.Config
+}
+
+// parseWarehouse checks WAREHOUSE (with BIGQUERY_LOCATION and
+// BIGQUERY_ENDPOINT for a dataset) and says what it names. It opens
+// nothing.
+func parseWarehouse(cfg *config) (warehouseTarget, error) {
 	kind, arg, _ := strings.Cut(cfg.Warehouse, ":")
 	switch {
 	case cfg.Warehouse == "none":
-		return nil, nil
+		return warehouseTarget{}, nil
 	case kind == "sqlite" && arg != "":
-		return func(context.Context) (reconcile.Warehouse, error) { return sqlitewh.Open(arg) }, nil
+		return warehouseTarget{sqlitePath: arg}, nil
 	case kind == "bigquery":
 		project, dataset, ok := strings.Cut(arg, ".")
 		if !ok || project == "" || dataset == "" || strings.Contains(dataset, ".") {
-			return nil, fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse)
+			return warehouseTarget{}, fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse)
 		}
 		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLocation, Endpoint: cfg.BigQueryEndpoint}
 		testRetryOverride.apply(&bqCfg.Retry, nil)
-		w, err := bigquery.Open(ctx, bqCfg)
-		if err != nil {
-			return nil, fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err)
-		}
-		p.cleanup = append(p.cleanup, func() {
-			if w != nil {
-				_ = w.Close()
-			}
-		})
-		return func(context.Context) (reconcile.Warehouse, error) {
-			if w == nil {
-				return nil, errors.New("the BigQuery warehouse was opened twice")
-			}
-			taken := w
-			w = nil // the run closes it
-			return taken, nil
-		}, nil
+		return warehouseTarget{bigquery: &bqCfg}, nil
 	default:
-		return nil, fmt.Errorf("WAREHOUSE %q: want sqlite:PATH, bigquery:PROJECT.DATASET or none", cfg.Warehouse)
+		return warehouseTarget{}, fmt.Errorf("WAREHOUSE %q: want sqlite:PATH, bigquery:PROJECT.DATASET or none", cfg.Warehouse)
 	}
+}
+
+// openBigQuery opens the BigQuery warehouse t names. That makes no request
+// but checks the project, dataset, endpoint and credentials, so a bad one
+// is a configuration error before any input is read.
+func (t warehouseTarget) openBigQuery(ctx context.Context, cfg *config) (*bigquery.Warehouse, error) {
+	w, err := bigquery.Open(ctx, *t.bigquery)
+	if err != nil {
+		return nil, fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err)
+	}
+	return w, nil
+}
+
+// newWarehouse checks WAREHOUSE and returns how the run opens it (nil for
+// none). A SQLite file is created only when the run opens it; a BigQuery
+// client is opened here, once, and handed to the run; p's cleanup closes
+// it when the run never took it.
+func newWarehouse(ctx context.Context, cfg *config, p *plan) (func(ctx context.Context) (reconcile.Warehouse, error), error) {
+	t, err := parseWarehouse(cfg)
+	switch {
+	case err != nil:
+		return nil, err
+	case t.sqlitePath != "":
+		return func(context.Context) (reconcile.Warehouse, error) { return sqlitewh.Open(t.sqlitePath) }, nil
+	case t.bigquery == nil:
+		return nil, nil
+	}
+	w, err := t.openBigQuery(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.cleanup = append(p.cleanup, func() {
+		if w != nil {
+			_ = w.Close()
+		}
+	})
+	return func(context.Context) (reconcile.Warehouse, error) {
+		if w == nil {
+			return nil, errors.New("the BigQuery warehouse was opened twice")
+		}
+		taken := w
+		w = nil // the run closes it
+		return taken, nil
+	}, nil
 }
 
 // startCPUProfile starts a pprof CPU profile of the run into path

@@ -17,7 +17,6 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/cmd/internal/settle"
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
@@ -148,25 +147,21 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 		closeAll()
 		return nil, nil, asConfigError(err)
 	}
-	whKind, whArg, _ := strings.Cut(cfg.Warehouse, ":")
+	wt, err := parseWarehouse(cfg)
 	switch {
-	case whKind == "sqlite" && whArg != "":
-		w, err := sqlitewh.Open(whArg)
+	case err != nil:
+		return fails(err)
+	case wt.sqlitePath != "":
+		w, err := sqlitewh.Open(wt.sqlitePath)
 		if err != nil {
 			return fails(fmt.Errorf("WAREHOUSE %q: %w", cfg.Warehouse, err))
 		}
 		closers = append(closers, w.Close)
 		sc.Warehouse = w
-	case whKind == "bigquery":
-		project, dataset, ok := strings.Cut(whArg, ".")
-		if !ok || project == "" || dataset == "" {
-			return fails(fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse))
-		}
-		bqCfg := bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLocation, Endpoint: cfg.BigQueryEndpoint}
-		testRetryOverride.apply(&bqCfg.Retry, nil)
-		w, err := bigquery.Open(ctx, bqCfg)
+	case wt.bigquery != nil:
+		w, err := wt.openBigQuery(ctx, cfg)
 		if err != nil {
-			return fails(fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err))
+			return fails(err)
 		}
 		closers = append(closers, w.Close)
 		sc.Warehouse = w
