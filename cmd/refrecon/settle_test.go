@@ -43,6 +43,13 @@ type settleWorld struct {
 
 func newSettleWorld(t *testing.T, viaD1 bool) *settleWorld {
 	t.Helper()
+	return newSettleWorldWith(t, viaD1, nil)
+}
+
+// newSettleWorldWith is newSettleWorld with extra Stripe objects (NDJSON)
+// served beside the fixture's, and options of the D1 fake.
+func newSettleWorldWith(t *testing.T, viaD1 bool, extraStripe []byte, d1opts ...d1fake.Option) *settleWorld {
+	t.Helper()
 	w := &settleWorld{dirs: newDirs(t)}
 	w.dbPath = filepath.Join(w.dirs.Root, "referrals.sqlite")
 	if err := os.WriteFile(w.dbPath, fixtures.ReferralsSQLite, 0o600); err != nil {
@@ -56,10 +63,10 @@ func newSettleWorld(t *testing.T, viaD1 bool) *settleWorld {
 		t.Fatal(err)
 	}
 	db.Close()
-	w.stripe = stripefake.New(t, settleReadKey, fixtures.StripeNDJSON)
+	w.stripe = stripefake.New(t, settleReadKey, append(append([]byte(nil), fixtures.StripeNDJSON...), extraStripe...))
 	w.stripe.WriteKey = settleWriteKey
 	if viaD1 {
-		w.d1 = d1fake.NewServer(t, w.dbPath, d1fake.WithWriteToken(settleD1Write))
+		w.d1 = d1fake.NewServer(t, w.dbPath, append(d1opts, d1fake.WithWriteToken(settleD1Write))...)
 	}
 	rep := mustRun(t, w.env(fixtureAsOf, false))
 	w.snapshot = rep.SnapshotID
