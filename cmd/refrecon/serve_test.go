@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
@@ -62,5 +67,44 @@ func TestDisplayURL(t *testing.T) {
 		if got := displayURL(a); got != want {
 			t.Errorf("displayURL(%s) = %s, want %s", addr, got, want)
 		}
+	}
+}
+
+// TestServeExitsZeroOnSIGTERM: the real binary, sent SIGTERM while
+// serving, stops and exits 0 (SPEC 4).
+func TestServeExitsZeroOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "refrecon")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	d := newDirs(t)
+	env := d.env(fixtureAsOf, "WAREHOUSE", "none")
+	mustRun(t, env)
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PUBLIC_DIR=" + d.Public}
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatalf("no address printed: %v; stderr %s", err, stderr.String())
+	}
+	url := strings.Fields(line[strings.Index(line, "http://"):])[0]
+	res, err := http.Get(url + "latest.json")
+	must(t, err)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("latest.json: %d", res.StatusCode)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v, want exit 0; stderr %s", err, stderr.String())
 	}
 }

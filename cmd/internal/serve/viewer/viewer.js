@@ -140,11 +140,11 @@
       st.textContent = c.status;
       cell(tr, "").appendChild(st);
       cell(tr, c.rules.awardModel + (c.rules.scoreBy ? " by " + c.rules.scoreBy : ""));
-      cell(tr, c.rules.startTime + " – " + c.rules.endTime);
+      cell(tr, c.rules.startTime.slice(0, 10) + " – " + c.rules.endTime.slice(0, 10)).title = c.rules.startTime + " – " + c.rules.endTime + " (both inclusive)";
       cell(tr, formatMoney(c.rules.awardPool), "num");
       cell(tr, formatMoney(c.totals.awarded), "num");
       cell(tr, formatMoney(c.awardPoolRemaining), "num");
-      cell(tr, c.isFinal ? "yes" : "no (settles " + c.settlesAt + ")");
+      cell(tr, c.isFinal ? "yes" : "no").title = "settles " + c.settlesAt;
       tr.addEventListener("click", () => selectCycle(c.id, 1).catch((e) => showError(e.message)));
       body.appendChild(tr);
     }
