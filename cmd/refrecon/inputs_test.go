@@ -5,6 +5,7 @@ package main
 // prefixed inp*.
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/sinks/public/schema"
+	"github.com/rs/zerolog"
+	"github.com/sethvargo/go-envconfig"
 )
 
 // inpFIFO makes a named pipe that nobody writes to: an ordinary open of it
@@ -220,4 +224,21 @@ func TestURLVariablesNeverShowTheirSecrets(t *testing.T) {
 			})
 		}
 	}
+}
+
+// inpMustRun runs the job in process and fails the test when the run fails.
+// Unlike mustRun it does not validate every retained snapshot afterwards:
+// the tests that use it damage old snapshots on purpose.
+func inpMustRun(t *testing.T, env map[string]string) *reconcile.Report {
+	t.Helper()
+	cfg, err := loadConfig(t.Context(), envconfig.MapLookuper(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	rep, err := runOnce(t.Context(), cfg, zerolog.New(zerolog.SyncWriter(&logs)))
+	if err != nil {
+		t.Fatalf("run with %v: %v\nlogs:\n%s", env, err, logs.String())
+	}
+	return rep
 }

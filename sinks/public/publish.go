@@ -260,7 +260,7 @@ func (p *Publisher) writeObjects(ctx context.Context, w SnapshotWriter, info pip
 					data := j.buf.Bytes()
 					sum := sha256.Sum256(data)
 					size := int64(len(data))
-					if prev.has(j.rel, sum, size) && w.Reuse(ctx, j.rel, prev.id, size) {
+					if prev.has(j.rel, sum, size) && w.Reuse(ctx, j.rel, prev.id, size, sum) {
 						linked[k]++
 					} else if err := w.Put(ctx, j.rel, data); err != nil {
 						cancel(fmt.Errorf("%s: %w", j.rel, err))

@@ -2,6 +2,7 @@ package public
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -69,11 +70,16 @@ type SnapshotWriter interface {
 
 	// Reuse stores at rel the object at the same rel of snapshot from,
 	// whose manifest says it has the bytes this snapshot needs (size bytes
-	// long), without sending them again: a hard link, a server-side copy.
-	// It reports false when it did not (unsupported, a size that does not
-	// match, a failure): the caller then Puts the bytes. Reuse never
-	// leaves a partial object behind when it reports false.
-	Reuse(ctx context.Context, rel, from string, size int64) bool
+	// long, sha256 sum), without sending them again: a hard link, a
+	// server-side copy. It must verify that the object it reuses has those
+	// bytes (their sha256, not only their size): a published file may have
+	// been truncated, replaced or deleted by hand since its manifest was
+	// written, and a damaged file must never be carried into a new
+	// snapshot. It reports false when it did not reuse (unsupported, an
+	// object that does not match, a failure): the caller then Puts the
+	// bytes. Reuse never leaves a partial object behind when it reports
+	// false.
+	Reuse(ctx context.Context, rel, from string, size int64, sum [sha256.Size]byte) bool
 
 	// Flush makes every object stored so far durable.
 	Flush(ctx context.Context) error

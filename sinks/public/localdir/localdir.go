@@ -27,15 +27,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/refrecon/refrecon/sinks/public"
 )
@@ -202,10 +205,12 @@ func (s *snapshot) Put(_ context.Context, rel string, data []byte) error {
 	return nil
 }
 
-// Reuse hard-links the previous snapshot's file, when its size on disk is
-// the manifest's (a snapshot is never changed once published, so the
-// manifest's sha256 is the file's).
-func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64) bool {
+// Reuse hard-links the previous snapshot's file when it still has the
+// manifest's bytes: its size on disk first, then, through the new link
+// (the same inode, so what is checked is what the snapshot holds), its
+// sha256. A file truncated, edited or replaced by hand since it was
+// published is not linked: the caller writes it anew.
+func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64, sum [sha256.Size]byte) bool {
 	if s.tmp == "" || s.failures >= maxLinkFailures || !public.CleanKey(rel) || from == "" || strings.ContainsAny(from, `/\`) {
 		return false
 	}
@@ -217,12 +222,36 @@ func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64) bool {
 	if s.mkdirs(rel) != nil {
 		return false
 	}
-	if err := s.link(src, filepath.Join(s.tmp, filepath.FromSlash(rel))); err != nil {
+	dst := filepath.Join(s.tmp, filepath.FromSlash(rel))
+	if err := s.link(src, dst); err != nil {
 		s.failures++
+		return false
+	}
+	if !hasContent(dst, size, sum) {
+		_ = os.Remove(dst)
 		return false
 	}
 	s.written[rel] = size
 	return true
+}
+
+// hasContent reports whether the regular file at path (not followed if a
+// symlink) is size bytes long with the given sha256.
+func hasContent(path string, size int64, sum [sha256.Size]byte) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return false
+	}
+	h := sha256.New()
+	if n, err := io.Copy(h, f); err != nil || n != size {
+		return false
+	}
+	return [sha256.Size]byte(h.Sum(nil)) == sum
 }
 
 func (s *snapshot) Flush(context.Context) error {
@@ -317,9 +346,11 @@ func (s *snapshot) Abort(context.Context) error {
 }
 
 // install moves the finished tmp directory to final. When final exists (the
-// same run published again) with the same manifest, the files are the same:
-// it is kept as it is, so readers following latest.json never miss it.
-// Otherwise the old directory is moved aside and replaced.
+// same run published again) with the same manifest and every file of tmp
+// is in final with the same bytes, final is kept as it is, so readers
+// following latest.json never miss it. Otherwise (another manifest, or a
+// published file truncated, edited or deleted by hand) the old directory is
+// moved aside and replaced: a re-run repairs a damaged snapshot.
 func install(tmp, final string) error {
 	if _, err := os.Lstat(final); errors.Is(err, os.ErrNotExist) {
 		return os.Rename(tmp, final)
@@ -328,7 +359,7 @@ func install(tmp, final string) error {
 	if err != nil {
 		return err
 	}
-	if old, err := os.ReadFile(filepath.Join(final, public.ManifestName)); err == nil && bytes.Equal(old, manifest) {
+	if old, err := os.ReadFile(filepath.Join(final, public.ManifestName)); err == nil && bytes.Equal(old, manifest) && sameTree(tmp, final) {
 		return os.RemoveAll(tmp)
 	}
 	aside := tmp + "-replaced" // a .tmp- name: removed by the next NewSnapshot if we crash
@@ -341,6 +372,52 @@ func install(tmp, final string) error {
 	}
 	return os.RemoveAll(aside)
 }
+
+// sameTree reports whether every regular file under tmp is in final with
+// the same bytes. A file tmp hard-linked from final (Reuse verified its
+// sha256) is the same inode and costs a stat; any other is compared byte
+// for byte.
+func sameTree(tmp, final string) bool {
+	err := filepath.WalkDir(tmp, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(tmp, p)
+		if err != nil {
+			return err
+		}
+		q := filepath.Join(final, rel)
+		a, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		b, err := os.Lstat(q)
+		if err != nil {
+			return err
+		}
+		if !b.Mode().IsRegular() || a.Size() != b.Size() {
+			return errDiffers
+		}
+		if os.SameFile(a, b) {
+			return nil
+		}
+		x, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		y, err := os.ReadFile(q)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(x, y) {
+			return errDiffers
+		}
+		return nil
+	})
+	return err == nil
+}
+
+var errDiffers = errors.New("differs")
 
 // removeStale removes the temporary files and directories in dir that
 // crashed publishes left behind.

@@ -9,6 +9,7 @@ package publictest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -275,7 +276,7 @@ func testReuse(t *testing.T, s public.Storage) {
 	}
 	want := map[string][]byte{}
 	for _, k := range []string{"referrers/a.json", "cycles/c-1/leaderboard/2.json", "referrers/empty.json"} {
-		if !w.Reuse(ctx, k, idA, int64(len(objects[k]))) {
+		if !w.Reuse(ctx, k, idA, int64(len(objects[k])), sha256.Sum256(objects[k])) {
 			t.Logf("Reuse %s: not reused (the driver may decline)", k)
 			if err := w.Put(ctx, k, objects[k]); err != nil {
 				t.Fatal(err)
@@ -283,10 +284,18 @@ func testReuse(t *testing.T, s public.Storage) {
 		}
 		want[k] = objects[k]
 	}
-	if w.Reuse(ctx, "referrers/B.json", idA, int64(len(objects["referrers/B.json"]))+1) {
+	b := objects["referrers/B.json"]
+	if w.Reuse(ctx, "referrers/B.json", idA, int64(len(b))+1, sha256.Sum256(b)) {
 		t.Error("Reuse with a size the previous object does not have succeeded")
 	}
-	if w.Reuse(ctx, "referrers/missing.json", idA, 3) {
+	// The same size but other bytes: the previous object was damaged (or
+	// replaced) since its manifest was written. Reuse must check the
+	// content, not only the size.
+	other := bytes.Repeat([]byte("x"), len(b))
+	if w.Reuse(ctx, "referrers/B.json", idA, int64(len(b)), sha256.Sum256(other)) {
+		t.Error("Reuse of an object whose bytes do not have the given sha256 succeeded")
+	}
+	if w.Reuse(ctx, "referrers/missing.json", idA, 3, sha256.Sum256([]byte("abc"))) {
 		t.Error("Reuse of an object the previous snapshot does not have succeeded")
 	}
 	want["referrers/B.json"] = []byte("new bytes\n")
