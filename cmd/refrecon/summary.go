@@ -9,10 +9,13 @@ import (
 
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/csvreport"
 )
 
 // writeSummary prints the table a person reads after a run: per cycle its
-// status, ranked referrers, conversions, revenue, pool and what was awarded.
+// status, ranked referrers, conversions, revenue, pool and what was awarded,
+// then the number of clawback candidates (SPEC 2.7; a count only, the rows
+// are in the private outputs).
 func writeSummary(w io.Writer, rep *reconcile.Report) {
 	fmt.Fprintf(w, "snapshot %s (%s referrals, %s invoices)\n", rep.SnapshotID,
 		strconv.FormatInt(rep.Counts.Referrals, 10), strconv.FormatInt(rep.Counts.Invoices, 10))
@@ -31,6 +34,14 @@ func writeSummary(w io.Writer, rep *reconcile.Report) {
 			formatMoney(cur, c.Totals.Awarded), formatMoney(cur, c.AwardPoolRemaining))
 	}
 	tw.Flush()
+	claw := 0
+	for i := range rep.Result.Decisions {
+		if rep.Result.Decisions[i].Clawback {
+			claw++
+		}
+	}
+	fmt.Fprintf(w, "clawback candidates: %d (rewarded referral rows that convert in no cycle any more; listed in %s)\n",
+		claw, csvreport.ClawbackFile)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

@@ -10,6 +10,9 @@
 --   award_totals_by_cycle         per cycle of the latest run: pool, awarded,
 --                                 remaining, and whether the leaderboard's
 --                                 awards add up to the cycle's total
+--   latest_clawback_candidates    referral rows of the latest run already
+--                                 rewarded that convert in no cycle any more
+--                                 (SPEC 2.7), for finance to review
 --   settlement_state              the settlement ledger (settlements, written
 --                                 only by refrecon settle apply): each entry's
 --                                 latest row, i.e. its current state
@@ -117,6 +120,13 @@ SELECT
   IFNULL(a.award_sum, 0) = c.awarded AS reconciles
 FROM `${PROJECT}.${DATASET}.latest_cycle_summaries` AS c
 LEFT JOIN awards AS a USING (cycle_id);
+
+CREATE OR REPLACE VIEW `${PROJECT}.${DATASET}.latest_clawback_candidates`
+OPTIONS (description = "refrecon: referral rows of the latest run already rewarded that convert in no cycle any more (contains email addresses)")
+AS
+SELECT snapshot_id, snapshot_date, referee_email, canonical_email, refcode, referred_at_raw, selected_plan, reason
+FROM `${PROJECT}.${DATASET}.latest_referral_decisions`
+WHERE clawback;
 
 CREATE OR REPLACE VIEW `${PROJECT}.${DATASET}.settlement_state`
 OPTIONS (description = "refrecon: each settlement ledger entry's current state (its row with the greatest seq; contains email addresses)")

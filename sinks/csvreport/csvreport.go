@@ -6,7 +6,8 @@
 //   - "referrer": one per users refcode, ranked referrers in rank order, then
 //     unranked ones (rank empty) in refcode order, with the referrer's email;
 //   - "event": one per revenue event, in accounting order (seq 1-based): the
-//     accounting trail, with the referee's email;
+//     accounting trail, with the referee's email and how the net came about
+//     (SPEC 2.2): net = max(0, gross - refunds - credit_notes - disputes);
 //   - "total": one line of control totals: referrals, conversions, pending
 //     conversions, revenue, pending revenue, ranked and qualified referrers,
 //     pool, awarded (in the award columns) and pool remaining.
@@ -27,6 +28,13 @@
 // as text instead of evaluating it. Programs reading the CSV should strip one
 // leading apostrophe from those columns when the next character is one of
 // those.
+//
+// Beside the cycle reports, PRIVATE_DIR/clawback_candidates.csv lists the run's
+// clawback candidates (SPEC 2.7: referral rows already rewarded that convert
+// in no cycle any more), one line each with ClawbackHeader's columns, in the
+// pipeline's decision order; it is rewritten by every run, with only its
+// header when there is none. A candidate belongs to no cycle, so it is not a
+// line of a cycle report.
 //
 // Each file is written to a temporary file in the same directory, flushed,
 // and renamed over the previous report, so a reader never sees half a file.
@@ -80,6 +88,14 @@ const (
 	colInvoiceID
 	colCustomerID
 	colRefereeEmail
+	colGrossMinor
+	colGross
+	colRefundsMinor
+	colRefunds
+	colCreditNotesMinor
+	colCreditNotes
+	colDisputesMinor
+	colDisputes
 	colNetMinor
 	colNet
 	colPending
@@ -127,6 +143,14 @@ var Header = []string{
 	colInvoiceID:               "invoice_id",
 	colCustomerID:              "customer_id",
 	colRefereeEmail:            "referee_email",
+	colGrossMinor:              "gross_minor",
+	colGross:                   "gross",
+	colRefundsMinor:            "refunds_minor",
+	colRefunds:                 "refunds",
+	colCreditNotesMinor:        "credit_notes_minor",
+	colCreditNotes:             "credit_notes",
+	colDisputesMinor:           "disputes_minor",
+	colDisputes:                "disputes",
 	colNetMinor:                "net_minor",
 	colNet:                     "net",
 	colPending:                 "pending",
@@ -189,6 +213,9 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 			return fmt.Errorf("cycle %s: %w", cr.Cycle.ID, err)
 		}
 	}
+	if err := w.writeClawbacks(ctx, info, res); err != nil {
+		return fmt.Errorf("%s: %w", ClawbackFile, err)
+	}
 	return syncDir(w.dir)
 }
 
@@ -209,11 +236,51 @@ func removeStale(dir string) error {
 	return nil
 }
 
-func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipeline.CycleResult, emails map[string]string) (err error) {
+func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipeline.CycleResult, emails map[string]string) error {
+	return w.writeFile(cr.Cycle.ID, func(cw *csv.Writer) error { return writeRows(ctx, cw, info, cr, emails) })
+}
+
+// ClawbackFile is the name of the clawback candidates report in PRIVATE_DIR.
+// The "_" keeps it apart from every cycle report: cycle ids never have one.
+const ClawbackFile = "clawback_candidates.csv"
+
+// ClawbackHeader is the header row of ClawbackFile.
+var ClawbackHeader = []string{"snapshot_id", "referee_email", "canonical_email", "refcode", "referred_at", "selected_plan", "reason"}
+
+// writeClawbacks writes ClawbackFile.
+func (w *Writer) writeClawbacks(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) error {
+	return w.writeFile(strings.TrimSuffix(ClawbackFile, ".csv"), func(cw *csv.Writer) error {
+		if err := cw.Write(ClawbackHeader); err != nil {
+			return err
+		}
+		for i := range res.Decisions {
+			d := &res.Decisions[i]
+			if !d.Clawback {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			at := ""
+			if d.ReferredAt != 0 {
+				at = time.Unix(d.ReferredAt, 0).UTC().Format(time.RFC3339)
+			}
+			rec := []string{info.SnapshotID, safeText(d.Row.Email), safeText(d.CanonicalEmail), safeText(d.Row.Refcode), at,
+				safeText(d.Row.SelectedPlan), d.Reason}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeFile writes PRIVATE_DIR/<name>.csv with fill, atomically.
+func (w *Writer) writeFile(name string, fill func(*csv.Writer) error) (err error) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:]) // never fails (crypto/rand panics instead)
-	final := filepath.Join(w.dir, cr.Cycle.ID+".csv")
-	tmp := filepath.Join(w.dir, "."+cr.Cycle.ID+tmpMarker+hex.EncodeToString(rnd[:]))
+	final := filepath.Join(w.dir, name+".csv")
+	tmp := filepath.Join(w.dir, "."+name+tmpMarker+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
@@ -226,7 +293,7 @@ func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipel
 	}()
 	bw := bufio.NewWriterSize(f, 256<<10)
 	cw := csv.NewWriter(bw)
-	if err := writeRows(ctx, cw, info, cr, emails); err != nil {
+	if err := fill(cw); err != nil {
 		return err
 	}
 	cw.Flush()
@@ -314,6 +381,10 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 		rec[colCustomerID] = safeText(ev.CustomerID)
 		rec[colRefcode] = safeText(ev.Refcode)
 		rec[colRefereeEmail] = safeText(ev.RefereeEmail)
+		money(colGrossMinor, ev.Gross)
+		money(colRefundsMinor, ev.Refunded)
+		money(colCreditNotesMinor, ev.Credited)
+		money(colDisputesMinor, ev.Disputed)
 		money(colNetMinor, ev.Net)
 		rec[colPending] = strconv.FormatBool(ev.Pending)
 		money(colAccumulatedRevenueMinor, ev.AccumulatedRevenue)

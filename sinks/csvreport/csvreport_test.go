@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,7 +37,8 @@ func testResult() *pipeline.Result {
 		Unranked: []pipeline.Entry{{Refcode: "zed"}, {Refcode: "carol"}},
 		Events: []pipeline.AccountingLine{
 			{InvoiceID: "in_1", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "+bob@example.com", PaidAt: 1772755200, Net: 12_000, AccumulatedRevenue: 12_000},
-			{InvoiceID: "in_2", CustomerID: "cus_2", Refcode: "alice", RefereeEmail: "dan@example.com", PaidAt: 1772755300, Net: 340, AccumulatedRevenue: 12_340},
+			{InvoiceID: "in_2", CustomerID: "cus_2", Refcode: "alice", RefereeEmail: "dan@example.com", PaidAt: 1772755300,
+				Gross: 2000, Refunded: 1000, Credited: 500, Disputed: 160, Net: 340, AccumulatedRevenue: 12_340},
 			{InvoiceID: "in_3", CustomerID: "cus_3", Refcode: "=HYPERLINK(\"http://evil\")", RefereeEmail: "eve@example.com", PaidAt: 1772755400, Net: 5, Pending: true, AccumulatedRevenue: 5},
 		},
 	}
@@ -51,6 +53,14 @@ func testResult() *pipeline.Result {
 	bhd := pipeline.CycleResult{Cycle: cycle("cycle-bhd", "bhd", pipeline.PieSplit, 1_234), AwardPoolRemaining: 1_234}
 	return &pipeline.Result{
 		Cycles: []pipeline.CycleResult{usd, jpy, bhd},
+		Decisions: []pipeline.ReferralDecision{
+			{Row: pipeline.ReferralRow{Email: "=kept@example.com", Refcode: "alice", ReferredAt: "2026-03-01 00:00:00", Rewarded: true},
+				CanonicalEmail: "=kept@example.com", ReferredAt: 1772323200, Outcome: pipeline.Valid, Reason: pipeline.ReasonDisputed, Clawback: true},
+			{Row: pipeline.ReferralRow{Email: "fine@example.com", Refcode: "alice", ReferredAt: "2026-03-01 00:00:00"},
+				CanonicalEmail: "fine@example.com", ReferredAt: 1772323200, Outcome: pipeline.Valid, Reason: pipeline.ReasonNoCustomer},
+			{Row: pipeline.ReferralRow{Email: "gone@example.com", Refcode: "zed", ReferredAt: "2026-02-01 00:00:00", SelectedPlan: "pro", Rewarded: true},
+				CanonicalEmail: "gone@example.com", ReferredAt: 1769904000, Outcome: pipeline.Valid, Reason: pipeline.ReasonNoCustomer, Clawback: true},
+		},
 		Referrers: []pipeline.User{
 			{Email: "alice@example.com", Refcode: "alice"}, {Email: "-mal@example.com", Refcode: "=HYPERLINK(\"http://evil\")"},
 			{Email: "carol@example.com", Refcode: "carol"}, {Email: "zed@example.com", Refcode: "zed"},
@@ -105,8 +115,24 @@ func TestReportRoundTripAndControlTotals(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if !slices.Equal(names, []string{"cycle-bhd.csv", "cycle-jpy.csv", "cycle-usd.csv"}) {
+	if !slices.Equal(names, []string{csvreport.ClawbackFile, "cycle-bhd.csv", "cycle-jpy.csv", "cycle-usd.csv"}) {
 		t.Errorf("files = %v", names)
+	}
+	// Clawback candidates: the flagged rows only, in decision order.
+	f, err := os.Open(filepath.Join(dir, csvreport.ClawbackFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claw, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantClaw := [][]string{csvreport.ClawbackHeader,
+		{info.SnapshotID, "'=kept@example.com", "'=kept@example.com", "alice", "2026-03-01T00:00:00Z", "", "disputed"},
+		{info.SnapshotID, "gone@example.com", "gone@example.com", "zed", "2026-02-01T00:00:00Z", "pro", "no_customer"}}
+	if fmt.Sprint(claw) != fmt.Sprint(wantClaw) {
+		t.Errorf("%s:\n got %q\nwant %q", csvreport.ClawbackFile, claw, wantClaw)
 	}
 
 	lines := read(t, filepath.Join(dir, "cycle-usd.csv"))
@@ -132,6 +158,10 @@ func TestReportRoundTripAndControlTotals(t *testing.T) {
 	mal := lines[1]
 	if mal["refcode"] != `'=HYPERLINK("http://evil")` || mal["referrer_email"] != "'-mal@example.com" || mal["admin_action"] != "Warning" || mal["admin_action_reason"] != "said \"hi\",\nthen left" {
 		t.Errorf("hostile referrer = %q", mal)
+	}
+	if e := lines[5]; e["gross_minor"] != "2000" || e["gross"] != "20.00" || e["refunds_minor"] != "1000" || e["credit_notes_minor"] != "500" ||
+		e["credit_notes"] != "5.00" || e["disputes_minor"] != "160" || e["disputes"] != "1.60" || e["net_minor"] != "340" {
+		t.Errorf("event with refunds, credit notes and disputes = %v", e)
 	}
 	if lines[4]["referee_email"] != "'+bob@example.com" || lines[4]["paid_at"] != "2026-03-06T00:00:00Z" || lines[4]["seq"] != "1" || lines[6]["pending"] != "true" {
 		t.Errorf("events = %v", lines[4:7])

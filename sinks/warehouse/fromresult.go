@@ -31,11 +31,16 @@ func FromResult(info pipeline.RunInfo, res *pipeline.Result, subs []pipeline.Sub
 		SnapshotID: g.id, SnapshotDate: g.date, AsOf: info.AsOf.UTC(),
 		CodeVersion: info.CodeVersion, CycleSetSHA256: info.CycleSetSHA256, InputsSHA256: info.Inputs.SHA256,
 		Users: c.Users, Referrals: c.Referrals, Customers: c.Customers, Subscriptions: c.Subscriptions,
-		Invoices: c.Invoices, Refunds: c.Refunds,
+		Invoices: c.Invoices, Refunds: c.Refunds, Disputes: c.Disputes, CreditNotes: c.CreditNotes,
 		Notes: slices.Clone(info.Notes),
 	}
 	if res != nil {
 		g.run.Cycles = int64(len(res.Cycles))
+		for i := range res.Decisions {
+			if res.Decisions[i].Clawback {
+				g.run.ClawbackCandidates++
+			}
+		}
 	}
 	return Snapshot{
 		Date: g.date,
@@ -126,6 +131,7 @@ func (g *resultRows) accounting(yield func(*PaymentAccounting) bool) {
 				InvoiceID: ev.InvoiceID, CustomerID: ev.CustomerID, Refcode: ev.Refcode, RefereeEmail: ev.RefereeEmail,
 				PaidAt: unixTime(ev.PaidAt), Currency: cur, Net: ev.Net, Pending: ev.Pending,
 				AccumulatedRevenue: ev.AccumulatedRevenue, PoolBefore: ev.PoolBefore, Claim: ev.Claim,
+				Gross: ev.Gross, Refunds: ev.Refunded, CreditNotes: ev.Credited, Disputes: ev.Disputed,
 			}
 			if !yield(&row) {
 				return
@@ -145,7 +151,7 @@ func (g *resultRows) decisions(yield func(*ReferralDecision) bool) {
 		row = ReferralDecision{
 			SnapshotID: g.id, SnapshotDate: g.date, RefereeEmail: d.Row.Email, CanonicalEmail: d.CanonicalEmail,
 			Refcode: d.Row.Refcode, ReferredAtRaw: d.Row.ReferredAt, SelectedPlan: d.Row.SelectedPlan,
-			Rewarded: d.Row.Rewarded, Outcome: string(d.Outcome), Reason: d.Reason,
+			Rewarded: d.Row.Rewarded, Outcome: string(d.Outcome), Reason: d.Reason, Clawback: d.Clawback,
 		}
 		if len(d.Conversions) > 0 {
 			convs = convs[:0]

@@ -74,6 +74,10 @@ type Run struct {
 	Refunds        int64      `bigquery:"refunds" json:"refunds"`
 	Cycles         int64      `bigquery:"cycles" json:"cycles"`
 	Notes          []string   `bigquery:"notes" json:"notes"`
+	Disputes       int64      `bigquery:"disputes" json:"disputes"`
+	CreditNotes    int64      `bigquery:"credit_notes" json:"credit_notes"`
+	// ClawbackCandidates counts the referral_decisions rows with clawback.
+	ClawbackCandidates int64 `bigquery:"clawback_candidates" json:"clawback_candidates"`
 }
 
 // CycleSummary is one row per cycle.
@@ -136,6 +140,8 @@ type ReferralDecision struct {
 	Outcome        string       `bigquery:"outcome" json:"outcome"`
 	Reason         string       `bigquery:"reason" json:"reason"`
 	Conversions    []Conversion `bigquery:"conversions" json:"conversions"`
+	// Clawback: rewarded already, but converts in no cycle any more (SPEC 2.7).
+	Clawback bool `bigquery:"clawback" json:"clawback"`
 }
 
 // Conversion is a referral's conversion in one cycle (a repeated record in
@@ -166,6 +172,12 @@ type PaymentAccounting struct {
 	AccumulatedRevenue int64      `bigquery:"accumulated_revenue" json:"accumulated_revenue"`
 	PoolBefore         int64      `bigquery:"pool_before" json:"pool_before"`
 	Claim              int64      `bigquery:"claim" json:"claim"`
+	// How net came about (SPEC 2.2): net = max(0, gross - refunds -
+	// credit_notes - disputes).
+	Gross       int64 `bigquery:"gross" json:"gross"`
+	Refunds     int64 `bigquery:"refunds" json:"refunds"`
+	CreditNotes int64 `bigquery:"credit_notes" json:"credit_notes"`
+	Disputes    int64 `bigquery:"disputes" json:"disputes"`
 }
 
 // Subscription is one row per Stripe subscription.
