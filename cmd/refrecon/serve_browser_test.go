@@ -207,6 +207,17 @@ func TestViewerInChromium(t *testing.T) {
 		t.Errorf("cycle-1 page 1 shows %q, published %q", rows, want)
 	}
 
+	// A link names a cycle and page (the page keeps it in the URL).
+	if u, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(u, "#cycle=cycle-1&page=1") {
+		t.Errorf("location after choosing cycle-1: %q, %v", u, err)
+	}
+	do(chromedp.Navigate(base+"#cycle=cycle-2&page=3"), chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-state="ready"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#leaderboard[data-cycle="cycle-2"][data-page="3"]`)))
+	if rows, want := strs(shownRefcodes), leaderboardRefcodes(t, fixture.Public, "cycle-2", 3); !slices.Equal(rows, want) {
+		t.Errorf("linked page 3 shows %q, published %q", rows, want)
+	}
+
 	// Look up a referrer, and one that does not exist.
 	do(chromedp.SetValue(chromedp.CSS(`#refcode`), "ALICE2025"), chromedp.Click(chromedp.CSS(`#lookup button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#referrer[data-found="yes"][data-refcode="ALICE2025"]`)))

@@ -148,7 +148,15 @@
       tr.addEventListener("click", () => selectCycle(c.id, 1).catch((e) => showError(e.message)));
       body.appendChild(tr);
     }
-    if (cycles.cycles.length > 0) await selectCycle(cycles.cycles[0].id, 1);
+    // A link may name a cycle and page: #cycle=<id>&page=<n>.
+    const want = new URLSearchParams(location.hash.slice(1));
+    const linked = cycles.cycles.find((c) => c.id === want.get("cycle"));
+    const page = Math.max(1, parseInt(want.get("page") || "1", 10) || 1);
+    if (linked) {
+      await selectCycle(linked.id, page).catch(() => selectCycle(linked.id, 1));
+    } else if (cycles.cycles.length > 0) {
+      await selectCycle(cycles.cycles[0].id, 1);
+    }
     document.body.dataset.state = "ready";
   }
 
@@ -191,6 +199,7 @@
     $("#next").disabled = !pc.hasNext;
     $("#leaderboard").dataset.cycle = id;
     $("#leaderboard").dataset.page = String(pc.page);
+    history.replaceState(null, "", "#cycle=" + encodeURIComponent(id) + "&page=" + pc.page);
     showError("");
   }
 
