@@ -14,6 +14,8 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/settle"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/sinks/csvreport"
+	"github.com/refrecon/refrecon/sinks/bigquery"
+	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sources/referrals"
@@ -38,6 +40,7 @@ type settleWorld struct {
 	dbPath   string
 	stripe   *stripefake.Server
 	d1       *d1fake.Server // nil: sqlite:
+	bq       *bqfake.Server // nil: the SQLite warehouse
 	snapshot string
 }
 
@@ -50,7 +53,11 @@ func newSettleWorld(t *testing.T, viaD1 bool) *settleWorld {
 // served beside the fixture's, and options of the D1 fake.
 func newSettleWorldWith(t *testing.T, viaD1 bool, extraStripe []byte, d1opts ...d1fake.Option) *settleWorld {
 	t.Helper()
-	w := &settleWorld{dirs: newDirs(t)}
+	return newSettleWorldIn(t, &settleWorld{dirs: newDirs(t)}, viaD1, extraStripe, d1opts...)
+}
+
+func newSettleWorldIn(t *testing.T, w *settleWorld, viaD1 bool, extraStripe []byte, d1opts ...d1fake.Option) *settleWorld {
+	t.Helper()
 	w.dbPath = filepath.Join(w.dirs.Root, "referrals.sqlite")
 	if err := os.WriteFile(w.dbPath, fixtures.ReferralsSQLite, 0o600); err != nil {
 		t.Fatal(err)
@@ -89,6 +96,9 @@ func (w *settleWorld) env(asOf string, credit bool, extra ...string) map[string]
 	if credit {
 		e["SETTLE_STRIPE_CREDIT"] = "true"
 	}
+	if w.bq != nil {
+		e["WAREHOUSE"], e["BIGQUERY_ENDPOINT"] = "bigquery:"+bqProject+"."+bqDataset, w.bq.URL()
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		if extra[i+1] == "" {
 			delete(e, extra[i])
@@ -106,12 +116,23 @@ func (w *settleWorld) settle(t *testing.T, env map[string]string, verb string, a
 
 func (w *settleWorld) ledger(t *testing.T) []warehouse.Settlement {
 	t.Helper()
-	wh, err := sqlitewh.Open(w.dirs.Warehouse)
-	if err != nil {
-		t.Fatal(err)
+	var drv warehouse.LedgerDriver
+	if w.bq != nil {
+		wh, err := bigquery.Open(t.Context(), bigquery.Config{Project: bqProject, Dataset: bqDataset, Endpoint: w.bq.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wh.Close()
+		drv = wh
+	} else {
+		wh, err := sqlitewh.Open(w.dirs.Warehouse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wh.Close()
+		drv = wh
 	}
-	defer wh.Close()
-	e, err := warehouse.NewLedger(wh).Entries(t.Context(), settleCycle)
+	e, err := warehouse.NewLedger(drv).Entries(t.Context(), settleCycle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,4 +348,112 @@ func TestE2ESettlePreconditions(t *testing.T) {
 	if len(w.ledger(t)) != 0 || w.stripe.CreatingPosts() != 0 || len(referralstest.UpdateCounts(t, w.dbPath)) != 0 {
 		t.Error("a refused settlement wrote something")
 	}
+}
+
+// The ledger in BigQuery (the fake, through the real client): the run loads
+// the snapshot's referral_decisions, the settlement reads them back and
+// appends its ledger rows with load jobs; a second apply is a no-op.
+func TestE2ESettleBigQuery(t *testing.T) {
+	fake := bqfake.New()
+	t.Cleanup(fake.Close)
+	w := newSettleWorldIn(t, &settleWorld{dirs: newDirs(t), bq: fake}, false, nil)
+	for range 2 {
+		if code, out, errOut := w.settle(t, w.env(fixtureAsOf, true), "apply"); code != 0 {
+			t.Fatalf("settle apply: exit %d\n%s\n%s", code, out, errOut)
+		}
+	}
+	w.checkSettled(t)
+	if rows := fake.Rows(bqProject, bqDataset, warehouse.TableSettlements); len(rows) == 0 {
+		t.Error("no settlements rows in BigQuery")
+	}
+	if _, err := os.Stat(w.dirs.Warehouse); err == nil {
+		t.Error("a SQLite warehouse was written with WAREHOUSE=bigquery")
+	}
+}
+
+// Failures a settlement records and then finishes: Stripe refusing one
+// credit (a 4xx: failed, the others go on, exit 1; the next apply credits
+// it), a referrer with two matching customers (unpayable, both ids), and
+// referral rows deleted, re-pointed or rewarded by someone else since the
+// snapshot (skipped, never written).
+func TestE2ESettleFailures(t *testing.T) {
+	extra := []byte(`{"object":"customer","id":"cus_bob_1","email":"bob.martin@example.org"}
+{"object":"customer","id":"cus_bob_2","email":"Bob.Martin+shop@example.org"}
+{"object":"customer","id":"cus_dan","email":"dan.okafor@example.com"}
+`)
+	w := newSettleWorldWith(t, false, extra)
+	// Change three eligible rows after the snapshot.
+	code, out, errOut := w.settle(t, w.env(fixtureAsOf, true), "plan", "--json")
+	if code != 0 {
+		t.Fatalf("plan: exit %d %s", code, errOut)
+	}
+	var plan settle.Plan
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatal(err)
+	}
+	gone, moved, paid := plan.Rows[0].RefereeEmail, plan.Rows[1].RefereeEmail, plan.Rows[2].RefereeEmail
+	db, err := sql.Open("sqlite", referrals.FileURI(w.dbPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		sql string
+		arg string
+	}{
+		{"DELETE FROM referrals WHERE email = ?", gone},
+		{"UPDATE referrals SET refcode = 'KIRA' WHERE email = ?", moved},
+		{"UPDATE referrals SET rewarded = 1 WHERE email = ?", paid},
+	} {
+		if _, err := db.Exec(q.sql, q.arg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec("DELETE FROM rewarded_log"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Stripe refuses the first credit POST to cus_dan once.
+	w.stripe.Inject(stripefake.Fault{Path: "/v1/customers/cus_dan/balance_transactions", After: 1, Count: 1, Status: 400})
+
+	code, _, errOut = w.settle(t, w.env(fixtureAsOf, true), "apply")
+	if code != 1 || !strings.Contains(errOut, "DANO") {
+		t.Fatalf("apply with a refused credit: exit %d, %s; want 1 naming DANO", code, errOut)
+	}
+	state := func() map[string]warehouse.Settlement {
+		m := map[string]warehouse.Settlement{}
+		for _, e := range w.ledger(t) {
+			m[e.Refcode+"|"+e.RefereeEmail] = e
+		}
+		return m
+	}
+	st := state()
+	if e := st["DANO|"]; e.State != warehouse.StateFailed || !strings.Contains(e.Reason, "400") {
+		t.Errorf("DANO after a 400: %s (%s), want failed with Stripe's answer", e.State, e.Reason)
+	}
+	if e := st["ALICE2025|"]; e.State != warehouse.StateDone {
+		t.Errorf("ALICE2025: %s, want done (a failed award does not stop the others)", e.State)
+	}
+	if e := st["bob-refers|"]; e.State != warehouse.StateUnpayable || !strings.Contains(e.Reason, "cus_bob_1, cus_bob_2") {
+		t.Errorf("bob-refers with two customers: %s (%s), want unpayable naming both", e.State, e.Reason)
+	}
+	for email, want := range map[string]string{gone: "gone", moved: "refcode changed", paid: "already rewarded"} {
+		var e warehouse.Settlement
+		for _, x := range st {
+			if x.RefereeEmail == email {
+				e = x
+			}
+		}
+		if e.State != warehouse.StateSkipped || !strings.Contains(e.Reason, want) {
+			t.Errorf("row %s: %s (%s), want skipped: %s", email, e.State, e.Reason, want)
+		}
+	}
+	// The next apply credits DANO (Stripe accepts it now) and nothing else.
+	code, _, errOut = w.settle(t, w.env(fixtureAsOf, true), "apply")
+	if code != 0 {
+		t.Fatalf("second apply: exit %d, %s", code, errOut)
+	}
+	if e := state()["DANO|"]; e.State != warehouse.StateDone || e.BalanceTransactionID == "" {
+		t.Errorf("DANO after the second apply: %s, want done with a balance transaction", e.State)
+	}
+	w.checkSettled(t)
 }
