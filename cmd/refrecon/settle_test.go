@@ -13,9 +13,9 @@ import (
 
 	"github.com/refrecon/refrecon/cmd/internal/settle"
 	"github.com/refrecon/refrecon/fixtures"
-	"github.com/refrecon/refrecon/sinks/csvreport"
 	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
+	"github.com/refrecon/refrecon/sinks/csvreport"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sources/referrals"
