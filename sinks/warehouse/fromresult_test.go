@@ -37,7 +37,8 @@ func testResult() (pipeline.RunInfo, *pipeline.Result, []pipeline.Subscription) 
 				Unranked: []pipeline.Entry{{Refcode: "carol", BoostDen: 1}},
 				Events: []pipeline.AccountingLine{
 					{InvoiceID: "in_1", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "x@example.com", PaidAt: 1772755200, Net: 100, AccumulatedRevenue: 100},
-					{InvoiceID: "in_2", CustomerID: "cus_2", Refcode: "bob", RefereeEmail: "y@example.com", PaidAt: 1772755300, Net: 100, AccumulatedRevenue: 100},
+					{InvoiceID: "in_2", CustomerID: "cus_2", Refcode: "bob", RefereeEmail: "y@example.com", PaidAt: 1772755300,
+						Gross: 900, Refunded: 300, Credited: 200, Disputed: 300, Net: 100, AccumulatedRevenue: 100},
 					{InvoiceID: "in_3", CustomerID: "cus_1", Refcode: "alice", RefereeEmail: "x@example.com", PaidAt: 1772755400, Net: 100, AccumulatedRevenue: 200},
 				}},
 			{Cycle: c2, Status: pipeline.Active, SettlesAt: c2.Rules.EndTime, AwardPoolRemaining: 490,
@@ -47,13 +48,13 @@ func testResult() (pipeline.RunInfo, *pipeline.Result, []pipeline.Subscription) 
 				}},
 		},
 		Decisions: []pipeline.ReferralDecision{
-			{Row: pipeline.ReferralRow{Email: "bad", Refcode: "alice", ReferredAt: "x"}, Outcome: pipeline.Quarantined, Reason: pipeline.ReasonInvalidEmail},
+			{Row: pipeline.ReferralRow{Email: "bad", Refcode: "alice", ReferredAt: "x", Rewarded: true}, Outcome: pipeline.Quarantined, Reason: pipeline.ReasonInvalidEmail, Clawback: true},
 			{Row: pipeline.ReferralRow{Email: "x@example.com", Refcode: "alice", ReferredAt: "2026-03-01 00:00:00", Rewarded: true}, CanonicalEmail: "x@example.com", ReferredAt: 1772323200, Outcome: pipeline.Valid,
 				Conversions: []pipeline.Conversion{{CycleID: "cycle-1", ConvertedAt: 1772755200, InvoiceID: "in_1", Reason: pipeline.ReasonAlreadyRewarded}, {CycleID: "cycle-2", ConvertedAt: 1775000000, InvoiceID: "in_4", Pending: true, Reason: pipeline.ReasonPendingHold}}},
 		},
 		Referrers: []pipeline.User{{Email: "a@example.com", Refcode: "alice"}, {Email: "b@example.com", Refcode: "bob"}, {Email: "c@example.com", Refcode: "carol"}},
 	}
-	info := pipeline.RunInfo{SnapshotID: "20260416T043000Z-0123456789ab", AsOf: asOf, CodeVersion: "test", CycleSetSHA256: "cs", Inputs: pipeline.InputsDigest{SHA256: "in", Counts: pipeline.InputCounts{Users: 3, Referrals: 2, Subscriptions: 2}}, Notes: []string{"n"}}
+	info := pipeline.RunInfo{SnapshotID: "20260416T043000Z-0123456789ab", AsOf: asOf, CodeVersion: "test", CycleSetSHA256: "cs", Inputs: pipeline.InputsDigest{SHA256: "in", Counts: pipeline.InputCounts{Users: 3, Referrals: 2, Subscriptions: 2, Disputes: 4, CreditNotes: 5}}, Notes: []string{"n"}}
 	subs := []pipeline.Subscription{{ID: "sub_b", Customer: "cus_2", Status: "active", Created: 1772000000, PriceIDs: []string{"p2"}}, {ID: "sub_a", Customer: "cus_1", Status: "canceled", Created: 1771000000}}
 	return info, res, subs
 }
@@ -67,6 +68,15 @@ func TestFromResult(t *testing.T) {
 	s := warehousetest.Collect(streamed)
 	if want := (civil.Date{Year: 2026, Month: 4, Day: 16}); s.Date != want {
 		t.Errorf("Date = %v, want %v (asOf's UTC date)", s.Date, want)
+	}
+	if r := s.Runs[len(s.Runs)-1]; r.Disputes != 4 || r.CreditNotes != 5 || r.ClawbackCandidates != 1 {
+		t.Errorf("run counts disputes %d, credit notes %d, clawback candidates %d; want 4, 5, 1", r.Disputes, r.CreditNotes, r.ClawbackCandidates)
+	}
+	if p := s.PaymentAccounting[1]; p.Gross != 900 || p.Refunds != 300 || p.CreditNotes != 200 || p.Disputes != 300 || p.Net != 100 {
+		t.Errorf("accounting row with R, N, D = %+v", p)
+	}
+	if !s.ReferralDecisions[0].Clawback || s.ReferralDecisions[1].Clawback {
+		t.Errorf("clawback flags %v %v, want true false", s.ReferralDecisions[0].Clawback, s.ReferralDecisions[1].Clawback)
 	}
 	if len(s.Runs) != 1 || s.Runs[0].Cycles != 2 || s.Runs[0].Users != 3 || s.Runs[0].AsOf.Location() != time.UTC || !s.Runs[0].AsOf.Equal(info.AsOf) {
 		t.Errorf("Runs = %+v", s.Runs)

@@ -475,8 +475,9 @@ func Sample(date civil.Date, snapshotID string) Day {
 			CodeVersion: "v1.2.3-" + tag, CycleSetSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			InputsSHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 			Users:        3, Referrals: 1_000_000, Customers: 0, Subscriptions: 2, Invoices: math.MaxInt64, Refunds: 7,
-			Cycles: 2,
-			Notes:  []string{"d1: users changed while paging (41 → 42)", "quote \" backslash \\ tab \t newline \n end"},
+			Cycles:   2,
+			Notes:    []string{"d1: users changed while paging (41 → 42)", "quote \" backslash \\ tab \t newline \n end"},
+			Disputes: 5, CreditNotes: math.MaxInt64 - 1, ClawbackCandidates: 1,
 		}},
 		CycleSummaries: []warehouse.CycleSummary{
 			{
@@ -545,8 +546,8 @@ func Sample(date civil.Date, snapshotID string) Day {
 			},
 			{
 				SnapshotID: snapshotID, SnapshotDate: date, RefereeEmail: "carol@example.com", CanonicalEmail: "carol@example.com",
-				Refcode: "alice-" + tag, ReferredAtRaw: "2026-03-03 10:00:00", Outcome: "valid", Reason: "outside_cycles",
-				Conversions: []warehouse.Conversion{},
+				Refcode: "alice-" + tag, ReferredAtRaw: "2026-03-03 10:00:00", Rewarded: true, Outcome: "valid", Reason: "disputed",
+				Conversions: []warehouse.Conversion{}, Clawback: true,
 			},
 		},
 		PaymentAccounting: []warehouse.PaymentAccounting{
@@ -559,6 +560,7 @@ func Sample(date civil.Date, snapshotID string) Day {
 				SnapshotID: snapshotID, SnapshotDate: date, CycleID: "cycle-1", Seq: 2, InvoiceID: "in_9", CustomerID: "cus_9",
 				Refcode: "Ünïcødé-引荐-🎉", RefereeEmail: "zoë@exämple.de", PaidAt: paid.Add(time.Hour), Currency: "usd",
 				Net: 9_990, Pending: true, AccumulatedRevenue: 9_990,
+				Gross: 29_990, Refunds: 10_000, CreditNotes: 5_000, Disputes: 5_000,
 			},
 			{
 				SnapshotID: snapshotID, SnapshotDate: date, CycleID: "cycle-2", Seq: 1, InvoiceID: "in_2", CustomerID: "cus_1",
