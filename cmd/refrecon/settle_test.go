@@ -228,10 +228,15 @@ func TestE2ESettle(t *testing.T) {
 			if len(referralstest.UpdateCounts(t, w.dbPath)) != 0 {
 				t.Fatal("the run wrote to the referrals database")
 			}
+			// The run had the write credentials in its environment and used
+			// neither.
+			if n := w.stripe.RequestsWithKey(settleWriteKey); n != 0 || w.stripe.RequestsWithKey(settleReadKey) == 0 {
+				t.Fatalf("the run sent %d requests with the settlement's Stripe key", n)
+			}
 			if w.d1 != nil {
 				for _, r := range w.d1.Requests() {
-					if strings.HasPrefix(strings.ToUpper(r.SQL), "UPDATE") {
-						t.Fatalf("the run sent %s", r.SQL)
+					if strings.HasPrefix(strings.ToUpper(r.SQL), "UPDATE") || r.Token != w.d1.Token {
+						t.Fatalf("the run sent %s with token %q", r.SQL, r.Token)
 					}
 				}
 			}
@@ -261,6 +266,17 @@ func TestE2ESettle(t *testing.T) {
 				t.Fatalf("settle apply: exit %d\n%s\n%s", code, out, errOut)
 			}
 			w.checkSettled(t)
+			// The writes used the write credentials.
+			if w.stripe.RequestsWithKey(settleWriteKey) == 0 {
+				t.Error("the credits were not made with SETTLE_STRIPE_SECRET_KEY")
+			}
+			if w.d1 != nil {
+				for _, r := range w.d1.Requests() {
+					if strings.HasPrefix(r.SQL, "UPDATE") && r.Token != settleD1Write {
+						t.Errorf("an UPDATE was sent with token %q, want SETTLE_D1_API_TOKEN", r.Token)
+					}
+				}
+			}
 			// plan and apply agree: the ledger holds the plan's entries.
 			strip := func(es []warehouse.Settlement) []warehouse.Settlement {
 				out := make([]warehouse.Settlement, len(es))

@@ -80,6 +80,7 @@ type Server struct {
 	faults   []Fault
 	requests map[string]int
 	queries  map[string][]url.Values
+	byKey    map[string]int // requests per bearer key
 	balance  balanceState
 }
 
@@ -128,6 +129,14 @@ func (s *Server) Requests(path string) int {
 	return s.requests[path]
 }
 
+// RequestsWithKey returns how many requests carried key as their bearer
+// key (least-privilege tests: which credential a command used).
+func (s *Server) RequestsWithKey(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byKey[key]
+}
+
 // TotalRequests returns how many requests reached the server.
 func (s *Server) TotalRequests() int {
 	s.mu.Lock()
@@ -150,6 +159,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
 	n := s.requests[r.URL.Path]
+	if s.byKey == nil {
+		s.byKey = map[string]int{}
+	}
+	s.byKey[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]++
 	s.queries[r.URL.Path] = append(s.queries[r.URL.Path], r.URL.Query())
 	var fault *Fault
 	for i := range s.faults {

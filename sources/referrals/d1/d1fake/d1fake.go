@@ -75,6 +75,9 @@ type Request struct {
 	SQL    string
 	Params []any // as bound: nil, int64, float64, string
 	Status int   // HTTP status answered (0 for a dropped connection)
+	// Token is the bearer token the request carried (least-privilege
+	// tests: which credential a command used).
+	Token string
 }
 
 // Fault replaces the answer to a request.
@@ -232,6 +235,7 @@ func (s *Server) answer(r *http.Request, req *Request) (int, []byte) {
 		return failure(http.StatusMethodNotAllowed, 10405, "Method not allowed")
 	}
 	auth := r.Header.Get("Authorization")
+	req.Token = strings.TrimPrefix(auth, "Bearer ")
 	if auth != "Bearer "+s.Token && (s.WriteToken == "" || auth != "Bearer "+s.WriteToken) {
 		return failure(http.StatusUnauthorized, 10000, "Authentication error")
 	}
