@@ -242,3 +242,29 @@ func inpMustRun(t *testing.T, env map[string]string) *reconcile.Report {
 	}
 	return rep
 }
+
+// PRIVATE_DIR equal to or inside PUBLIC_DIR (emails in the web root) is a
+// configuration error, found before anything is read or written, also
+// through a symlink.
+func TestPrivateDirInsidePublicDir(t *testing.T) {
+	d := newDirs(t)
+	link := filepath.Join(d.Root, "link-to-public")
+	if err := os.MkdirAll(d.Public, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(d.Public, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, priv := range []string{d.Public, d.Public + "/", filepath.Join(d.Public, "private"), filepath.Join(d.Public, "a", "..", "b"), filepath.Join(link, "private")} {
+		code, _, stderr := runMainEnv(t, d.env(fixtureAsOf, "PRIVATE_DIR", priv), "run")
+		if code != exitConfig || !strings.Contains(stderr, "PRIVATE_DIR") || !strings.Contains(stderr, "inside PUBLIC_DIR") {
+			t.Errorf("PRIVATE_DIR=%s: exit %d, stderr %q; want exit 2 naming PRIVATE_DIR inside PUBLIC_DIR", priv, code, stderr)
+		}
+		mustNotExist(t, filepath.Join(d.Public, "latest.json"), filepath.Join(d.Public, "private"), filepath.Join(d.Public, "b"))
+	}
+	for _, priv := range []string{filepath.Join(d.Root, "public-private"), d.Root + "/private"} {
+		if msg := privateInsidePublic(priv, d.Public); msg != "" {
+			t.Errorf("PRIVATE_DIR=%s is beside PUBLIC_DIR, not inside: %s", priv, msg)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -156,6 +157,9 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	}
 	if strings.TrimSpace(cfg.PrivateDir) == "" {
 		bad("PRIVATE_DIR is empty")
+	}
+	if msg := privateInsidePublic(cfg.PrivateDir, cfg.PublicDir); msg != "" {
+		bad("%s", msg)
 	}
 	var err error
 	if p.Referrals, err = newReferralSource(cfg); err != nil {
@@ -321,4 +325,41 @@ func createNew(path string) (*os.File, error) {
 		return nil, err
 	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+}
+
+// privateInsidePublic says why PRIVATE_DIR may not be where it is: equal to
+// or inside a local PUBLIC_DIR, the finance reports (which hold emails)
+// would sit in the web root. Paths are compared absolute and cleaned, with
+// symlinks resolved as far as the directories exist. "" when it is fine (or
+// PUBLIC_DIR is a bucket URL, which a local directory cannot be inside).
+func privateInsidePublic(private, public string) string {
+	if private == "" || public == "" || strings.Contains(public, "://") {
+		return ""
+	}
+	pub, priv := resolvePath(public), resolvePath(private)
+	if rel, err := filepath.Rel(pub, priv); err == nil && (rel == "." || !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && rel != "..") {
+		return fmt.Sprintf("PRIVATE_DIR %s is inside PUBLIC_DIR %s: the finance reports hold emails and would be published; put them elsewhere", private, public)
+	}
+	return ""
+}
+
+// resolvePath is path made absolute, with the symlinks of its longest
+// existing prefix resolved.
+func resolvePath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	rest := ""
+	for p := abs; ; {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }

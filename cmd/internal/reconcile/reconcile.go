@@ -205,18 +205,48 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	}
 	out.changes = changesSincePrevious(ctx, p.Public, info, res, log)
 	rep.Changes = out.changes
-	if err := writePrivate(ctx, p, out); err != nil {
+	// Every private file is staged, and the public snapshot too, before the
+	// warehouse is written; the private files are committed after the
+	// warehouse, and latest.json last (private.go). PRIVATE_DIR has its own
+	// lock, taken once there is something to write.
+	unlockPrivate, err := lockPrivate(ctx, p, rep.RunID)
+	if err != nil {
 		return rep, err
 	}
-	if err := writeHeapProfile(p.HeapProfile); err != nil {
+	defer func() {
+		if uerr := unlockPrivate(); uerr != nil && err == nil {
+			err = fmt.Errorf("unlock private dir: %w", uerr)
+		}
+	}()
+	priv, err := stagePrivate(p.PrivateDir, rep.RunID)
+	if err != nil {
+		return rep, fmt.Errorf("stage private outputs: %w", err)
+	}
+	defer func() {
+		if aerr := priv.abort(); aerr != nil {
+			log.Warn().Err(aerr).Str("stage", "private").Msg("staged private outputs not removed")
+		}
+	}()
+	if err := writePrivate(ctx, priv.stage, out); err != nil {
 		return rep, err
 	}
-	log.Info().Str("stage", "private").Int("rows", out.privateRows()).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
-
 	s, err := staged.wait()
 	if err != nil {
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
 	}
+	if p.Warehouse != nil {
+		if err := writeWarehouse(ctx, p, out); err != nil {
+			return rep, err
+		}
+	}
+	if err := writeHeapProfile(p.HeapProfile); err != nil {
+		return rep, err
+	}
+	if err := priv.commit(); err != nil {
+		return rep, fmt.Errorf("commit private outputs: %w", err)
+	}
+	log.Info().Str("stage", "private").Int("rows", out.privateRows()).Float64("seconds", time.Since(stage).Seconds()).Int64("peak_rss_bytes", peakRSS()).Msg("reports and warehouse written")
+
 	commit := time.Now()
 	if err := s.Commit(ctx); err != nil {
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
@@ -322,35 +352,30 @@ type computed struct {
 	changes *snapdiff.Diff
 }
 
-// writePrivate writes the finance CSV reports, the review workbook and HTML
-// report, and the warehouse at once. All are attempted to the end: one
-// failing does not cancel the others, and every error is reported.
-func writePrivate(ctx context.Context, p Plan, out computed) error {
+// writePrivate writes the finance CSV reports and the review workbook and
+// HTML report into dir (the run's staging directory) at once. All are
+// attempted to the end: one failing does not cancel the others, and every
+// error is reported.
+func writePrivate(ctx context.Context, dir string, out computed) error {
 	var g errgroup.Group
-	var csvErr, xlsxErr, htmlErr, whErr error
+	var csvErr, xlsxErr, htmlErr error
 	g.Go(func() error {
-		if err := csvreport.New(p.PrivateDir).Write(ctx, out.info, out.res); err != nil {
+		if err := csvreport.New(dir).Write(ctx, out.info, out.res); err != nil {
 			csvErr = fmt.Errorf("write finance reports: %w", err)
 		}
 		return nil
 	})
 	in := workbook.Input{Info: out.info, Result: out.res, Changes: out.changes}
 	g.Go(func() error {
-		_, xlsxErr = workbook.Write(ctx, p.PrivateDir, in)
+		_, xlsxErr = workbook.Write(ctx, dir, in)
 		return nil
 	})
 	g.Go(func() error {
-		_, htmlErr = htmlreport.Write(ctx, p.PrivateDir, in)
+		_, htmlErr = htmlreport.Write(ctx, dir, in)
 		return nil
 	})
-	if p.Warehouse != nil {
-		g.Go(func() error {
-			whErr = writeWarehouse(ctx, p, out)
-			return nil
-		})
-	}
 	_ = g.Wait()
-	return errors.Join(csvErr, xlsxErr, htmlErr, whErr)
+	return errors.Join(csvErr, xlsxErr, htmlErr)
 }
 
 // changesSincePrevious compares the run's result with the previous

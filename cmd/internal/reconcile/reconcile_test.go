@@ -113,7 +113,7 @@ func TestFailedPrivateAbortsStagedPublish(t *testing.T) {
 		staged = tempDirs(t, snapshotsDir)
 	}
 	rep, err := reconcile.Run(t.Context(), p)
-	if err == nil || !strings.Contains(err.Error(), "finance reports") {
+	if err == nil || !strings.Contains(err.Error(), p.PrivateDir) {
 		t.Fatalf("run with PRIVATE_DIR a file: error %v, want the private stage's", err)
 	}
 	if len(staged) != 1 {

@@ -1,0 +1,131 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
+)
+
+// The private outputs of a run (the finance CSV reports, the review
+// workbook and HTML report, and whatever else is written into PRIVATE_DIR)
+// are one set, committed together: every file is written into a staging
+// directory of the run's own, PRIVATE_DIR/.staging-<run id>/, and moved
+// into PRIVATE_DIR by rename only after every one of them, the public
+// snapshot's staging and the warehouse have succeeded. A run that fails
+// before that leaves PRIVATE_DIR as the last successful run left it, and
+// the warehouse is written only once every private file is staged. A writer
+// joins the set by writing into the directory it is given.
+
+// stagingPrefix starts the name of a run's staging directory.
+const stagingPrefix = ".staging-"
+
+// privateSet is the staging directory of one run's private files.
+type privateSet struct {
+	dir   string // PRIVATE_DIR
+	stage string // PRIVATE_DIR/.staging-<run id>; "" once committed or aborted
+}
+
+// stagePrivate creates the run's staging directory in dir, after removing
+// the staging directories of crashed runs (the caller holds dir's lock, so
+// no other run is using one).
+func stagePrivate(dir, runID string) (*privateSet, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), stagingPrefix) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return nil, fmt.Errorf("remove a crashed run's %s: %w", e.Name(), err)
+			}
+		}
+	}
+	stage := filepath.Join(dir, stagingPrefix+runID)
+	if err := os.Mkdir(stage, 0o700); err != nil {
+		return nil, err
+	}
+	return &privateSet{dir: dir, stage: stage}, nil
+}
+
+// commit moves every file of the staging directory into PRIVATE_DIR
+// (rename: each replaces the file of the same name at once), syncs
+// PRIVATE_DIR and removes the staging directory. Names starting with '.'
+// (a writer's own temporary files) are not part of the set.
+func (s *privateSet) commit() error {
+	if s.stage == "" {
+		return errors.New("private files already committed or aborted")
+	}
+	ents, err := os.ReadDir(s.stage)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			return fmt.Errorf("staged private output %s is not a regular file", e.Name())
+		}
+		if err := os.Rename(filepath.Join(s.stage, e.Name()), filepath.Join(s.dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(s.dir); err != nil {
+		return err
+	}
+	stage := s.stage
+	s.stage = ""
+	return os.RemoveAll(stage)
+}
+
+// abort removes the staging directory; PRIVATE_DIR keeps what it had.
+// After commit it does nothing.
+func (s *privateSet) abort() error {
+	if s == nil || s.stage == "" {
+		return nil
+	}
+	stage := s.stage
+	s.stage = ""
+	return os.RemoveAll(stage)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// lockPrivate takes PRIVATE_DIR's own lock (flock on
+// PRIVATE_DIR/.refrecon.lock, as for a local PUBLIC_DIR), so that two runs
+// sharing one PRIVATE_DIR (and the warehouse beside it) never write it at
+// once, even when their PUBLIC_DIRs differ.
+func lockPrivate(ctx context.Context, p Plan, runID string) (func() error, error) {
+	unlock, err := localdir.Open(p.PrivateDir).Lock(ctx, public.LockRequest{RunID: runID, TTL: lockTTL(ctx), Wait: p.LockWait})
+	var le *public.LockedError
+	switch {
+	case errors.As(err, &le) && le.Holder.Unknown:
+		return nil, fmt.Errorf("PRIVATE_DIR %s is locked by another process (holder unknown): %w", p.PrivateDir, public.ErrLocked)
+	case errors.As(err, &le):
+		return nil, fmt.Errorf("PRIVATE_DIR %s is locked by pid %d on host %s (%s, since %s): %w", p.PrivateDir,
+			le.Holder.PID, le.Holder.Host, le.Holder.Command, le.Holder.Since.UTC().Format(time.RFC3339), public.ErrLocked)
+	case err != nil:
+		return nil, fmt.Errorf("lock private dir: %w", err)
+	}
+	return unlock, nil
+}
