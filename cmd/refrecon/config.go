@@ -39,6 +39,8 @@ type config struct {
 	RecordsPerPage int    `env:"RECORDS_PER_PAGE, default=25"`
 	// LatestCacheControl is latest.json's Cache-Control (SPEC 3.1).
 	LatestCacheControl string `env:"LATEST_CACHE_CONTROL, default=public, max-age=60"`
+	// PublicConcurrency is how many uploads a publish to a bucket runs at once.
+	PublicConcurrency int `env:"PUBLIC_CONCURRENCY, default=32"`
 
 	BigQueryEndpoint string `env:"BIGQUERY_ENDPOINT"` // "" = Google's; a local fake or emulator in tests
 	BigQueryLocation string `env:"BIGQUERY_LOCATION, default=US"`

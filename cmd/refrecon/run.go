@@ -19,7 +19,6 @@ import (
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/bigquery"
-	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sources/referrals/d1"
 	"github.com/refrecon/refrecon/sources/referrals/d1dump"
@@ -97,6 +96,12 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (*reconcile.R
 		return nil, err
 	}
 	defer p.close()
+	store, closeStore, err := p.public.open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
+	p.Public = store
 	p.RunID, p.Started, p.Log = runID, started, log
 	rep, err := reconcile.Run(ctx, p.Plan)
 	if err != nil {
@@ -108,7 +113,8 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (*reconcile.R
 // plan is a run's reconcile.Plan and what newPlan opened for it.
 type plan struct {
 	reconcile.Plan
-	cleanup []func() // closes what newPlan opened; close runs them
+	public  publicTarget // PUBLIC_DIR, opened by runOnce (a bucket is reached then: exit 1 when it cannot be)
+	cleanup []func()     // closes what newPlan opened; close runs them
 }
 
 // close releases what newPlan opened and the run did not take.
@@ -124,7 +130,6 @@ func (p *plan) close() {
 func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error) {
 	p := &plan{Plan: reconcile.Plan{
 		CodeVersion:    codeVersion,
-		Public:         localdir.Open(cfg.PublicDir),
 		PrivateDir:     cfg.PrivateDir,
 		RecordsPerPage: cfg.RecordsPerPage,
 		KeepSnapshots:  cfg.KeepSnapshots,
@@ -135,6 +140,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	}}
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	var err0 error
 
 	if cfg.AsOf == "" {
 		p.AsOf = time.Now().UTC().Truncate(time.Second)
@@ -152,8 +158,8 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	if cfg.KeepSnapshots < 0 {
 		bad("KEEP_SNAPSHOTS %d: want 0 (keep all) or more", cfg.KeepSnapshots)
 	}
-	if strings.TrimSpace(cfg.PublicDir) == "" {
-		bad("PUBLIC_DIR is empty")
+	if p.public, err0 = parsePublicDir(cfg.PublicDir); err0 != nil {
+		bad("%v", err0)
 	}
 	if strings.TrimSpace(cfg.PrivateDir) == "" {
 		bad("PRIVATE_DIR is empty")

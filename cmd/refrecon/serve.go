@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 
 	"github.com/refrecon/refrecon/cmd/internal/serve"
-	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -56,12 +53,16 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(cfg.PublicDir) == "" {
-		return asConfigError(errors.New("PUBLIC_DIR is empty"))
+	pt, err := parsePublicDir(cfg.PublicDir)
+	if err != nil {
+		return asConfigError(err)
 	}
-	// The same store the run publishes to (a bucket URL once PUBLIC_DIR
-	// takes one: issue #16), read-only here.
-	store := localdir.Open(cfg.PublicDir)
+	// The same store the run publishes to, read-only here.
+	store, closeStore, err := pt.open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)

@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -153,3 +156,33 @@ func (e *LockedError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// NewHolder describes this process as a lock holder for run runID: pid,
+// host, command (never its flag values), now, and an expiry ttl from now
+// (none when ttl is 0).
+func NewHolder(runID string, ttl time.Duration) Holder {
+	host, _ := os.Hostname()
+	now := time.Now().UTC().Truncate(time.Second)
+	h := Holder{RunID: runID, PID: os.Getpid(), Host: host, Command: commandName(os.Args), Since: now}
+	if ttl > 0 {
+		h.Expires = now.Add(ttl)
+	}
+	return h
+}
+
+// commandName is the program's base name and its sub-command words, up to
+// the first flag ("refrecon run"): never flag values, which could be
+// anything.
+func commandName(args []string) string {
+	if len(args) == 0 {
+		return "unknown"
+	}
+	words := []string{filepath.Base(args[0])}
+	for _, a := range args[1:] {
+		if strings.HasPrefix(a, "-") || len(words) == 3 {
+			break
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
+}

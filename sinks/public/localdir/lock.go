@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -130,8 +129,7 @@ func flock(f *os.File, how int) error {
 }
 
 func writeHolder(f *os.File, runID string) error {
-	host, _ := os.Hostname()
-	h := public.Holder{RunID: runID, PID: os.Getpid(), Host: host, Command: commandName(os.Args), Since: time.Now().UTC().Truncate(time.Second)}
+	h := public.NewHolder(runID, 0)
 	b, err := json.Marshal(h)
 	if err != nil {
 		return err
@@ -152,21 +150,4 @@ func readHolder(f *os.File) public.Holder {
 		return public.Holder{Unknown: true}
 	}
 	return h
-}
-
-// commandName is the program's base name and its sub-command words, up to
-// the first flag ("refrecon run"): never flag values, which could be
-// anything.
-func commandName(args []string) string {
-	if len(args) == 0 {
-		return "unknown"
-	}
-	words := []string{filepath.Base(args[0])}
-	for _, a := range args[1:] {
-		if strings.HasPrefix(a, "-") || len(words) == 3 {
-			break
-		}
-		words = append(words, a)
-	}
-	return strings.Join(words, " ")
 }

@@ -29,10 +29,10 @@ func TestLockExcludesSecondOpenFile(t *testing.T) {
 		t.Fatalf("second Lock: got %v, want a LockedError", err)
 	}
 	host, _ := os.Hostname()
-	if le.Holder.RunID != "r1" || le.Holder.PID != os.Getpid() || le.Holder.Host != host || le.Holder.Command != commandName(os.Args) || le.Holder.Since.IsZero() {
+	if le.Holder.RunID != "r1" || le.Holder.PID != os.Getpid() || le.Holder.Host != host || le.Holder.Command != public.NewHolder("", 0).Command || le.Holder.Since.IsZero() {
 		t.Errorf("holder = %+v, want this process", le.Holder)
 	}
-	want := fmt.Sprintf("PUBLIC_DIR %s is locked by pid %d on host %s (%s, since ", dir, os.Getpid(), host, commandName(os.Args))
+	want := fmt.Sprintf("PUBLIC_DIR %s is locked by pid %d on host %s (%s, since ", dir, os.Getpid(), host, public.NewHolder("", 0).Command)
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %q\nwant prefix %q", err, want)
 	}
@@ -183,26 +183,6 @@ func TestLockAcrossProcesses(t *testing.T) {
 	}
 }
 
-func TestCommandName(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{nil, "unknown"},
-		{[]string{"/usr/local/bin/refrecon", "run"}, "refrecon run"},
-		{[]string{"refrecon", "cycles", "validate", "https://x/y"}, "refrecon cycles validate"},
-		{[]string{"refrecon", "stripe", "export", "--out", "secret.ndjson"}, "refrecon stripe export"},
-		{[]string{"./refrecon", "--help"}, "refrecon"},
-	} {
-		if got := commandName(tc.args); got != tc.want {
-			t.Errorf("commandName(%q) = %q, want %q", tc.args, got, tc.want)
-		}
-	}
-}
-
-// A lock file that is a symlink, a hard link to a file elsewhere, or not a
-// regular file is refused: the lock writes and truncates its file, and must
-// never do that to a file refrecon did not make.
 func TestLockNeverWritesThroughALink(t *testing.T) {
 	const precious = "do not truncate me\n"
 	for name, plant := range map[string]func(target, lock string) error{
