@@ -47,9 +47,9 @@ func TestSettleCrashKill9(t *testing.T) {
 // settleCrashRound settles cycle-1 of a fresh fixture world through
 // applies killed at seeded points, then checks the end state.
 func settleCrashRound(t *testing.T, bin, tmp string, seed uint64) {
-	// Stripe customers for the fixture's referrers, so that most awards of
-	// cycle-1 are credited: one referrer with two customers (unpayable),
-	// one with none.
+	// Stripe customers for the fixture's referrers, so that 7 of cycle-1's
+	// 10 awards are credited: ivy has two customers (unpayable), HECTOR10
+	// and Zed none.
 	var extra bytes.Buffer
 	for i, email := range []string{"bob.martin@example.org", "dan.okafor@example.com", "carol.smith@example.net",
 		"erin.li@example.com", "frank.garcia@example.org", "grace.kim@example.net", "ivy.chen@example.com",
