@@ -447,6 +447,9 @@ func (d *Diff) Headline() string {
 		if c.Status != nil {
 			p = append(p, c.Status.Old+" -> "+c.Status.New)
 		}
+		if c.IsFinal != nil {
+			p = append(p, map[bool]string{true: "now final", false: "no longer final"}[c.IsFinal.New])
+		}
 		for _, t := range c.Totals {
 			if c.Added || c.Removed {
 				break

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/refrecon/refrecon/sinks/public/snapdiff"
+	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
+)
+
+// Two fixture runs a day apart, then refrecon diff: the defaults compare
+// the latest snapshot with the one before; ids and --json in any order;
+// the JSON is the same diff as the text; an unknown id exits 1 naming it.
+func TestE2EDiffTwoRunsADayApart(t *testing.T) {
+	d := newDirs(t)
+	first := mustRun(t, d.env(fixtureAsOf))
+	second := mustRun(t, d.env("2026-04-16T00:00:00Z"))
+	if second.Changes == nil || second.Changes.Old != first.SnapshotID {
+		t.Fatalf("the second run's changes %+v, want against %s", second.Changes, first.SnapshotID)
+	}
+	env := d.env("")
+
+	code, stdout, stderr := runMainEnv(t, env, "diff")
+	if code != exitOK {
+		t.Fatalf("diff: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "diff "+first.SnapshotID) || !strings.Contains(stdout, "-> "+second.SnapshotID) {
+		t.Errorf("diff does not name both snapshots:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, second.Changes.Headline()) {
+		t.Errorf("diff does not print the headline the run summary printed (%q):\n%s", second.Changes.Headline(), stdout)
+	}
+
+	var got snapdiff.Diff
+	for _, args := range [][]string{
+		{"diff", first.SnapshotID, second.SnapshotID, "--json"},
+		{"diff", "--json", first.SnapshotID},
+		{"diff", first.SnapshotID, "--json", second.SnapshotID},
+	} {
+		code, stdout, stderr = runMainEnv(t, env, args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+			t.Fatalf("%v: not JSON: %v\n%s", args, err, stdout)
+		}
+		if got.Old != first.SnapshotID || got.New != second.SnapshotID || got.Empty() {
+			t.Errorf("%v: diff %s -> %s with %d cycle changes", args, got.Old, got.New, len(got.Cycles))
+		}
+	}
+	// What the published files say matches what the run computed.
+	if len(got.Cycles) != len(second.Changes.Cycles) || got.Headline() != second.Changes.Headline() {
+		t.Errorf("diff from the published files: %q; the run's: %q", got.Headline(), second.Changes.Headline())
+	}
+	var w any = (*sqlitewh.Warehouse)(nil)
+	if _, canRead := w.(decisionReader); got.RowsCompared != canRead {
+		t.Errorf("rows compared %t, but the SQLite warehouse can read rows back: %t", got.RowsCompared, canRead)
+	}
+
+	// The same snapshot twice: nothing changed, still exit 0.
+	code, stdout, _ = runMainEnv(t, env, "diff", second.SnapshotID, second.SnapshotID)
+	if code != exitOK || !strings.Contains(stdout, "no change since "+second.SnapshotID) {
+		t.Errorf("diff of a snapshot with itself: exit %d\n%s", code, stdout)
+	}
+	// The first snapshot has nothing before it.
+	code, _, stderr = runMainEnv(t, env, "diff", "--json", "--", first.SnapshotID)
+	if code != exitOK {
+		// OLD given, NEW the latest: fine.
+		t.Errorf("diff OLD: exit %d: %s", code, stderr)
+	}
+	missing := "20990101T000000Z-000000000000"
+	code, _, stderr = runMainEnv(t, env, "diff", missing)
+	if code != exitFailed || !strings.Contains(stderr, missing) {
+		t.Errorf("diff of an unknown snapshot: exit %d, stderr %q; want 1 naming it", code, stderr)
+	}
+	code, _, stderr = runMainEnv(t, env, "diff", "yesterday")
+	if code != exitConfig || !strings.Contains(stderr, "yesterday") {
+		t.Errorf("diff of a non-id: exit %d, stderr %q; want 2 naming it", code, stderr)
+	}
+	code, _, _ = runMainEnv(t, env, "diff", "a", "b", "c")
+	if code != exitConfig {
+		t.Errorf("diff with three ids: exit %d, want 2", code)
+	}
+}
