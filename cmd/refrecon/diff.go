@@ -17,7 +17,6 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
@@ -195,32 +194,27 @@ func addWarehouseRows(ctx context.Context, cfg *config, snaps ...*snapdiff.Snaps
 // none to read (none, or a SQLite file that does not exist yet: opening it
 // would create it).
 func openWarehouseForRead(ctx context.Context, cfg *config) (io.Closer, error) {
-	kind, arg, _ := strings.Cut(cfg.Warehouse, ":")
+	t, err := parseWarehouse(cfg)
 	switch {
-	case cfg.Warehouse == "none":
-		return nil, nil
-	case kind == "sqlite" && arg != "":
-		if _, err := os.Stat(arg); errors.Is(err, fs.ErrNotExist) {
+	case err != nil:
+		return nil, asConfigError(err)
+	case t.sqlitePath != "":
+		if _, err := os.Stat(t.sqlitePath); errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		w, err := sqlitewh.Open(arg)
+		w, err := sqlitewh.Open(t.sqlitePath)
 		if err != nil {
-			return nil, fmt.Errorf("open warehouse %s: %w", arg, err)
+			return nil, fmt.Errorf("open warehouse %s: %w", t.sqlitePath, err)
 		}
 		return w, nil
-	case kind == "bigquery":
-		project, dataset, ok := strings.Cut(arg, ".")
-		if !ok || project == "" || dataset == "" || strings.Contains(dataset, ".") {
-			return nil, asConfigError(fmt.Errorf("WAREHOUSE %q: want bigquery:PROJECT.DATASET", cfg.Warehouse))
-		}
-		w, err := bigquery.Open(ctx, bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigQueryLocation, Endpoint: cfg.BigQueryEndpoint})
-		if err != nil {
-			return nil, asConfigError(fmt.Errorf("WAREHOUSE %q / BIGQUERY_ENDPOINT: %w", cfg.Warehouse, err))
-		}
-		return w, nil
-	default:
-		return nil, asConfigError(fmt.Errorf("WAREHOUSE %q: want sqlite:PATH, bigquery:PROJECT.DATASET or none", cfg.Warehouse))
+	case t.bigquery == nil:
+		return nil, nil
 	}
+	w, err := t.openBigQuery(ctx, cfg)
+	if err != nil {
+		return nil, asConfigError(err)
+	}
+	return w, nil
 }
 
 // writeDiff prints a diff for a person.
