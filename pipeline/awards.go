@@ -15,6 +15,15 @@ type pieShare struct {
 	award              int64
 }
 
+// pieDetail is the arithmetic of a qualified share, for the decision trace
+// (trace.go): its position q, weight, pool × weight mod W, whether it got
+// one of the units left over, and W (shared by every share).
+type pieDetail struct {
+	position           int64
+	weight, rem, total *big.Int
+	extra              bool
+}
+
 // pieSplit shares pool between referrers given in rank order (SPEC 2.4).
 // The first n referrers that are not disqualified and have a positive score
 // qualify; the q-th (1-based) weighs score × (2n − 1 − q), or score when
@@ -22,6 +31,12 @@ type pieShare struct {
 // each to the largest remainders (pool × weight mod W), ties to the better
 // rank, so the awards sum to pool whenever W > 0. The arithmetic is exact.
 func pieSplit(pool, n int64, scores []int64, disqualified []bool) []pieShare {
+	return pieSplitDetailed(pool, n, scores, disqualified, nil)
+}
+
+// pieSplitDetailed is pieSplit; when detail is not nil (len(scores) long)
+// it also records each qualified share's arithmetic there.
+func pieSplitDetailed(pool, n int64, scores []int64, disqualified []bool, detail []pieDetail) []pieShare {
 	out := make([]pieShare, len(scores))
 	for i := range out {
 		out[i].boostDen = 1
@@ -57,6 +72,9 @@ func pieSplit(pool, n int64, scores []int64, disqualified []bool) []pieShare {
 			out[i].boostNum = 1
 		}
 		out[i].qualified = true
+		if detail != nil {
+			detail[i] = pieDetail{position: q, weight: w, total: total}
+		}
 		total.Add(total, w)
 		quals = append(quals, qual{i: i, weight: w})
 	}
@@ -74,6 +92,9 @@ func pieSplit(pool, n int64, scores []int64, disqualified []bool) []pieShare {
 		out[qu.i].award = quo.Int64()
 		left -= out[qu.i].award
 		qu.rem = rem
+		if detail != nil {
+			detail[qu.i].rem = rem
+		}
 	}
 	if left > 0 {
 		// left < len(quals): each remainder is below W and they sum to
@@ -86,6 +107,9 @@ func pieSplit(pool, n int64, scores []int64, disqualified []bool) []pieShare {
 		})
 		for k := int64(0); k < left; k++ {
 			out[quals[k].i].award++
+			if detail != nil {
+				detail[quals[k].i].extra = true
+			}
 		}
 	}
 	return out
@@ -194,7 +218,12 @@ func (e *engine) pieSplitCycle(c *cycleRules, ranked []rankedReferrer, events []
 		scores[i] = score(&ranked[i])
 		disq[i] = ranked[i].disqualified
 	}
-	shares := pieSplit(r.AwardPool.Amount, r.MaxQualifiedReferrers, scores, disq)
+	var detail []pieDetail
+	if e.trace != nil {
+		detail = make([]pieDetail, len(ranked))
+		e.trace.pie[c.idx] = detail // leaderboard order
+	}
+	shares := pieSplitDetailed(r.AwardPool.Amount, r.MaxQualifiedReferrers, scores, disq, detail)
 	cr.Leaderboard = make([]Entry, len(ranked))
 	awarded := int64(0)
 	for i := range ranked {

@@ -20,12 +20,19 @@ import (
 // or object. Bad referral rows never fail a run: they become quarantine
 // decisions.
 func Compute(in Inputs, set CycleSet, asOf time.Time) (*Result, error) {
+	res, _, err := compute(in, set, asOf, false)
+	return res, err
+}
+
+// compute is Compute; with trace it also keeps what the decision trace
+// (trace.go) reads, and returns the engine.
+func compute(in Inputs, set CycleSet, asOf time.Time, trace bool) (*Result, *engine, error) {
 	cycles, err := prepareCycles(set)
 	if err != nil {
-		return nil, fmt.Errorf("compute: %w", err)
+		return nil, nil, fmt.Errorf("compute: %w", err)
 	}
 	if err := checkAmounts(&in.Stripe); err != nil {
-		return nil, fmt.Errorf("compute: %w", err)
+		return nil, nil, fmt.Errorf("compute: %w", err)
 	}
 	e := &engine{
 		in:      &in,
@@ -33,11 +40,14 @@ func Compute(in Inputs, set CycleSet, asOf time.Time) (*Result, error) {
 		asOfSec: floorUnix(asOf),
 		cycles:  cycles,
 	}
+	if trace {
+		e.trace = &traceState{pie: make([][]pieDetail, len(cycles))}
+	}
 	e.indexReferrers()
 	e.classifyRows()
 	e.matchCustomers()
 	if err := e.matchInvoices(); err != nil {
-		return nil, fmt.Errorf("compute: %w", err)
+		return nil, nil, fmt.Errorf("compute: %w", err)
 	}
 	res := &Result{
 		AsOf:      asOf,
@@ -45,11 +55,11 @@ func Compute(in Inputs, set CycleSet, asOf time.Time) (*Result, error) {
 		Referrers: e.sortedUsers(),
 	}
 	if res.Cycles, err = e.computeCycles(); err != nil {
-		return nil, fmt.Errorf("compute: %w", err)
+		return nil, nil, fmt.Errorf("compute: %w", err)
 	}
 	e.assignStopReasons()
 	e.markClawbacks()
-	return res, nil
+	return res, e, nil
 }
 
 // engine holds the indexes one Compute call builds once and shares between
@@ -95,6 +105,9 @@ type engine struct {
 	// and the cycles (bit = index in cycles) whose eligible plans match.
 	invNet   []int64
 	invPlans []uint64
+
+	// trace is nil unless a decision trace was asked for (ComputeTrace).
+	trace *traceState
 }
 
 // validReferral is a referrals row that passed SPEC 2.1.

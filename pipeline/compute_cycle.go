@@ -454,41 +454,54 @@ var stageReasons = [...]string{
 // net amount to 0 is refunded (refunds and credit notes) or disputed (the
 // disputes took what the refunds and credit notes left).
 func (e *engine) invoiceStage(inv *Invoice, net, at int64) int {
-	if !e.paid(inv) {
-		return stageNoPaidInvoice
-	}
-	parts, err := e.netOf(inv)
-	if err != nil || parts.Gross <= 0 {
-		return stageNoPaidInvoice
-	}
-	if inv.PaidAt < at {
-		return stagePaidBeforeReferral
-	}
-	if parts.AfterCredits <= 0 {
-		return stageRefunded
-	}
-	if net <= 0 {
-		return stageDisputed
+	if s, ok := e.paymentStage(inv, net, at); !ok {
+		return s
 	}
 	if len(e.cycles) == 0 {
 		return stageOutsideCycles
 	}
 	best := stageCurrencyMismatch
 	for ci := range e.cycles {
-		c := &e.cycles[ci]
-		s := stageCurrencyMismatch
-		switch {
-		case inv.Currency != c.c.Rules.Currency:
-		case !c.planEligible(inv):
-			s = stagePlanNotEligible
-		case c.hasAttr && inv.PaidAt > satAdd(at, c.attrSecs):
-			s = stageOutsideAttribution
-		default:
-			s = stageOutsideCycles
-		}
-		best = max(best, s)
+		best = max(best, e.cycles[ci].stage(inv, at))
 	}
 	return best
+}
+
+// paymentStage is how far an invoice gets before any cycle's rules: ok when
+// it is a candidate payment with a positive net amount, otherwise the stage
+// it stops at.
+func (e *engine) paymentStage(inv *Invoice, net, at int64) (int, bool) {
+	if !e.paid(inv) {
+		return stageNoPaidInvoice, false
+	}
+	parts, err := e.netOf(inv)
+	if err != nil || parts.Gross <= 0 {
+		return stageNoPaidInvoice, false
+	}
+	if inv.PaidAt < at {
+		return stagePaidBeforeReferral, false
+	}
+	if parts.AfterCredits <= 0 {
+		return stageRefunded, false
+	}
+	if net <= 0 {
+		return stageDisputed, false
+	}
+	return 0, true
+}
+
+// stage is how far a candidate payment gets under the cycle's rules:
+// stageOutsideCycles when it qualifies for the cycle.
+func (c *cycleRules) stage(inv *Invoice, at int64) int {
+	switch {
+	case inv.Currency != c.c.Rules.Currency:
+		return stageCurrencyMismatch
+	case !c.planEligible(inv):
+		return stagePlanNotEligible
+	case c.hasAttr && inv.PaidAt > satAdd(at, c.attrSecs):
+		return stageOutsideAttribution
+	}
+	return stageOutsideCycles
 }
 
 // compareRanked orders by key descending, then reachedAt ascending, then
