@@ -17,7 +17,8 @@
 //     award, metrics, email and admin action; then the accounting trail (one
 //     line per revenue event); then the control totals;
 //   - "clawbacks and drift": clawback candidates and award drift (SPEC 2.7);
-//   - "changes": what changed since the previous snapshot (package snapdiff).
+//   - "changes since previous": what changed since the previous snapshot
+//     (package snapdiff).
 //
 // A table longer than a sheet holds (MaxRows) continues on sheets named with
 // " (2)", " (3)", ... after the name, each repeating A1 and the table header.
@@ -74,7 +75,7 @@ func FileName(snapshotID string) string { return review.FileName(snapshotID, rev
 const (
 	SummarySheet   = "run summary"
 	ClawbackSheet  = "clawbacks and drift"
-	ChangesSheet   = "changes"
+	ChangesSheet   = "changes since previous"
 	maxSheetName   = 31
 	maxColumnWidth = 60
 )
