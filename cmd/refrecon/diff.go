@@ -109,9 +109,7 @@ func diffCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	d := snapdiff.Compare(oldSnap, newSnap)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(d)
+		return writeJSON(stdout, d)
 	}
 	writeDiff(stdout, d)
 	return nil
@@ -304,4 +302,11 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writeJSON prints v as indented JSON (the --json output of diff and explain).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,9 +81,7 @@ func explainCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ex)
+		return writeJSON(stdout, ex)
 	}
 	writeExplanation(stdout, ex)
 	return nil
