@@ -15,6 +15,26 @@ type RunInfo struct {
 	// row counts that changed while a remote source was paged). They go to
 	// the log, the manifest and the runs table.
 	Notes []string
+	// Sources says which kind of source each input came from (the
+	// manifest records it, so that fixture data is never published over
+	// real data); the computation does not read it.
+	Sources InputSources
+}
+
+// InputSources names the kind of source of each input: for referrals
+// "fixture" (the embedded one), "sqlite", "d1dump" or "d1"; for Stripe
+// "fixture", "file" or "api". "" is unknown (a run that did not say).
+type InputSources struct {
+	Referrals string `json:"referrals"`
+	Stripe    string `json:"stripe"`
+}
+
+// SourceFixture is the kind of the embedded fixtures.
+const SourceFixture = "fixture"
+
+// UsesFixture reports whether any input came from the embedded fixtures.
+func (s InputSources) UsesFixture() bool {
+	return s.Referrals == SourceFixture || s.Stripe == SourceFixture
 }
 
 // InputsDigest counts the inputs and hashes them in a canonical order, so

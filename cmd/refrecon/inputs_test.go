@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -267,4 +269,157 @@ func TestPrivateDirInsidePublicDir(t *testing.T) {
 			t.Errorf("PRIVATE_DIR=%s is beside PUBLIC_DIR, not inside: %s", priv, msg)
 		}
 	}
+}
+
+// inpPrivateState is what a refused run must leave alone: the public tree,
+// the private files and the warehouse's bytes.
+func inpPrivateState(t *testing.T, d e2eDirs) map[string][]byte {
+	t.Helper()
+	m := map[string][]byte{}
+	for k, v := range readTree(t, d.Public) {
+		m["public/"+k] = v
+	}
+	for k, v := range readTree(t, d.Private) {
+		m["private/"+k] = v
+	}
+	b, err := os.ReadFile(d.Warehouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m["warehouse"] = b
+	return m
+}
+
+// A run from the embedded fixtures (a source variable unset, or
+// "fixture") never publishes over a snapshot made from real sources: it
+// exits 1 naming the variable to set, and writes nothing. Over a snapshot
+// made from fixtures it publishes, records its sources in the manifest and
+// warns.
+func TestFixturesNeverReplaceRealData(t *testing.T) {
+	d := newDirs(t)
+	real := []string{"REFERRALS_SOURCE", "sqlite:" + repoFile(t, "fixtures/referrals.sqlite"), "STRIPE_SOURCE", "file:" + repoFile(t, "fixtures/stripe.ndjson")}
+	inpMustRun(t, d.env(fixtureAsOf, real...))
+	var m struct {
+		Inputs struct{ Sources map[string]string }
+	}
+	inpReadJSON(t, filepath.Join(inpLatest(t, d.Public), "manifest.json"), &m)
+	if m.Inputs.Sources["referrals"] != "sqlite" || m.Inputs.Sources["stripe"] != "file" {
+		t.Fatalf("manifest sources %v, want referrals sqlite, stripe file", m.Inputs.Sources)
+	}
+	before := inpPrivateState(t, d)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+		not  string
+	}{
+		{"referrals unset", []string{"REFERRALS_SOURCE", "", "STRIPE_SOURCE", real[3]}, []string{"REFERRALS_SOURCE"}, "STRIPE_SOURCE is"},
+		{"stripe fixture", []string{"REFERRALS_SOURCE", real[1], "STRIPE_SOURCE", "fixture"}, []string{"STRIPE_SOURCE"}, "REFERRALS_SOURCE and"},
+		{"both unset", []string{"REFERRALS_SOURCE", "", "STRIPE_SOURCE", ""}, []string{"REFERRALS_SOURCE and STRIPE_SOURCE"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runMainEnv(t, d.env("2026-04-16T00:00:00Z", tc.env...), "run")
+			if code != exitFailed {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
+			}
+			for _, w := range append(tc.want, "fixture data over a snapshot made from real sources", "nothing was written") {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, stderr)
+				}
+			}
+			if tc.not != "" && strings.Contains(stderr, tc.not) {
+				t.Errorf("stderr blames %q:\n%s", tc.not, stderr)
+			}
+			after := inpPrivateState(t, d)
+			for k := range after {
+				if _, ok := before[k]; !ok {
+					t.Errorf("the refused run wrote %s", k)
+				}
+			}
+			for k, v := range before {
+				if !bytes.Equal(after[k], v) {
+					t.Errorf("the refused run changed %s", k)
+				}
+			}
+		})
+	}
+
+	// Fixtures over fixtures: published, recorded, warned about.
+	f := newDirs(t)
+	inpMustRun(t, f.env(fixtureAsOf))
+	code, _, stderr := runMainEnv(t, f.env("2026-04-16T00:00:00Z", "REFERRALS_SOURCE", "fixture", "STRIPE_SOURCE", "fixture"), "run")
+	if code != exitOK {
+		t.Fatalf("fixture over fixture: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "embedded fixture data") || !strings.Contains(stderr, `"level":"warn"`) {
+		t.Errorf("no warning about the fixtures:\n%s", stderr)
+	}
+	latest := filepath.Join(inpLatest(t, f.Public), "manifest.json")
+	inpReadJSON(t, latest, &m)
+	if m.Inputs.Sources["referrals"] != "fixture" || m.Inputs.Sources["stripe"] != "fixture" {
+		t.Fatalf("manifest sources %v, want fixture, fixture", m.Inputs.Sources)
+	}
+
+	// A manifest that does not say its sources (written before they were
+	// recorded): the same inputs digest is the same fixture data; another
+	// digest was real data.
+	b, err := os.ReadFile(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	inputs := doc["inputs"].(map[string]any)
+	delete(inputs, "sources")
+	write := func() {
+		t.Helper()
+		nb, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(latest, nb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if code, _, stderr := runMainEnv(t, f.env("2026-04-16T00:00:00Z"), "run"); code != exitOK {
+		t.Fatalf("fixture over an old fixture manifest: exit %d\n%s", code, stderr)
+	}
+	latest = filepath.Join(inpLatest(t, f.Public), "manifest.json")
+	if err := json.Unmarshal(must1(os.ReadFile(latest)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	inputs = doc["inputs"].(map[string]any)
+	delete(inputs, "sources")
+	inputs["sha256"] = strings.Repeat("0", 64)
+	write()
+	if code, _, stderr := runMainEnv(t, f.env("2026-04-17T00:00:00Z"), "run"); code != exitFailed || !strings.Contains(stderr, "REFERRALS_SOURCE and STRIPE_SOURCE") {
+		t.Fatalf("fixture over an old manifest of other data: exit %d\n%s", code, stderr)
+	}
+}
+
+func must1[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// manifestSources is the manifest's record of the kind of each source.
+var manifestSources = regexp.MustCompile(`,"sources":\{[^{}]*\}`)
+
+// withoutSources is tree with the sources record cut out of every
+// manifest.json, for comparing runs of the same data read from sources of
+// different kinds (the only bytes that differ by design).
+func withoutSources(tree map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(tree))
+	for k, v := range tree {
+		if path.Base(k) == "manifest.json" {
+			v = manifestSources.ReplaceAll(v, nil)
+		}
+		out[k] = v
+	}
+	return out
 }

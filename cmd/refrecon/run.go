@@ -168,6 +168,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 		bad("%s", msg)
 	}
 	var err error
+	p.Sources = sourceKinds(cfg)
 	if p.Referrals, err = newReferralSource(cfg); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -194,7 +195,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 func newReferralSource(cfg *config) (reconcile.ReferralSource, error) {
 	kind, arg, _ := strings.Cut(cfg.ReferralsSource, ":")
 	switch {
-	case cfg.ReferralsSource == "":
+	case cfg.ReferralsSource == "" || cfg.ReferralsSource == pipeline.SourceFixture:
 		// Loaded into memory: no temporary copy is written, or left behind
 		// by a killed run.
 		return sqlitesrc.NewImage("(embedded fixture)", fixtures.ReferralsSQLite), nil
@@ -368,4 +369,23 @@ func resolvePath(path string) string {
 		rest = filepath.Join(filepath.Base(p), rest)
 		p = parent
 	}
+}
+
+// sourceKinds names the kind of each configured source, for the manifest
+// (pipeline.InputSources): unset and "fixture" are the embedded fixtures.
+func sourceKinds(cfg *config) pipeline.InputSources {
+	var k pipeline.InputSources
+	switch kind, _, _ := strings.Cut(cfg.ReferralsSource, ":"); {
+	case cfg.ReferralsSource == "" || cfg.ReferralsSource == pipeline.SourceFixture:
+		k.Referrals = pipeline.SourceFixture
+	default:
+		k.Referrals = kind // sqlite, d1dump, d1 (newReferralSource checked it)
+	}
+	switch kind, _, _ := strings.Cut(cfg.StripeSource, ":"); {
+	case cfg.StripeSource == "" || cfg.StripeSource == pipeline.SourceFixture:
+		k.Stripe = pipeline.SourceFixture
+	default:
+		k.Stripe = kind // file, api
+	}
+	return k
 }

@@ -117,7 +117,7 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 		bad("WAREHOUSE=none cannot be settled: the settlement ledger and the snapshot's referral decisions live in the warehouse")
 	case kind == "d1dump":
 		bad("REFERRALS_SOURCE %q cannot be settled: a d1dump: export cannot be written back (settle against the database: sqlite:PATH or d1)", cfg.ReferralsSource)
-	case cfg.ReferralsSource == "" && apply:
+	case (cfg.ReferralsSource == "" || cfg.ReferralsSource == pipeline.SourceFixture) && apply:
 		bad("REFERRALS_SOURCE is the embedded fixture, which cannot be written: settle against sqlite:PATH or d1")
 	}
 	if apply && cfg.SettleStripeCredit && cfg.SettleStripeSecretKey == "" {

@@ -130,7 +130,7 @@ func writeStripeExport(ctx context.Context, src *stripeapi.Source, path string) 
 // problem it finds is a configuration error; it reads nothing.
 func newStripeSource(cfg *config, log zerolog.Logger) (reconcile.StripeSource, error) {
 	switch s := cfg.StripeSource; {
-	case s == "":
+	case s == "" || s == pipeline.SourceFixture:
 		return embeddedStripe{}, nil
 	case strings.HasPrefix(s, "file:"):
 		path := strings.TrimPrefix(s, "file:")

@@ -34,6 +34,9 @@ type Manifest struct {
 type ManifestInputs struct {
 	Counts pipeline.InputCounts `json:"counts"`
 	SHA256 string               `json:"sha256"`
+	// Sources is the kind of source of each input; absent in manifests of
+	// runs that did not say (and of refrecon before it recorded them).
+	Sources *pipeline.InputSources `json:"sources,omitempty"`
 }
 
 // FileEntry is one file of a snapshot as the manifest lists it.

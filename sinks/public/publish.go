@@ -326,6 +326,10 @@ func manifestBytes(info pipeline.RunInfo, files []FileEntry) ([]byte, error) {
 		Inputs:         ManifestInputs{Counts: info.Inputs.Counts, SHA256: info.Inputs.SHA256},
 		Notes:          notes, Files: files,
 	}
+	if info.Sources != (pipeline.InputSources{}) {
+		src := info.Sources
+		doc.Inputs.Sources = &src
+	}
 	var buf bytes.Buffer
 	if err := encodeJSON(&buf, doc); err != nil {
 		return nil, err

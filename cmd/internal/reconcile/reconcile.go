@@ -66,6 +66,10 @@ type Plan struct {
 
 	Referrals ReferralSource
 	Stripe    StripeSource
+	// Sources names the kind of each source; recorded in the manifest, and
+	// a run made from the embedded fixtures never publishes over a
+	// snapshot made from real sources (fixtures.go).
+	Sources pipeline.InputSources
 	// Warehouse opens the warehouse the run writes; nil = no warehouse.
 	Warehouse func(ctx context.Context) (Warehouse, error)
 
@@ -162,7 +166,11 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	rep.Counts = digest.Counts
 	info := pipeline.NewRunInfo(digest, p.Cycles, p.AsOf, p.CodeVersion)
 	info.Notes = notes
+	info.Sources = p.Sources
 	rep.SnapshotID, rep.Notes = info.SnapshotID, notes
+	if err := checkFixtures(ctx, p, info, log); err != nil {
+		return rep, err
+	}
 	for _, n := range notes {
 		log.Warn().Str("stage", "read").Str("note", n).Msg("source note")
 	}

@@ -199,6 +199,14 @@ export interface InputCounts {
 }
 
 /**
+ * Which kind of source each input came from; "fixture" is the data embedded in refrecon. Absent in manifests written before refrecon recorded it.
+ */
+export interface InputSources {
+  referrals: "fixture" | "sqlite" | "d1dump" | "d1";
+  stripe: "fixture" | "file" | "api";
+}
+
+/**
  * One file of the snapshot.
  */
 export interface ManifestFile {
@@ -220,6 +228,7 @@ export interface ManifestInputs {
    * SHA-256 over the inputs as read.
    */
   sha256: Sha256;
+  sources?: InputSources;
 }
 
 
