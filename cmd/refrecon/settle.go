@@ -17,7 +17,6 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/cmd/internal/settle"
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/public/localdir"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sources/referrals/d1"
@@ -126,8 +125,11 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 	if apply && cfg.ReferralsSource == "d1" && cfg.SettleD1APIToken == "" {
 		bad("REFERRALS_SOURCE=d1 needs SETTLE_D1_API_TOKEN (a D1 token with edit permission) to mark referral rows rewarded")
 	}
-	sc := &settle.Config{Public: localdir.Open(cfg.PublicDir), PrivateDir: cfg.PrivateDir, Credit: cfg.SettleStripeCredit}
-	var err error
+	sc := &settle.Config{PrivateDir: cfg.PrivateDir, Credit: cfg.SettleStripeCredit}
+	pt, err := parsePublicDir(cfg.PublicDir)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
 	if sc.Referrals, err = newReferralSource(cfg); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -147,6 +149,13 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 		closeAll()
 		return nil, nil, asConfigError(err)
 	}
+	store, closeStore, err := pt.open(ctx, cfg)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("PUBLIC_DIR: %w", err) // unreachable or missing: exit 1, as for run
+	}
+	closers = append(closers, func() error { closeStore(); return nil })
+	sc.Public = store
 	wt, err := parseWarehouse(cfg)
 	switch {
 	case err != nil:

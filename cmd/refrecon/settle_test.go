@@ -16,6 +16,7 @@ import (
 	"github.com/refrecon/refrecon/sinks/bigquery"
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
 	"github.com/refrecon/refrecon/sinks/csvreport"
+	"github.com/refrecon/refrecon/sinks/public/bucket/s3fake"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sources/referrals"
@@ -41,6 +42,7 @@ type settleWorld struct {
 	stripe   *stripefake.Server
 	d1       *d1fake.Server // nil: sqlite:
 	bq       *bqfake.Server // nil: the SQLite warehouse
+	public   string         // PUBLIC_DIR when not the directory (a bucket URL)
 	snapshot string
 }
 
@@ -98,6 +100,9 @@ func (w *settleWorld) env(asOf string, credit bool, extra ...string) map[string]
 	}
 	if w.bq != nil {
 		e["WAREHOUSE"], e["BIGQUERY_ENDPOINT"] = "bigquery:"+bqProject+"."+bqDataset, w.bq.URL()
+	}
+	if w.public != "" {
+		e["PUBLIC_DIR"] = w.public
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		if extra[i+1] == "" {
@@ -472,4 +477,19 @@ func TestE2ESettleFailures(t *testing.T) {
 		t.Errorf("DANO after the second apply: %s, want done with a balance transaction", e.State)
 	}
 	w.checkSettled(t)
+}
+
+// PUBLIC_DIR as an S3 bucket (the fake, through the real s3blob client):
+// the settlement reads latest.json and the leaderboard from it and holds
+// its lock object.
+func TestE2ESettleBucket(t *testing.T) {
+	srv := s3fake.Start(t, "site")
+	w := newSettleWorldIn(t, &settleWorld{dirs: newDirs(t), public: srv.URL("site", "public")}, false, nil)
+	if code, out, errOut := w.settle(t, w.env(fixtureAsOf, true), "apply"); code != 0 {
+		t.Fatalf("settle apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	w.checkSettled(t)
+	if _, err := os.Stat(w.dirs.Public); err == nil {
+		t.Error("a local PUBLIC_DIR was written with PUBLIC_DIR=s3://")
+	}
 }
