@@ -36,7 +36,8 @@
 // booleans. Text from the inputs is written as inline strings, which a
 // spreadsheet never evaluates, so "=HYPERLINK(...)" in a refcode stays text.
 // Each sheet's header rows are frozen, its first table has a filter, and
-// columns are sized to their content (capped).
+// columns are sized to their content (the first SizeRows rows of each
+// table, capped at 60 characters).
 //
 // The same inputs give the same bytes: excelize stamps no clock, and the
 // archive is written in entry-name order with every entry dated asOf (see
@@ -79,6 +80,9 @@ const (
 	maxSheetName   = 31
 	maxColumnWidth = 60
 )
+
+// SizeRows is how many rows of each table the column widths are fitted to.
+const SizeRows = 10_000
 
 // MaxRows is how many rows a sheet holds before a table continues on the
 // next sheet: Excel's limit. Tests lower it.
@@ -494,18 +498,21 @@ func (b *book) cycle(cr *pipeline.CycleResult) error {
 		{"remaining", b.money(cur, cr.AwardPoolRemaining)},
 	}
 
-	// Size the columns from every row that will be written.
+	// Size the columns from the first SizeRows rows of each table (the
+	// widest values are the top of the leaderboard's amounts; emails and
+	// ids vary little in length), so that sizing does not build every row
+	// twice.
 	var z sizer
 	z.fit(referrerHeader)
 	z.fit(trailHeader)
 	var row []any
 	for _, list := range [][]pipeline.Entry{cr.Leaderboard, unranked} {
-		for i := range list {
+		for i := range list[:min(len(list), SizeRows)] {
 			row = referrer(&list[i], row)
 			z.fit(row)
 		}
 	}
-	for i := range cr.Events {
+	for i := range cr.Events[:min(len(cr.Events), SizeRows)] {
 		row = event(i, &cr.Events[i], row)
 		z.fit(row)
 	}

@@ -7,11 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/workbook"
 )
 
 type failingStripe struct{}
@@ -76,5 +80,80 @@ func TestRunWritesReviewReportsWithChanges(t *testing.T) {
 	}
 	if got := reviewReports(t, p.PrivateDir); !slices.Equal(got, want) {
 		t.Fatalf("after a failed run: %v, want the second run's %v", got, want)
+	}
+}
+
+// The workbook of a fixture run, read back with excelize, holds the
+// pipeline's numbers: every referrer's award and revenue as numbers with
+// the currency's format, every accounting line's net, and the totals.
+func TestRunWorkbookHoldsTheResult(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	var logs bytes.Buffer
+	p := fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs)
+	rep, err := reconcile.Run(t.Context(), p)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	f, err := excelize.OpenFile(filepath.Join(p.PrivateDir, workbook.FileName(rep.SnapshotID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw := excelize.Options{RawCellValue: true}
+	num := func(sheet string, col, row int) (string, string) {
+		t.Helper()
+		ref, _ := excelize.CoordinatesToCellName(col, row)
+		typ, _ := f.GetCellType(sheet, ref)
+		if typ != excelize.CellTypeUnset && typ != excelize.CellTypeNumber {
+			t.Errorf("%s!%s is %v, want a number", sheet, ref, typ)
+		}
+		v, _ := f.GetCellValue(sheet, ref, raw)
+		st, _ := f.GetCellStyle(sheet, ref)
+		style, _ := f.GetStyle(st)
+		nf := ""
+		if style != nil && style.CustomNumFmt != nil {
+			nf = *style.CustomNumFmt
+		}
+		return v, nf
+	}
+	decimal := func(cur string, minor int64) string {
+		s := pipeline.FormatDecimal(cur, minor)
+		if strings.Contains(s, ".") {
+			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		}
+		return s
+	}
+	for _, cr := range rep.Result.Cycles {
+		sheet, cur := workbook.SheetName(cr.Cycle.ID, 1), cr.Cycle.Rules.Currency
+		for i, e := range cr.Leaderboard {
+			row := 3 + i
+			if rc, _ := f.GetCellValue(sheet, "B"+strconv.Itoa(row)); rc != e.Refcode {
+				t.Fatalf("%s row %d refcode %q, want %q", sheet, row, rc, e.Refcode)
+			}
+			if v, nf := num(sheet, 5, row); v != decimal(cur, e.Award) || nf != "#,##0.00" {
+				t.Errorf("%s %s award %q (%s), want %s", sheet, e.Refcode, v, nf, decimal(cur, e.Award))
+			}
+			if v, _ := num(sheet, 10, row); v != decimal(cur, e.Revenue) {
+				t.Errorf("%s %s revenue %q, want %s", sheet, e.Refcode, v, decimal(cur, e.Revenue))
+			}
+		}
+		trail := 3 + len(cr.Leaderboard) + len(cr.Unranked) + 2 // the blank row, the trail's header
+		for k, ev := range cr.Events {
+			row := trail + k
+			if inv, _ := f.GetCellValue(sheet, "C"+strconv.Itoa(row)); inv != ev.InvoiceID {
+				t.Fatalf("%s row %d invoice %q, want %q", sheet, row, inv, ev.InvoiceID)
+			}
+			if v, _ := num(sheet, 11, row); v != decimal(cur, ev.Net) {
+				t.Errorf("%s %s net %q, want %s", sheet, ev.InvoiceID, v, decimal(cur, ev.Net))
+			}
+		}
+		totals := trail + len(cr.Events) + 1
+		if label, _ := f.GetCellValue(sheet, "A"+strconv.Itoa(totals)); label != "control totals" {
+			t.Fatalf("%s row %d = %q, want the control totals", sheet, totals, label)
+		}
+		if v, _ := num(sheet, 2, totals+9); v != decimal(cur, cr.Totals.Awarded) {
+			t.Errorf("%s awarded %q, want %s", sheet, v, decimal(cur, cr.Totals.Awarded))
+		}
 	}
 }
