@@ -111,19 +111,6 @@ type applier struct {
 	rowAt  map[warehouse.EntryKey]int // index in p.Rows
 }
 
-// set appends a state change of entry e (in the plan) and updates e.
-func (a *applier) set(ctx context.Context, e *warehouse.Settlement, state, reason string, edit func(*warehouse.Settlement)) error {
-	n := e.Next(state, reason, a.c.now())
-	if edit != nil {
-		edit(&n)
-	}
-	if err := a.ledger.Append(ctx, n); err != nil {
-		return err
-	}
-	*e = n
-	return nil
-}
-
 func (a *applier) writePayout() (string, error) {
 	return csvreport.WritePayout(a.c.PrivateDir, a.c.Cycle, a.c.Snapshot, a.p.Awards)
 }
@@ -159,14 +146,41 @@ func (a *applier) payoutDone(ctx context.Context) error {
 	return nil
 }
 
+// creditBatch is how many credit outcomes one ledger append carries. On
+// BigQuery every append is a load job (and a table takes at most 1,500 a
+// day), so outcomes are recorded in groups; a credit granted but not yet
+// recorded when apply dies is found by the next apply's listing, never
+// granted again.
+const creditBatch = 25
+
 // credit grants every Stripe credit not done yet: first the customer's
 // balance transactions are listed (a credit whose metadata names the
 // cycle, snapshot and refcode is done already, whatever became of the
 // idempotency key), then the credit is created with the award's key.
-func (a *applier) credit(ctx context.Context) error {
+func (a *applier) credit(ctx context.Context) (err error) {
+	var rows []warehouse.Settlement
+	var idx []int
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		if err := a.ledger.Append(ctx, rows...); err != nil {
+			return err
+		}
+		for k, i := range idx {
+			a.p.Awards[i] = rows[k]
+		}
+		rows, idx = rows[:0], idx[:0]
+		return nil
+	}
+	defer func() {
+		if ferr := flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
 	for i := range a.p.Awards {
-		e := &a.p.Awards[i]
-		if !credits(*e) {
+		e := a.p.Awards[i]
+		if !credits(e) {
 			continue
 		}
 		cr := api.Credit{Customer: e.StripeCustomerID, Amount: e.AwardMinor, Currency: e.Currency,
@@ -177,17 +191,20 @@ func (a *applier) credit(ctx context.Context) error {
 		}
 		switch {
 		case err == nil:
-			if err := a.set(ctx, e, warehouse.StateDone, "", func(n *warehouse.Settlement) { n.BalanceTransactionID = id }); err != nil {
-				return err
-			}
+			n := e.Next(warehouse.StateDone, "", a.c.now())
+			n.BalanceTransactionID = id
+			rows, idx = append(rows, n), append(idx, i)
 			a.c.Log.Info().Str("cycle", e.CycleID).Str("refcode", e.Refcode).Str("balance_transaction", id).Msg("award credited")
 		case retry.ClassOf(err) == retry.ErrBadInput:
-			if err := a.set(ctx, e, warehouse.StateFailed, err.Error(), nil); err != nil {
-				return err
-			}
+			rows, idx = append(rows, e.Next(warehouse.StateFailed, err.Error(), a.c.now())), append(idx, i)
 			a.c.Log.Warn().Str("cycle", e.CycleID).Str("refcode", e.Refcode).Str("reason", err.Error()).Msg("award not credited")
 		default:
 			return fmt.Errorf("credit the award of %s: %w", e.Refcode, err)
+		}
+		if len(rows) == creditBatch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
