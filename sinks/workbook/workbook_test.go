@@ -390,3 +390,22 @@ func TestWorkbookFailedWriteKeepsPreviousReport(t *testing.T) {
 		t.Fatalf("dir after write: %v (the older report stays until the run has published)", ents)
 	}
 }
+
+// Cycle ids that read like the fixed sheets get their own sheets: no fixed
+// name can be a cycle id.
+func TestWorkbookCycleIDsNeverTakeFixedSheets(t *testing.T) {
+	res := testResult()
+	res.Cycles[0].Cycle.ID, res.Cycles[1].Cycle.ID = "changes", "summary"
+	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := open(t, path)
+	want := []string{workbook.SummarySheet, "changes", "summary", workbook.SheetName(longID, 1), workbook.ClawbackSheet, workbook.ChangesSheet}
+	if got := f.GetSheetList(); !slices.Equal(got, want) {
+		t.Fatalf("sheets %q, want %q", got, want)
+	}
+	if v, _ := f.GetCellValue("changes", "B3"); v != "alice" {
+		t.Errorf("the cycle sheet \"changes\" B3 = %q, want its first referrer", v)
+	}
+}
