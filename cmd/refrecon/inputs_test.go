@@ -179,13 +179,14 @@ func inpReadJSON(t *testing.T, path string, v any) {
 }
 
 // inpURLVariables is every variable that holds a URL, with what the run
-// needs for that variable to be used. PUBLIC_DIR joins once it takes bucket
-// URLs (issue #16).
+// needs for that variable to be used. PUBLIC_DIR takes bucket
+// URLs (issue #16): its cases are bucket URLs.
 var inpURLVariables = map[string][]string{
 	"STRIPE_API_BASE":                {"STRIPE_SOURCE", "api", "STRIPE_SECRET_KEY", "sk_test_x"},
 	"D1_API_BASE":                    {"REFERRALS_SOURCE", "d1", "D1_ACCOUNT_ID", "acc", "D1_DATABASE_ID", "db", "D1_API_TOKEN", "tok"},
 	"BIGQUERY_ENDPOINT":              {"WAREHOUSE", "bigquery:proj.ds"},
 	"CUSTOM_REFERRAL_PROGRAM_CYCLES": nil,
+	"PUBLIC_DIR":                     nil,
 }
 
 // No URL's credentials, query string or fragment reaches a message or log
@@ -206,8 +207,19 @@ func TestURLVariablesNeverShowTheirSecrets(t *testing.T) {
 			"http://127.0.0.1:1/x?token=QUERYSECRET",                           // a query alone
 			"http://[::1?token=QUERYSECRET",                                    // does not parse
 			"https://user:PASS WORD@example.com/?token=QUERYSECRET#FRAGSECRET", // does not parse either
+			"s3://user:PASSWORD@bucket/x?region=QUERYSECRET&endpoint=http://k:PASSWORD@127.0.0.1:1#FRAGSECRET",
+			"gs://user:PASSWORD@bucket/x?token=QUERYSECRET#FRAGSECRET",
 		} {
+			if name == "PUBLIC_DIR" && !strings.HasPrefix(value, "s3:") && !strings.HasPrefix(value, "gs:") && !strings.HasPrefix(value, "ftp:") {
+				continue // an http(s) PUBLIC_DIR is a directory path with a colon in it
+			}
 			t.Run(name+"="+value, func(t *testing.T) {
+				// No request may leave the machine: no instance metadata, no
+				// credential chain.
+				t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+				t.Setenv("AWS_ACCESS_KEY_ID", "test")
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+				t.Setenv("STORAGE_EMULATOR_HOST", "127.0.0.1:1")
 				d := newDirs(t)
 				env := d.env(fixtureAsOf, append(append([]string{}, needs...), name, value)...)
 				code, stdout, stderr := runMainEnv(t, env, "run")
@@ -257,8 +269,13 @@ func TestPrivateDirInsidePublicDir(t *testing.T) {
 	if err := os.Symlink(d.Public, link); err != nil {
 		t.Fatal(err)
 	}
-	for _, priv := range []string{d.Public, d.Public + "/", filepath.Join(d.Public, "private"), filepath.Join(d.Public, "a", "..", "b"), filepath.Join(link, "private")} {
-		code, _, stderr := runMainEnv(t, d.env(fixtureAsOf, "PRIVATE_DIR", priv), "run")
+	for _, tc := range [][2]string{
+		{d.Public, d.Public}, {d.Public, d.Public + "/"}, {d.Public, filepath.Join(d.Public, "private")},
+		{d.Public, filepath.Join(d.Public, "a", "..", "b")}, {d.Public, filepath.Join(link, "private")},
+		{"file://" + d.Public, filepath.Join(d.Public, "private")},
+	} {
+		pub, priv := tc[0], tc[1]
+		code, _, stderr := runMainEnv(t, d.env(fixtureAsOf, "PUBLIC_DIR", pub, "PRIVATE_DIR", priv), "run")
 		if code != exitConfig || !strings.Contains(stderr, "PRIVATE_DIR") || !strings.Contains(stderr, "inside PUBLIC_DIR") {
 			t.Errorf("PRIVATE_DIR=%s: exit %d, stderr %q; want exit 2 naming PRIVATE_DIR inside PUBLIC_DIR", priv, code, stderr)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/bucket"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
+	"github.com/refrecon/refrecon/sources/redact"
 )
 
 // publicTarget is PUBLIC_DIR parsed (SPEC 3.1): a directory path or
@@ -33,7 +34,7 @@ func parsePublicDir(s string) (publicTarget, error) {
 	if err != nil {
 		return publicTarget{}, fmt.Errorf("PUBLIC_DIR: not a URL: %v", strings.ReplaceAll(err.Error(), s, "(the value)"))
 	}
-	name := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	name := redact.URL(s)
 	switch u.Scheme {
 	case "file":
 		if u.Host != "" && u.Host != "localhost" || u.Path == "" || u.RawQuery != "" {

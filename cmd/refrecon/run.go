@@ -164,7 +164,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	if strings.TrimSpace(cfg.PrivateDir) == "" {
 		bad("PRIVATE_DIR is empty")
 	}
-	if msg := privateInsidePublic(cfg.PrivateDir, cfg.PublicDir); msg != "" {
+	if msg := privateInsidePublic(cfg.PrivateDir, p.public.dir); msg != "" {
 		bad("%s", msg)
 	}
 	var err error
@@ -337,10 +337,11 @@ func createNew(path string) (*os.File, error) {
 // privateInsidePublic says why PRIVATE_DIR may not be where it is: equal to
 // or inside a local PUBLIC_DIR, the finance reports (which hold emails)
 // would sit in the web root. Paths are compared absolute and cleaned, with
-// symlinks resolved as far as the directories exist. "" when it is fine (or
-// PUBLIC_DIR is a bucket URL, which a local directory cannot be inside).
+// symlinks resolved as far as the directories exist. "" when it is fine;
+// public is the local directory of PUBLIC_DIR ("" for a bucket, which a
+// local directory cannot be inside).
 func privateInsidePublic(private, public string) string {
-	if private == "" || public == "" || strings.Contains(public, "://") {
+	if private == "" || public == "" {
 		return ""
 	}
 	pub, priv := resolvePath(public), resolvePath(private)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -41,6 +42,21 @@ func URL(rawURL string) string {
 		return scheme + "://" + rest
 	}
 	return rest
+}
+
+// urlLike matches a URL inside text: a scheme, "://", and everything up to
+// white space or a quote.
+var urlLike = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]*`)
+
+// URLsIn returns text with every URL in it passed through URL: for the
+// messages of libraries that quote a URL they were given (with its
+// credentials and query) in a form of their own.
+// Punctuation that ends a sentence or clause after a URL is kept.
+func URLsIn(text string) string {
+	return urlLike.ReplaceAllStringFunc(text, func(u string) string {
+		core := strings.TrimRight(u, ".,;:)]")
+		return URL(core) + u[len(core):]
+	})
 }
 
 // ErrBadBase is the class of a base URL Base refuses.

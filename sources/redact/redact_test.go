@@ -56,3 +56,12 @@ func TestBase(t *testing.T) {
 		}
 	}
 }
+
+func TestURLsIn(t *testing.T) {
+	in := `open bucket gs://user:PASSWORD@bucket?token=SECRET#FRAG: invalid query parameter "token"; see "s3://b/p?endpoint=http://k:PW@host" and https://x.example/a?b=SECRET.`
+	got := redact.URLsIn(in)
+	want := `open bucket gs://bucket: invalid query parameter "token"; see "s3://b/p" and https://x.example/a.`
+	if got != want {
+		t.Errorf("URLsIn:\n got %s\nwant %s", got, want)
+	}
+}

@@ -66,6 +66,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sources/redact"
 	"github.com/refrecon/refrecon/sources/retry"
 )
 
@@ -107,7 +108,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("PUBLIC_DIR: not a URL: %w", err)
 	}
-	name := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	name := redact.URL(rawURL)
 	switch u.Scheme {
 	case "s3", "gs", "mem":
 		if p := strings.Trim(u.Path, "/"); p != "" {
@@ -125,7 +126,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	b, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
-		return nil, fmt.Errorf("PUBLIC_DIR %s: %w", name, scrub(err, rawURL, name))
+		return nil, fmt.Errorf("PUBLIC_DIR %s: %w", name, scrub(err))
 	}
 	ok, err := b.IsAccessible(ctx)
 	if err == nil && !ok {
@@ -133,19 +134,35 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("PUBLIC_DIR %s: %w", name, classify(scrub(err, rawURL, name)))
+		return nil, fmt.Errorf("PUBLIC_DIR %s: %w", name, classify(scrub(err)))
 	}
 	return New(b, name, opts), nil
 }
 
-// scrub replaces the full URL (whose query may hold an endpoint with
-// credentials) by its name in an error from the opener.
-func scrub(err error, rawURL, name string) error {
-	if err == nil || !strings.Contains(err.Error(), rawURL) {
+// scrub passes every URL in an error from the opener through redact.URL:
+// the opener quotes the URL it was given in forms of its own (without the
+// path, say), with credentials and a query that may hold an endpoint with
+// credentials.
+// The original error stays in the chain (errors.Is/As, gcerrors.Code)
+// but its text is never shown.
+func scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := redact.URLsIn(err.Error())
+	if msg == err.Error() {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), rawURL, name))
+	return &scrubbed{msg: msg, err: err}
 }
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // New returns a Store over an open bucket (tests: memblob); name is what
 // String says.
