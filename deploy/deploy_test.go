@@ -71,8 +71,12 @@ func configVars(t *testing.T) map[string]envVar {
 // secrets must come from secret stores, never from files in the repository.
 var secrets = []string{"STRIPE_SECRET_KEY", "D1_API_TOKEN"}
 
-// runtimeVars are read by the Go runtime, not by config.go.
-var runtimeVars = map[string]bool{"GOMEMLIMIT": true}
+// runtimeVars are read by the Go runtime or a cloud SDK (the credentials of
+// PUBLIC_DIR=s3://...), not by config.go.
+var runtimeVars = map[string]bool{"GOMEMLIMIT": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true}
+
+// isBucketURL reports whether PUBLIC_DIR names a bucket (no mount needed).
+func isBucketURL(s string) bool { return strings.HasPrefix(s, "gs://") || strings.HasPrefix(s, "s3://") }
 
 func loadYAML(t *testing.T, path string) []any {
 	t.Helper()
@@ -230,7 +234,10 @@ func TestKubernetesCronJob(t *testing.T) {
 	for _, v := range mustGet(t, pod, "volumes").([]any) {
 		volumes[fmt.Sprint(mustGet(t, v, "name"))] = true
 	}
-	for _, dir := range []string{"PUBLIC_DIR", "PRIVATE_DIR"} {
+	if p, _ := data["PUBLIC_DIR"].(string); !isBucketURL(p) {
+		t.Errorf("PUBLIC_DIR %q: want the public bucket's URL (issue #16)", p)
+	}
+	for _, dir := range []string{"PRIVATE_DIR"} {
 		path, _ := data[dir].(string)
 		if name, ok := mounts[path]; !ok || !volumes[name] {
 			t.Errorf("%s %q is not a mounted volume (read-only root filesystem)", dir, path)
@@ -280,7 +287,10 @@ func TestCloudRunJob(t *testing.T) {
 	for _, m := range mustGet(t, c, "volumeMounts").([]any) {
 		mounts[fmt.Sprint(mustGet(t, m, "mountPath"))] = true
 	}
-	for _, dir := range []string{"PUBLIC_DIR", "PRIVATE_DIR"} {
+	if !isBucketURL(values["PUBLIC_DIR"]) {
+		t.Errorf("PUBLIC_DIR %q: want the public bucket's URL (issue #16)", values["PUBLIC_DIR"])
+	}
+	for _, dir := range []string{"PRIVATE_DIR"} {
 		if !mounts[values[dir]] {
 			t.Errorf("%s %q is not a mounted volume: Cloud Run's disk is memory and lost after the run", dir, values[dir])
 		}
