@@ -41,6 +41,8 @@ type config struct {
 	LatestCacheControl string `env:"LATEST_CACHE_CONTROL, default=public, max-age=60"`
 	// PublicConcurrency is how many uploads a publish to a bucket runs at once.
 	PublicConcurrency int `env:"PUBLIC_CONCURRENCY, default=32"`
+	// PublicServerCopy reuses unchanged objects by server-side copy.
+	PublicServerCopy bool `env:"PUBLIC_SERVER_COPY, default=false"`
 
 	BigQueryEndpoint string `env:"BIGQUERY_ENDPOINT"` // "" = Google's; a local fake or emulator in tests
 	BigQueryLocation string `env:"BIGQUERY_LOCATION, default=US"`

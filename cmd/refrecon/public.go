@@ -57,7 +57,7 @@ func (pt publicTarget) open(ctx context.Context, cfg *config) (store public.Stor
 		return localdir.Open(pt.dir), func() {}, nil
 	}
 	b, err := bucket.Open(ctx, pt.url, bucket.Options{
-		Concurrency: cfg.PublicConcurrency, LatestCacheControl: cfg.LatestCacheControl,
+		Concurrency: cfg.PublicConcurrency, LatestCacheControl: cfg.LatestCacheControl, Copy: cfg.PublicServerCopy,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -161,6 +161,9 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	if p.public, err0 = parsePublicDir(cfg.PublicDir); err0 != nil {
 		bad("%v", err0)
 	}
+	if cfg.PublicConcurrency < 1 || cfg.PublicConcurrency > 1000 {
+		bad("PUBLIC_CONCURRENCY %d: want 1..1000", cfg.PublicConcurrency)
+	}
 	if strings.TrimSpace(cfg.PrivateDir) == "" {
 		bad("PRIVATE_DIR is empty")
 	}

@@ -15,8 +15,9 @@
 //     one that exists with the same bytes (a crashed run of the same
 //     snapshot) is kept, one with other bytes fails the publish (caches keep
 //     an object for a year: it is never overwritten).
-//   - Reuse is a server-side Copy from the previous snapshot after its size
-//     is checked.
+//   - With Options.Copy, Reuse is a server-side Copy from the previous
+//     snapshot after its size and recorded sha256 are checked; otherwise
+//     every object is uploaded (faster for small objects, measured).
 //   - latest.json is one PUT, conditional on the version read at the start:
 //     GCS ifGenerationMatch (or ifGenerationMatch=0 when there was none),
 //     S3/R2 If-Match on the ETag (If-None-Match: * when there was none);
@@ -90,6 +91,12 @@ type Options struct {
 	Retry              retry.Policy
 	// LockPoll is how often a waiting Lock looks again (default 2 s).
 	LockPoll time.Duration
+	// Copy makes Reuse a server-side copy of the previous snapshot's
+	// unchanged objects (a HEAD to check size and sha256, then a COPY)
+	// instead of uploading them again. Off by default: for snapshot-sized
+	// objects (about 1.5 KB) two requests cost more than one PUT, measured
+	// against the S3 fake (docs/performance.md).
+	Copy bool
 }
 
 // Store is a public.Storage in a bucket.
@@ -501,7 +508,7 @@ func (w *snapshot) Put(ctx context.Context, rel string, data []byte) error {
 // its size and the sha256 its upload recorded in its metadata (an object
 // without one, or with another, is uploaded again).
 func (w *snapshot) Reuse(ctx context.Context, rel, from string, size int64, sum [sha256.Size]byte) bool {
-	if w.closed() || checkKey(rel) != nil || from == "" || strings.ContainsAny(from, `/\`) {
+	if !w.s.opts.Copy || w.closed() || checkKey(rel) != nil || from == "" || strings.ContainsAny(from, `/\`) {
 		return false
 	}
 	src := public.SnapshotsDir + "/" + from + "/" + rel

@@ -30,7 +30,7 @@ var ctx = context.Background()
 var fastRetry = retry.Policy{MaxAttempts: 4, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
 
 func opts() bucket.Options {
-	return bucket.Options{Concurrency: 8, Retry: fastRetry, LockPoll: time.Millisecond}
+	return bucket.Options{Concurrency: 8, Retry: fastRetry, LockPoll: time.Millisecond, Copy: true}
 }
 
 func memStore(t *testing.T) *bucket.Store {
@@ -39,7 +39,7 @@ func memStore(t *testing.T) *bucket.Store {
 	return s
 }
 
-func open(t *testing.T, url string) *bucket.Store {
+func open(t testing.TB, url string) *bucket.Store {
 	t.Helper()
 	s, err := bucket.Open(ctx, url, opts())
 	if err != nil {
