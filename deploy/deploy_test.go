@@ -76,7 +76,9 @@ var secrets = []string{"STRIPE_SECRET_KEY", "D1_API_TOKEN"}
 var runtimeVars = map[string]bool{"GOMEMLIMIT": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true}
 
 // isBucketURL reports whether PUBLIC_DIR names a bucket (no mount needed).
-func isBucketURL(s string) bool { return strings.HasPrefix(s, "gs://") || strings.HasPrefix(s, "s3://") }
+func isBucketURL(s string) bool {
+	return strings.HasPrefix(s, "gs://") || strings.HasPrefix(s, "s3://")
+}
 
 func loadYAML(t *testing.T, path string) []any {
 	t.Helper()
