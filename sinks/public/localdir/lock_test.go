@@ -128,12 +128,19 @@ func TestLockNotADirectory(t *testing.T) {
 // directory until it is killed.
 const helperEnv = "SNAPSHOTS_TEST_HOLD_LOCK"
 
+// heldLock keeps the helper's lock alive until the process is killed.
+var heldLock func() error
+
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperEnv); dir != "" {
-		if _, err := Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"}); err != nil {
+		unlock, err := Open(dir).Lock(context.Background(), public.LockRequest{RunID: "r1"})
+		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
+		// Keep the lock's file reachable: a collected *os.File is closed by
+		// its finalizer, which would release the lock.
+		heldLock = unlock
 		fmt.Println("locked", os.Getpid())
 		select {} // until killed; the kernel then releases the lock
 	}
