@@ -101,9 +101,11 @@ func checkHeaders(t *testing.T, b *blob.Bucket, latestCC string) int {
 // keys and bytes, and the SPEC's headers on every object.
 func TestPublishMatchesDirectory(t *testing.T) {
 	srv := s3fake.Start(t, "pub")
+	startGCS(t, "gpub")
 	for name, store := range map[string]*bucket.Store{
 		"memblob": memStore(t),
 		"s3":      open(t, srv.URL("pub", "site/public")),
+		"gcs":     open(t, "gs://gpub/site/public"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
