@@ -310,7 +310,7 @@ func startCPUProfile(path string) (stop func() error, err error) {
 	if path == "" {
 		return func() error { return nil }, nil
 	}
-	f, err := createNew(path)
+	f, err := createNew(path, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
@@ -330,11 +330,11 @@ func startCPUProfile(path string) (stop func() error, err error) {
 // createNew replaces path with a new, empty file: whatever is there is
 // unlinked first (a symlink's target is never truncated) and the file is
 // created with O_EXCL|O_NOFOLLOW.
-func createNew(path string) (*os.File, error) {
+func createNew(path string, perm os.FileMode) (*os.File, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm)
 }
 
 // privateInsidePublic says why PRIVATE_DIR may not be where it is: equal to

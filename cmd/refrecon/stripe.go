@@ -7,12 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
@@ -87,12 +85,8 @@ func stripeExportCommand(ctx context.Context, args []string, stdout, stderr io.W
 func writeStripeExport(ctx context.Context, src *stripeapi.Source, path string) (n int, err error) {
 	tmp := path + ".tmp"
 	// A new file, never one opened through a symlink or left by someone
-	// else: whatever is at path.tmp is unlinked (a symlink's target is
-	// untouched) and the file created with O_EXCL.
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, err
-	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	// else (createNew).
+	f, err := createNew(tmp, 0o600)
 	if err != nil {
 		return 0, err
 	}
