@@ -209,6 +209,15 @@ func TestNewRunInfo(t *testing.T) {
 		"code version": NewRunInfo(d, set, asOf, "v1.2.4"),
 		"inputs":       NewRunInfo(InputsDigest{SHA256: "00fe"}, set, asOf, "v1.2.3"),
 		"cycle set":    NewRunInfo(d, setOf(revCycleMarch()), asOf, "v1.2.3"),
+		"settled":      NewRunInfo(d, set, asOf, "v1.2.3", SettledCycle{CycleID: "cycle-1", SnapshotID: "20260101T000000Z-000000000000"}),
+		"settled from": NewRunInfo(d, set, asOf, "v1.2.3", SettledCycle{CycleID: "cycle-1", SnapshotID: "20260101T000000Z-000000000001"}),
+	}
+	if a, b := other["settled"], other["settled from"]; a.SnapshotID == b.SnapshotID {
+		t.Errorf("the settled snapshot id is not hashed: %s", a.SnapshotID)
+	}
+	two := []SettledCycle{{CycleID: "a", SnapshotID: "20260101T000000Z-000000000000"}, {CycleID: "b", SnapshotID: "20260101T000000Z-000000000000"}}
+	if x, y := NewRunInfo(d, set, asOf, "v1.2.3", two...), NewRunInfo(d, set, asOf, "v1.2.3", two[1], two[0]); x.SnapshotID != y.SnapshotID {
+		t.Error("the settled cycles' order changes the id")
 	}
 	for name, o := range other {
 		if o.SnapshotID[17:] == info.SnapshotID[17:] {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -207,14 +208,30 @@ const snapshotTimeLayout = "20060102T150405Z"
 // NewRunInfo identifies a run (SPEC 3.1): the snapshot id is asOf in UTC as
 // YYYYMMDDTHHMMSSZ, "-", and the first 12 hex digits of a SHA-256 over the
 // inputs' digest, the cycle set's SHA-256 and the code version (each
-// length-prefixed).
-func NewRunInfo(d InputsDigest, set CycleSet, asOf time.Time, codeVersion string) RunInfo {
+// length-prefixed), followed, when any cycle is settled, by the settled
+// cycles (cycle id and settled snapshot id, cycle id order): a settlement
+// changes what is published, so it changes the id.
+func NewRunInfo(d InputsDigest, set CycleSet, asOf time.Time, codeVersion string, settled ...SettledCycle) RunInfo {
 	setSHA := set.SHA256()
 	var b []byte
 	b = appendStr(b, "refrecon-snapshot-v1")
 	b = appendStr(b, d.SHA256)
 	b = appendStr(b, setSHA)
 	b = appendStr(b, codeVersion)
+	if len(settled) > 0 {
+		refs := make([][2]string, 0, len(settled))
+		for _, s := range settled {
+			refs = append(refs, [2]string{s.CycleID, s.SnapshotID})
+		}
+		slices.SortFunc(refs, func(a, b [2]string) int {
+			return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
+		})
+		b = appendStr(b, "settled")
+		b = binary.AppendUvarint(b, uint64(len(refs)))
+		for _, r := range refs {
+			b = appendStr(appendStr(b, r[0]), r[1])
+		}
+	}
 	sum := sha256.Sum256(b)
 	asOf = asOf.UTC()
 	return RunInfo{

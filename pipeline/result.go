@@ -57,6 +57,9 @@ type Result struct {
 	Cycles    []CycleResult      // startTime ascending
 	Decisions []ReferralDecision // one per referrals row; raw email, refcode, referred_at bytewise
 	Referrers []User             // every users row, refcode ascending
+	// Settled is the award drift of every settled cycle (ApplySettled),
+	// cycle id order; private.
+	Settled []SettledResult
 }
 
 // CycleResult is one cycle's leaderboard, awards and accounting.

@@ -163,6 +163,10 @@ func (r referrerFile) appendJSON(b []byte) []byte {
 		}
 		b = appendString(b, r.cycles[i].id)
 		b = append(b, ':')
+		if raw := r.cycles[i].raw; raw != nil {
+			b = append(b, raw...)
+			continue
+		}
 		b = r.cycles[i].v.appendJSON(b)
 	}
 	return append(b, "}}"...)

@@ -47,9 +47,9 @@ type FileEntry struct {
 }
 
 type cyclesDoc struct {
-	SnapshotID string         `json:"snapshotId"`
-	AsOf       string         `json:"asOf"`
-	Cycles     []cycleSummary `json:"cycles"`
+	SnapshotID string `json:"snapshotId"`
+	AsOf       string `json:"asOf"`
+	Cycles     []any  `json:"cycles"` // cycleSummary, or settledSummary for a settled cycle
 }
 
 type cycleSummary struct {

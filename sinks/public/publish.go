@@ -23,6 +23,9 @@ const DefaultRecordsPerPage = 25
 type Publisher struct {
 	store          Storage
 	recordsPerPage int
+	// settled are the settled cycles, published as their settled snapshot
+	// did (WithSettled).
+	settled map[string]*Settled
 	// beforeFile, when set (tests), runs before each snapshot file is
 	// queued; an error aborts the publish.
 	beforeFile func(rel string) error
@@ -275,7 +278,7 @@ func (p *Publisher) writeObjects(ctx context.Context, w SnapshotWriter, info pip
 		})
 	}
 
-	genErr := render(info, res, p.recordsPerPage, func(rel string, v any) error {
+	genErr := render(info, res, p.recordsPerPage, p.settled, func(rel string, v any) error {
 		if p.beforeFile != nil {
 			if err := p.beforeFile(rel); err != nil {
 				return err

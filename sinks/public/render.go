@@ -1,11 +1,14 @@
 package public
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 )
@@ -17,24 +20,45 @@ import (
 
 // render produces every document of the snapshot but the manifest, in a
 // fixed order.
-func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, emit func(rel string, v any) error) error {
+func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, settled map[string]*Settled, emit func(rel string, v any) error) error {
 	asOf := formatTime(info.AsOf)
 
-	// cycles.json: summaries, startTime descending (ties: id).
-	order := make([]int, len(res.Cycles))
-	for i := range order {
-		order[i] = i
+	// The published cycles: every computed cycle that is not settled, and
+	// every settled cycle as it was settled, whether or not the cycle set
+	// still has it (SPEC 2.8).
+	type pubCycle struct {
+		id    string
+		start time.Time
+		cr    *pipeline.CycleResult // nil for a settled cycle
+		s     *Settled
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		ca, cb := res.Cycles[a].Cycle, res.Cycles[b].Cycle
-		if c := cb.Rules.StartTime.Compare(ca.Rules.StartTime); c != 0 {
+	var cycles []pubCycle
+	for i := range res.Cycles {
+		cr := &res.Cycles[i]
+		if _, ok := settled[cr.Cycle.ID]; !ok {
+			cycles = append(cycles, pubCycle{id: cr.Cycle.ID, start: cr.Cycle.Rules.StartTime, cr: cr})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(settled)) {
+		s := settled[id]
+		cycles = append(cycles, pubCycle{id: id, start: s.start, s: s})
+	}
+
+	// cycles.json: summaries, startTime descending (ties: id).
+	order := slices.Clone(cycles)
+	slices.SortStableFunc(order, func(a, b pubCycle) int {
+		if c := b.start.Compare(a.start); c != 0 {
 			return c
 		}
-		return strings.Compare(ca.ID, cb.ID)
+		return strings.Compare(a.id, b.id)
 	})
-	doc := cyclesDoc{SnapshotID: info.SnapshotID, AsOf: asOf, Cycles: []cycleSummary{}}
-	for _, i := range order {
-		cr := res.Cycles[i]
+	doc := cyclesDoc{SnapshotID: info.SnapshotID, AsOf: asOf, Cycles: []any{}}
+	for _, pc := range order {
+		if pc.s != nil {
+			doc.Cycles = append(doc.Cycles, pc.s.summary)
+			continue
+		}
+		cr := pc.cr
 		c := cr.Cycle
 		rules, err := publicRules(c)
 		if err != nil {
@@ -58,7 +82,14 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, emi
 	}
 
 	// Leaderboard pages.
-	for _, cr := range res.Cycles {
+	for _, pc := range cycles {
+		if pc.s != nil {
+			if err := renderSettledPages(pc.s, recordsPerPage, emit); err != nil {
+				return err
+			}
+			continue
+		}
+		cr := pc.cr
 		dir := path.Join("cycles", cr.Cycle.ID, "leaderboard")
 		n := len(cr.Leaderboard)
 		pages := max(1, (n+recordsPerPage-1)/recordsPerPage)
@@ -104,11 +135,27 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, emi
 		}
 		where[i] = w
 	}
-	idOrder := make([]int, len(res.Cycles))
-	for i := range idOrder {
-		idOrder[i] = i
+	// The referrer files' cycles in id order: k >= 0 is res.Cycles[k], a
+	// settled cycle is ^index into cycles.
+	idx := make(map[string]int, len(res.Cycles))
+	for i := range res.Cycles {
+		idx[res.Cycles[i].Cycle.ID] = i
 	}
-	slices.SortFunc(idOrder, func(a, b int) int { return strings.Compare(res.Cycles[a].Cycle.ID, res.Cycles[b].Cycle.ID) })
+	var idOrder []int
+	for k, pc := range cycles {
+		if pc.s != nil {
+			idOrder = append(idOrder, ^k)
+		} else {
+			idOrder = append(idOrder, idx[pc.id])
+		}
+	}
+	idOf := func(i int) string {
+		if i < 0 {
+			return cycles[^i].id
+		}
+		return res.Cycles[i].Cycle.ID
+	}
+	slices.SortFunc(idOrder, func(a, b int) int { return strings.Compare(idOf(a), idOf(b)) })
 
 	seen := make(map[string]string, len(res.Referrers))
 	rf := referrerFile{cycles: make([]namedCycle, 0, len(res.Cycles))}
@@ -128,6 +175,17 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, emi
 		p := pos[u.Refcode]
 		rf.refcode, rf.cycles = pub, rf.cycles[:0] // emit encodes rf before it returns
 		for _, i := range idOrder {
+			if i < 0 {
+				// A settled cycle: the referrer's settled entry; a refcode
+				// new since then is unranked.
+				st := cycles[^i].s
+				if raw, ok := st.refs[name]; ok {
+					rf.cycles = append(rf.cycles, namedCycle{id: st.CycleID, raw: raw})
+				} else {
+					rf.cycles = append(rf.cycles, namedCycle{id: st.CycleID, v: referrerCycleFor(st.cycle, pipeline.Entry{Refcode: u.Refcode}, false)})
+				}
+				continue
+			}
 			cr := &res.Cycles[i]
 			var v referrerCycle
 			switch k := where[i][p]; {
@@ -155,8 +213,33 @@ type referrerFile struct {
 }
 
 type namedCycle struct {
-	id string
-	v  referrerCycle
+	id  string
+	v   referrerCycle
+	raw json.RawMessage // when set, the entry as a settled snapshot published it (v unused)
+}
+
+// renderSettledPages emits the leaderboard pages of a settled cycle: its
+// settled entries, paginated at this run's page size.
+func renderSettledPages(s *Settled, recordsPerPage int, emit func(rel string, v any) error) error {
+	dir := path.Join("cycles", s.CycleID, "leaderboard")
+	n := len(s.entries)
+	pages := max(1, (n+recordsPerPage-1)/recordsPerPage)
+	for page := 1; page <= pages; page++ {
+		lo := min(n, (page-1)*recordsPerPage)
+		hi := min(n, page*recordsPerPage)
+		sp := settledPage{
+			CycleID: s.CycleID, Status: pipeline.Closed, SettledFrom: s.SnapshotID, AsOf: s.AsOf,
+			Entries: append([]json.RawMessage{}, s.entries[lo:hi]...),
+			PageContext: pageContext{
+				Page: page, RecordsPerPage: recordsPerPage, TotalRecords: n, TotalPages: pages,
+				HasNext: page < pages, HasPrev: page > 1,
+			},
+		}
+		if err := emit(path.Join(dir, strconv.Itoa(page)+".json"), sp); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r referrerFile) MarshalJSON() ([]byte, error) { return r.appendJSON(nil), nil }
