@@ -15,6 +15,7 @@ import (
 type SettledCycle struct {
 	CycleID    string
 	SnapshotID string
+	Currency   string // the settled cycle's currency
 	// Awards is the settled award per refcode; a referrer not in it was
 	// settled with an award of 0.
 	Awards map[string]int64
@@ -28,7 +29,7 @@ type SettledResult struct {
 	// is not (dropped from the set), the current data gives no award and
 	// every settled award drifts in full.
 	InCycleSet bool
-	Currency   string // the current cycle's currency; "" when not in the set
+	Currency   string // the settled cycle's currency (the current one's when in the set)
 	// Drift has one line per referrer with a settled or a current award
 	// (not both 0), refcode order.
 	Drift []AwardDrift
@@ -62,7 +63,7 @@ func ApplySettled(res *Result, settled []SettledCycle) {
 	sorted := slices.SortedStableFunc(slices.Values(settled), func(a, b SettledCycle) int { return strings.Compare(a.CycleID, b.CycleID) })
 	sorted = slices.CompactFunc(sorted, func(a, b SettledCycle) bool { return a.CycleID == b.CycleID })
 	for _, s := range sorted {
-		sr := SettledResult{CycleID: s.CycleID, SnapshotID: s.SnapshotID}
+		sr := SettledResult{CycleID: s.CycleID, SnapshotID: s.SnapshotID, Currency: s.Currency}
 		current := map[string]int64{}
 		if cr, ok := byID[s.CycleID]; ok {
 			sr.InCycleSet, sr.Currency = true, cr.Cycle.Rules.Currency

@@ -12,7 +12,7 @@ func TestApplySettled(t *testing.T) {
 		}},
 	}}
 	ApplySettled(res, []SettledCycle{
-		{CycleID: "gone", SnapshotID: "s1", Awards: map[string]int64{"X": 50}},
+		{CycleID: "gone", SnapshotID: "s1", Currency: "eur", Awards: map[string]int64{"X": 50}},
 		{CycleID: "b", SnapshotID: "s2", Awards: map[string]int64{"X": 600, "W": 400}},
 	})
 	want := []SettledResult{
@@ -21,7 +21,7 @@ func TestApplySettled(t *testing.T) {
 			{Refcode: "X", Settled: 600, Current: 700, Drift: -100},
 			{Refcode: "Y", Current: 300, Drift: -300},
 		}},
-		{CycleID: "gone", SnapshotID: "s1", SettledTotal: 50, Drift: []AwardDrift{{Refcode: "X", Settled: 50, Drift: 50, Clawback: true}}},
+		{CycleID: "gone", SnapshotID: "s1", Currency: "eur", SettledTotal: 50, Drift: []AwardDrift{{Refcode: "X", Settled: 50, Drift: 50, Clawback: true}}},
 	}
 	if !reflect.DeepEqual(res.Settled, want) {
 		t.Fatalf("got %+v\nwant %+v", res.Settled, want)

@@ -52,7 +52,12 @@ type config struct {
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE, default=5m"`
 	KeepSnapshots int           `env:"KEEP_SNAPSHOTS, default=30"`
 	LockWait      bool          `env:"LOCK_WAIT, default=false"` // wait for another process holding PUBLIC_DIR
-	MemoryLimit   string        `env:"MEMORY_LIMIT"`             // GC soft limit: 2560MiB, 3GiB, off; "" = see applyMemoryLimit
+	// PublishGuardMaxDrop is how far (percent) the users, referrals,
+	// customers or invoices count may drop against the previous snapshot
+	// before a run refuses to publish; run --force (a flag, never a
+	// variable) publishes anyway, for that run only.
+	PublishGuardMaxDrop int `env:"PUBLISH_GUARD_MAX_DROP, default=10"`
+	MemoryLimit         string `env:"MEMORY_LIMIT"` // GC soft limit: 2560MiB, 3GiB, off; "" = see applyMemoryLimit
 
 	// The write credentials of `settle apply` alone (SPEC 2.8); run and
 	// schedule never read them.

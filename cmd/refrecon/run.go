@@ -20,6 +20,7 @@ import (
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/bigquery"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
+	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sources/referrals/d1"
 	"github.com/refrecon/refrecon/sources/referrals/d1dump"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
@@ -39,7 +40,7 @@ func init() {
 	})
 }
 
-const runUsage = `Usage: refrecon run [--wait-lock]
+const runUsage = `Usage: refrecon run [--wait-lock] [--force]
 
 One run: reads the sources, computes every cycle, writes the finance
 reports and the warehouse, then publishes the public JSON snapshot, and
@@ -51,11 +52,16 @@ configuration error (printed; nothing read or written).
 Flags:
   --wait-lock   wait for another process publishing into PUBLIC_DIR
                 instead of failing (as LOCK_WAIT=true)
+  --force       publish even when an input count (users, referrals,
+                customers, invoices) dropped more than
+                PUBLISH_GUARD_MAX_DROP percent against the previous
+                snapshot; this run only
 `
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	wait := fs.Bool("wait-lock", false, "")
+	force := fs.Bool("force", false, "")
 	if done, err := parseFlags(fs, args, 0, runUsage, stdout, stderr); done {
 		return err
 	}
@@ -73,7 +79,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.RunTimeout)
 	defer cancel()
-	rep, err := runOnce(runCtx, cfg, log)
+	rep, err := runForced(runCtx, cfg, log, *force)
 	if perr := stopProfile(); perr != nil && err == nil {
 		err = perr
 	}
@@ -89,6 +95,12 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // run's own error comes back as a reportedError: reconcile.Run has logged
 // it in the run's "run finished" record.
 func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (*reconcile.Report, error) {
+	return runForced(ctx, cfg, log, false)
+}
+
+// runForced is runOnce; force overrides the publish guard for this run
+// (run --force).
+func runForced(ctx context.Context, cfg *config, log zerolog.Logger, force bool) (*reconcile.Report, error) {
 	started := time.Now() // timing only; the computation uses asOf
 	runID := reconcile.NewRunID()
 	p, err := newPlan(ctx, cfg, log.With().Str("run_id", runID).Logger())
@@ -103,6 +115,7 @@ func runOnce(ctx context.Context, cfg *config, log zerolog.Logger) (*reconcile.R
 	defer closeStore()
 	p.Public = store
 	p.RunID, p.Started, p.Log = runID, started, log
+	p.PublishGuard.Force = force
 	rep, err := reconcile.Run(ctx, p.Plan)
 	if err != nil {
 		return &rep, &reportedError{err: err}
@@ -137,6 +150,7 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 		Log:            log,
 		HeapProfile:    cfg.MemProfile,
 		Classify:       classifyForLog,
+		PublishGuard:   &reconcile.PublishGuard{MaxDropPercent: cfg.PublishGuardMaxDrop},
 	}}
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
@@ -157,6 +171,9 @@ func newPlan(ctx context.Context, cfg *config, log zerolog.Logger) (*plan, error
 	}
 	if cfg.KeepSnapshots < 0 {
 		bad("KEEP_SNAPSHOTS %d: want 0 (keep all) or more", cfg.KeepSnapshots)
+	}
+	if cfg.PublishGuardMaxDrop < 0 || cfg.PublishGuardMaxDrop > 100 {
+		bad("PUBLISH_GUARD_MAX_DROP %d: want a percentage, 0..100", cfg.PublishGuardMaxDrop)
 	}
 	if p.public, err0 = parsePublicDir(cfg.PublicDir); err0 != nil {
 		bad("%v", err0)
@@ -280,6 +297,19 @@ func newWarehouse(ctx context.Context, cfg *config, p *plan) (func(ctx context.C
 	case err != nil:
 		return nil, err
 	case t.sqlitePath != "":
+		p.Settlements = func(ctx context.Context) ([]pipeline.SettledCycle, error) {
+			// No warehouse file yet: no ledger, nothing settled (and the
+			// run creates no file before it writes).
+			if _, err := os.Stat(t.sqlitePath); errors.Is(err, fs.ErrNotExist) {
+				return nil, nil
+			}
+			w, err := sqlitewh.Open(t.sqlitePath)
+			if err != nil {
+				return nil, err
+			}
+			defer w.Close()
+			return reconcile.SettledFromLedger(ctx, warehouse.NewLedger(w))
+		}
 		return func(context.Context) (reconcile.Warehouse, error) { return sqlitewh.Open(t.sqlitePath) }, nil
 	case t.bigquery == nil:
 		return nil, nil
@@ -287,6 +317,10 @@ func newWarehouse(ctx context.Context, cfg *config, p *plan) (func(ctx context.C
 	w, err := t.openBigQuery(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	ledger := warehouse.NewLedger(w) // read before the run takes w to write
+	p.Settlements = func(ctx context.Context) ([]pipeline.SettledCycle, error) {
+		return reconcile.SettledFromLedger(ctx, ledger)
 	}
 	p.cleanup = append(p.cleanup, func() {
 		if w != nil {

@@ -42,6 +42,7 @@ func writeSummary(w io.Writer, rep *reconcile.Report) {
 	}
 	fmt.Fprintf(w, "clawback candidates: %d (rewarded referral rows that convert in no cycle any more; listed in %s)\n",
 		claw, csvreport.ClawbackFile)
+	writeDrift(w, rep.Result)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
@@ -53,4 +54,33 @@ func writeSummary(w io.Writer, rep *reconcile.Report) {
 // formatMoney renders minor units as "USD 1234.56" for people to read.
 func formatMoney(currency string, minor int64) string {
 	return fmt.Sprintf("%s %s", strings.ToUpper(currency), pipeline.FormatDecimal(currency, minor))
+}
+
+// writeDrift prints, per settled cycle, the snapshot it is published from
+// and the award drift (SPEC 2.7): what was settled against what the current
+// data gives, and the referrers paid more than that (clawback candidates).
+func writeDrift(w io.Writer, res *pipeline.Result) {
+	for _, s := range res.Settled {
+		var over, under int
+		for _, d := range s.Drift {
+			if d.Drift > 0 {
+				over++
+			} else if d.Drift < 0 {
+				under++
+			}
+		}
+		where := ""
+		if !s.InCycleSet {
+			where = ", no longer in the cycle set"
+		}
+		fmt.Fprintf(w, "settled %s from %s%s: settled %s, current data %s, drift %s (%d referrers paid more than the data now gives: clawback candidates; %d less)\n",
+			s.CycleID, s.SnapshotID, where, formatMoney(s.Currency, s.SettledTotal), formatMoney(s.Currency, s.CurrentTotal),
+			formatMoney(s.Currency, s.SettledTotal-s.CurrentTotal), over, under)
+		for _, d := range s.Drift {
+			if d.Drift > 0 {
+				fmt.Fprintf(w, "  clawback candidate %s: settled %s, now %s, drift %s\n", d.Refcode,
+					formatMoney(s.Currency, d.Settled), formatMoney(s.Currency, d.Current), formatMoney(s.Currency, d.Drift))
+			}
+		}
+	}
 }

@@ -12,6 +12,13 @@
 //     conversions, revenue, pending revenue, ranked and qualified referrers,
 //     pool, awarded (in the award columns) and pool remaining.
 //
+// In a settled cycle (SPEC 2.8) the referrer lines also carry settled_from
+// (the snapshot the cycle was settled from), the settled award and the award
+// drift (settled award minus the award the current data gives; positive: a
+// clawback candidate, SPEC 2.7), and the total line their sums; the other
+// columns are the current data's numbers, while the public snapshot keeps
+// the settled ones.
+//
 // Every line carries snapshot_id, cycle_id and currency. Every money value is
 // in two columns: <name>_minor (integer minor units) and <name> (the decimal
 // amount in the currency's major unit, computed with integer arithmetic by
@@ -112,6 +119,12 @@ const (
 	colPool
 	colRemainingMinor
 	colRemaining
+	// settled cycle (referrer and total lines)
+	colSettledFrom
+	colSettledAwardMinor
+	colSettledAward
+	colAwardDriftMinor
+	colAwardDrift
 	numCols
 )
 
@@ -166,6 +179,11 @@ var Header = []string{
 	colPool:                    "pool",
 	colRemainingMinor:          "remaining_minor",
 	colRemaining:               "remaining",
+	colSettledFrom:             "settled_from",
+	colSettledAwardMinor:       "settled_award_minor",
+	colSettledAward:            "settled_award",
+	colAwardDriftMinor:         "award_drift_minor",
+	colAwardDrift:              "award_drift",
 }
 
 // Writer writes reports into one directory.
@@ -209,7 +227,7 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := w.writeCycle(ctx, info, cr, emails); err != nil {
+		if err := w.writeCycle(ctx, info, cr, res.SettledCycle(cr.Cycle.ID), emails); err != nil {
 			return fmt.Errorf("cycle %s: %w", cr.Cycle.ID, err)
 		}
 	}
@@ -236,8 +254,8 @@ func removeStale(dir string) error {
 	return nil
 }
 
-func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipeline.CycleResult, emails map[string]string) error {
-	return w.writeFile(cr.Cycle.ID, func(cw *csv.Writer) error { return writeRows(ctx, cw, info, cr, emails) })
+func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
+	return w.writeFile(cr.Cycle.ID, func(cw *csv.Writer) error { return writeRows(ctx, cw, info, cr, st, emails) })
 }
 
 // ClawbackFile is the name of the clawback candidates report in PRIVATE_DIR.
@@ -312,7 +330,7 @@ func (w *Writer) writeFile(name string, fill func(*csv.Writer) error) (err error
 	return os.Rename(tmp, final)
 }
 
-func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pipeline.CycleResult, emails map[string]string) error {
+func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
 	if err := cw.Write(Header); err != nil {
 		return err
 	}
@@ -363,6 +381,12 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 				rec[colAdminAction] = string(a.ActionType)
 				rec[colAdminActionReason] = safeText(a.Reason)
 			}
+			if st != nil {
+				d, _ := st.DriftOf(e.Refcode)
+				rec[colSettledFrom] = st.SnapshotID
+				money(colSettledAwardMinor, d.Settled)
+				money(colAwardDriftMinor, d.Settled-e.Award)
+			}
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
@@ -406,6 +430,11 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 	money(colPoolMinor, cr.Cycle.Rules.AwardPool.Amount)
 	money(colAwardMinor, t.Awarded)
 	money(colRemainingMinor, cr.AwardPoolRemaining)
+	if st != nil {
+		rec[colSettledFrom] = st.SnapshotID
+		money(colSettledAwardMinor, st.SettledTotal)
+		money(colAwardDriftMinor, st.SettledTotal-t.Awarded)
+	}
 	return cw.Write(rec)
 }
 

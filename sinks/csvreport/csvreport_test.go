@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -256,5 +257,34 @@ func TestErrors(t *testing.T) {
 	}
 	if err := csvreport.New(dir).Write(context.Background(), info, nil); err == nil {
 		t.Errorf("nil result accepted")
+	}
+}
+
+func TestSettledCycleDrift(t *testing.T) {
+	dir := t.TempDir()
+	res := testResult()
+	pipeline.ApplySettled(res, []pipeline.SettledCycle{{CycleID: "cycle-usd", SnapshotID: "20260401T000000Z-000000000001", Currency: "usd",
+		Awards: map[string]int64{"alice": 700_000, "carol": 300_000}}})
+	if err := csvreport.New(dir).Write(context.Background(), info, res); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][3]string{}
+	for _, l := range read(t, filepath.Join(dir, "cycle-usd.csv")) {
+		if l["record_type"] != "event" {
+			got[l["record_type"]+" "+l["refcode"]] = [3]string{l["settled_from"], l["settled_award_minor"], l["award_drift_minor"]}
+		}
+	}
+	from := "20260401T000000Z-000000000001"
+	want := map[string][3]string{
+		"referrer alice": {from, "700000", "33333"}, "referrer '=HYPERLINK(\"http://evil\")": {from, "0", "-333333"},
+		"referrer carol": {from, "300000", "300000"}, "referrer zed": {from, "0", "0"}, "total ": {from, "1000000", "0"},
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("settled columns\n got %v\nwant %v", got, want)
+	}
+	for _, l := range read(t, filepath.Join(dir, "cycle-jpy.csv")) {
+		if l["settled_from"] != "" || l["award_drift_minor"] != "" {
+			t.Errorf("a cycle that is not settled has settled columns: %v", l)
+		}
 	}
 }

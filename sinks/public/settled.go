@@ -225,3 +225,6 @@ func (p *Publisher) WithSettled(settled ...*Settled) *Publisher {
 	}
 	return &q
 }
+
+// Currency is the settled cycle's currency.
+func (s *Settled) Currency() string { return s.cycle.Rules.Currency }

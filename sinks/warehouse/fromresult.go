@@ -96,9 +96,13 @@ func (g *resultRows) cycleSummaries(yield func(*CycleSummary) bool) {
 
 func (g *resultRows) leaderboard(yield func(*LeaderboardEntry) bool) {
 	var row LeaderboardEntry
+	inSet := map[string]bool{}
 	for i := range g.cycles() {
 		cr := &g.res.Cycles[i]
 		cur := cr.Cycle.Rules.Currency
+		inSet[cr.Cycle.ID] = true
+		st := g.res.SettledCycle(cr.Cycle.ID)
+		ranked := map[string]bool{}
 		for j := range cr.Leaderboard {
 			e := &cr.Leaderboard[j]
 			row = LeaderboardEntry{
@@ -112,11 +116,50 @@ func (g *resultRows) leaderboard(yield func(*LeaderboardEntry) bool) {
 				row.AdminAction = string(e.AdminAction.ActionType)
 				row.AdminActionReason = e.AdminAction.Reason
 			}
+			if st != nil {
+				d, _ := st.DriftOf(e.Refcode)
+				row.SettledFrom, row.SettledAward, row.AwardDrift = st.SnapshotID, d.Settled, d.Settled-e.Award
+				ranked[e.Refcode] = true
+			}
 			if !yield(&row) {
 				return
 			}
 		}
+		if st != nil && !g.settledOnly(st, cur, ranked, &row, yield) {
+			return
+		}
 	}
+	for i := range g.settled() {
+		st := &g.res.Settled[i]
+		if !inSet[st.CycleID] && !g.settledOnly(st, st.Currency, nil, &row, yield) {
+			return
+		}
+	}
+}
+
+func (g *resultRows) settled() []pipeline.SettledResult {
+	if g.res == nil {
+		return nil
+	}
+	return g.res.Settled
+}
+
+// settledOnly yields the rank-0 rows of settled cycle st: its referrers
+// with a settled award that are not in ranked.
+func (g *resultRows) settledOnly(st *pipeline.SettledResult, cur string, ranked map[string]bool, row *LeaderboardEntry, yield func(*LeaderboardEntry) bool) bool {
+	for _, d := range st.Drift {
+		if ranked[d.Refcode] || d.Settled == 0 {
+			continue
+		}
+		*row = LeaderboardEntry{
+			SnapshotID: g.id, SnapshotDate: g.date, CycleID: st.CycleID, Refcode: d.Refcode, Currency: cur,
+			SettledFrom: st.SnapshotID, SettledAward: d.Settled, AwardDrift: d.Drift,
+		}
+		if !yield(row) {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *resultRows) accounting(yield func(*PaymentAccounting) bool) {

@@ -2,6 +2,7 @@ package warehouse_test
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,40 @@ func TestValidate(t *testing.T) {
 	}
 	if err := (warehouse.Snapshot{}).Validate(); err == nil {
 		t.Errorf("Validate accepted a zero date")
+	}
+}
+
+func TestFromResultAwardDrift(t *testing.T) {
+	res := &pipeline.Result{Cycles: []pipeline.CycleResult{{
+		Cycle: pipeline.Cycle{ID: "c1", Rules: pipeline.Rules{Currency: "usd"}},
+		Leaderboard: []pipeline.Entry{
+			{Rank: 1, Refcode: "A", Award: 700, BoostDen: 1}, {Rank: 2, Refcode: "B", Award: 300, BoostDen: 1},
+		},
+	}, {
+		Cycle:       pipeline.Cycle{ID: "c2", Rules: pipeline.Rules{Currency: "usd"}},
+		Leaderboard: []pipeline.Entry{{Rank: 1, Refcode: "A", Award: 5, BoostDen: 1}},
+	}}}
+	pipeline.ApplySettled(res, []pipeline.SettledCycle{
+		{CycleID: "c1", SnapshotID: "S1", Currency: "usd", Awards: map[string]int64{"A": 600, "C": 400}},
+		{CycleID: "gone", SnapshotID: "S0", Currency: "eur", Awards: map[string]int64{"A": 50}},
+	})
+	info := pipeline.RunInfo{SnapshotID: "20260501T000000Z-000000000000", AsOf: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
+	type got struct {
+		cycle, refcode, from        string
+		rank, award, settled, drift int64
+	}
+	var rows []got
+	for r := range warehouse.FromResult(info, res, nil).LeaderboardEntries {
+		rows = append(rows, got{r.CycleID, r.Refcode, r.SettledFrom, r.Rank, r.Award, r.SettledAward, r.AwardDrift})
+	}
+	want := []got{
+		{"c1", "A", "S1", 1, 700, 600, -100},
+		{"c1", "B", "S1", 2, 300, 0, -300},
+		{"c1", "C", "S1", 0, 0, 400, 400},
+		{"c2", "A", "", 1, 5, 0, 0},
+		{"gone", "A", "S0", 0, 0, 50, 50},
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("leaderboard rows\n got %v\nwant %v", rows, want)
 	}
 }

@@ -105,7 +105,12 @@ type CycleSummary struct {
 	QualifiedReferrers int64      `bigquery:"qualified_referrers" json:"qualified_referrers"`
 }
 
-// LeaderboardEntry is one row per ranked referrer per cycle.
+// LeaderboardEntry is one row per ranked referrer per cycle. In a settled
+// cycle (SPEC 2.8) every row carries the settled snapshot, the settled award
+// and the award drift (settled award minus Award, the award the current
+// data gives; positive: a clawback candidate), and a referrer settled with
+// an award that is not ranked now (or every settled referrer of a settled
+// cycle no longer in the cycle set) has a row with rank 0 and only those.
 type LeaderboardEntry struct {
 	SnapshotID         string     `bigquery:"snapshot_id" json:"snapshot_id"`
 	SnapshotDate       civil.Date `bigquery:"snapshot_date" json:"snapshot_date"`
@@ -125,6 +130,9 @@ type LeaderboardEntry struct {
 	Award              int64      `bigquery:"award" json:"award"`
 	AdminAction        string     `bigquery:"admin_action" json:"admin_action"` // "" = none
 	AdminActionReason  string     `bigquery:"admin_action_reason" json:"admin_action_reason"`
+	SettledFrom        string     `bigquery:"settled_from" json:"settled_from"`   // the settled snapshot; "" = the cycle is not settled
+	SettledAward       int64      `bigquery:"settled_award" json:"settled_award"` // 0 when not settled
+	AwardDrift         int64      `bigquery:"award_drift" json:"award_drift"`     // settled_award - award; 0 when not settled
 }
 
 // ReferralDecision is one row per referrals row.

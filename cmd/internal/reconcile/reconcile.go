@@ -79,6 +79,16 @@ type Plan struct {
 	KeepSnapshots  int  // snapshots kept after the publish; 0 = keep all
 	LockWait       bool // wait for another run publishing into Public instead of failing
 
+	// Settlements, when set, reads the settled cycles (SPEC 2.8) from the
+	// settlement ledger (SettledFromLedger); nil = no ledger
+	// (WAREHOUSE=none), no cycle is settled. A settled cycle is published
+	// as its settled snapshot in Public has it, and that snapshot is never
+	// pruned.
+	Settlements func(ctx context.Context) ([]pipeline.SettledCycle, error)
+	// PublishGuard, when set, fails the run before anything is written
+	// when an input count dropped too far against the previous snapshot.
+	PublishGuard *PublishGuard
+
 	// Log is the run's logger; Run adds run_id to every record.
 	Log zerolog.Logger
 
@@ -156,6 +166,11 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 		}
 	}()
 
+	settled, frozen, err := readSettled(ctx, p)
+	if err != nil {
+		return rep, err
+	}
+
 	stage := time.Now()
 	in, err := Read(ctx, p)
 	if err != nil {
@@ -164,7 +179,10 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	notes := slices.Concat(in.Referrals.Notes, in.Stripe.Notes)
 	digest := pipeline.DigestInputs(in)
 	rep.Counts = digest.Counts
-	info := pipeline.NewRunInfo(digest, p.Cycles, p.AsOf, p.CodeVersion)
+	if err := p.PublishGuard.check(ctx, p.Public, digest.Counts, log); err != nil {
+		return rep, err
+	}
+	info := pipeline.NewRunInfo(digest, p.Cycles, p.AsOf, p.CodeVersion, settled...)
 	info.Notes = notes
 	info.Sources = p.Sources
 	rep.SnapshotID, rep.Notes = info.SnapshotID, notes
@@ -185,6 +203,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if err != nil {
 		return rep, err // pipeline.Compute's errors say "compute: ..."
 	}
+	pipeline.ApplySettled(res, settled)
 	// The result holds what the outputs need; the inputs, but for the
 	// subscriptions the warehouse keeps, can go.
 	out := computed{info: info, res: res, subs: in.Stripe.Subscriptions}
@@ -201,7 +220,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	// committed (latest.json replaced) only when both succeeded; otherwise
 	// it is aborted and the previous snapshot stays the published one.
 	stage = time.Now()
-	pub := public.New(p.Public, p.RecordsPerPage)
+	pub := public.New(p.Public, p.RecordsPerPage).WithSettled(frozen...)
 	staged := stagePublish(ctx, pub, info, res)
 	defer func() {
 		if aerr := staged.abort(); aerr != nil {
@@ -273,7 +292,17 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 		}
 	}
 	if p.KeepSnapshots > 0 {
-		removed, err := public.Prune(ctx, p.Public, public.Retention{Keep: p.KeepSnapshots})
+		// A snapshot a settlement names is never pruned (SPEC 2.8). The
+		// ledger was read under the lock settle apply takes too, so it is
+		// still the whole list.
+		protected := func(context.Context) ([]string, error) {
+			ids := make([]string, 0, len(settled))
+			for _, s := range settled {
+				ids = append(ids, s.SnapshotID)
+			}
+			return ids, nil
+		}
+		removed, err := public.Prune(ctx, p.Public, public.Retention{Keep: p.KeepSnapshots, Protected: protected})
 		if err != nil {
 			// The snapshot is published; a failed clean-up is reported, not fatal.
 			log.Warn().Err(err).Str("stage", "retention").Msg("old snapshots not pruned")
