@@ -56,7 +56,7 @@ type config struct {
 	// customers or invoices count may drop against the previous snapshot
 	// before a run refuses to publish; run --force (a flag, never a
 	// variable) publishes anyway, for that run only.
-	PublishGuardMaxDrop int `env:"PUBLISH_GUARD_MAX_DROP, default=10"`
+	PublishGuardMaxDrop int    `env:"PUBLISH_GUARD_MAX_DROP, default=10"`
 	MemoryLimit         string `env:"MEMORY_LIMIT"` // GC soft limit: 2560MiB, 3GiB, off; "" = see applyMemoryLimit
 
 	// The write credentials of `settle apply` alone (SPEC 2.8); run and
