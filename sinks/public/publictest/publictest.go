@@ -474,6 +474,18 @@ func testPublish(t *testing.T, s public.Storage) {
 	if err != nil || !slices.Equal(ids, []string{idA, idB}) {
 		t.Errorf("Snapshots = %v, %v", ids, err)
 	}
+	// A settled cycle reads back from its snapshot, and a snapshot a
+	// settlement names outlives the retention (SPEC 2.8).
+	if _, err := r.Settled(ctx, res.Cycles[0].Cycle.ID, idA); err != nil {
+		t.Errorf("Settled: %v", err)
+	}
+	protect := func(context.Context) ([]string, error) { return []string{idA}, nil }
+	if removed, err := public.Prune(ctx, s, public.Retention{Keep: 1, Protected: protect}); err != nil || len(removed) != 0 {
+		t.Errorf("Prune with %s protected = %v, %v; want nothing removed", idA, removed, err)
+	}
+	if _, err := r.Manifest(ctx, idA); err != nil {
+		t.Errorf("the protected snapshot: %v", err)
+	}
 	removed, err := public.Prune(ctx, s, public.Retention{Keep: 1})
 	if err != nil || !slices.Equal(removed, []string{idA}) {
 		t.Errorf("Prune = %v, %v; want [%s]", removed, err, idA)
