@@ -11,7 +11,7 @@ import (
 const (
 	chartW   = 760
 	chartH   = 240
-	padLeft  = 70
+	padLeft  = 100
 	padRight = 20
 	padTop   = 16
 	padBot   = 40
