@@ -142,7 +142,12 @@ func TestMain(m *testing.M) {
 		// its finalizer, which would release the lock.
 		heldLock = unlock
 		fmt.Println("locked", os.Getpid())
-		select {} // until killed; the kernel then releases the lock
+		// Until killed; the kernel then releases the lock. Not select{}: with
+		// every goroutine blocked and no timer, the runtime may end the
+		// process as deadlocked (and release the lock) before the test kills it.
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	os.Exit(m.Run())
 }
