@@ -1,8 +1,10 @@
 package workbook_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -407,5 +409,53 @@ func TestWorkbookCycleIDsNeverTakeFixedSheets(t *testing.T) {
 	}
 	if v, _ := f.GetCellValue("changes", "B3"); v != "alice" {
 		t.Errorf("the cycle sheet \"changes\" B3 = %q, want its first referrer", v)
+	}
+}
+
+// The workbook opens on the summary sheet, its tab selected, with no
+// default "Sheet1" left, and only one tab selected.
+func TestWorkbookOpensOnTheSummarySheet(t *testing.T) {
+	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: testResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := open(t, path)
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 || sheets[0] != workbook.SummarySheet || slices.Contains(sheets, "Sheet1") {
+		t.Fatalf("sheets = %q, want %q first and no Sheet1", sheets, workbook.SummarySheet)
+	}
+	if got := f.GetActiveSheetIndex(); got != 0 {
+		t.Errorf("active sheet index = %d, want 0", got)
+	}
+	// Exactly one worksheet part has its tab selected: the summary's, the
+	// one part whose first row is "snapshot" and the snapshot id.
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var selected []string
+	for _, e := range zr.File {
+		if !strings.HasPrefix(e.Name, "xl/worksheets/") || !strings.HasSuffix(e.Name, ".xml") {
+			continue
+		}
+		rc, err := e.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(`tabSelected="true"`)) || bytes.Contains(b, []byte(`tabSelected="1"`)) {
+			if !bytes.Contains(b, []byte(info.SnapshotID)) || !bytes.Contains(b, []byte(">snapshot<")) {
+				t.Errorf("%s has its tab selected but is not the summary", e.Name)
+			}
+			selected = append(selected, e.Name)
+		}
+	}
+	if len(selected) != 1 {
+		t.Errorf("worksheets with their tab selected: %q, want exactly the summary's", selected)
 	}
 }
