@@ -20,6 +20,21 @@
 // --count K every size runs K times: the tables show medians and the file
 // keeps every run, for benchstat.
 //
+// With --anchor (the default) the bench also times the DuckDB anchor (the
+// same rules as DuckDB SQL, issue #19; ../shared/bench/README.md) on each
+// dataset, as a whole process between refrecon's: refrecon cold, the
+// anchor, refrecon the next night, --count times (A B A B). It prepares the
+// anchor's inputs beside the dataset once (users.csv and referrals.csv
+// exported from referrals.sqlite with the same SQLite driver refrecon uses,
+// asof.txt), and prints per size the medians of wall time and peak RSS of
+// each process and the medians of the pairwise ratios (run k against run
+// k). The anchor is looked for in --anchor-dir (default $ANCHOR_DIR, else
+// .bench/anchor): anchor_duckdb.mjs beside node_modules/@duckdb/node-api.
+// When node or the anchor is missing the bench says how to install them and
+// goes on without the comparison. Lines BenchmarkProcess/referrals=N/proc=P
+// (P = refrecon-cold, refrecon-night, anchor) carry wall time and peak RSS
+// for benchstat.
+//
 // With --nightly (the default) each run is followed by the next night's:
 // `refrecon run` again at AS_OF + 1 day into the same public directory and
 // warehouse, as the scheduler does, so that the public snapshot is published
@@ -31,6 +46,7 @@
 //
 //	go run ./cmd/refrecon-bench [--sizes 10000,100000,1000000] [--seed 1] [--count 1]
 //	    [--keep-outputs] [--bin bin/refrecon] [--build=true] [--go-bench=true] [--nightly=true]
+//	    [--anchor=true] [--anchor-dir $ANCHOR_DIR|.bench/anchor]
 //	benchstat old.txt .bench/results.txt
 package main
 
@@ -63,6 +79,13 @@ import (
 // order; "total" is the run_finished line (configuration included).
 var stages = []string{"read", "compute", "private", "publish", "total"}
 
+// outputs are the parts of the private stage that `refrecon run` times on
+// their own (stage "private" with an "output" field; they run at once, so
+// they overlap) and the comparison with the previous snapshot (stage
+// "diff"), in the order the tables show them. A part missing from a run's
+// log (a run without a warehouse) is left out.
+var outputs = []string{"diff", "csv", "workbook", "html", "warehouse"}
+
 type options struct {
 	sizes       []int
 	seed        uint64
@@ -74,6 +97,8 @@ type options struct {
 	benchRows   int
 	asOf        string
 	nightly     bool
+	anchor      bool   // compare with the DuckDB anchor (when installed)
+	anchorDir   string // where anchor_duckdb.mjs and node_modules are
 	root        string // the repository (working directory)
 }
 
@@ -99,6 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	benchRows := fs.Int("go-bench-referrals", 0, "referrals in the go test benchmarks' synthetic inputs (default: the largest size)")
 	asOf := fs.String("as-of", "2026-07-15T00:00:00Z", "AS_OF of every run (after the generated cycles)")
 	nightly := fs.Bool("nightly", true, "after each run, time the next night's (AS_OF + 1 day, same outputs) as night=2")
+	anchor := fs.Bool("anchor", true, "time the DuckDB anchor between refrecon's runs (A B A B) and print the comparison, when node and the anchor are installed")
+	anchorDir := fs.String("anchor-dir", os.Getenv("ANCHOR_DIR"), "the anchor's directory: anchor_duckdb.mjs and node_modules/@duckdb/node-api (default $ANCHOR_DIR, else .bench/anchor)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./cmd/refrecon-bench [flags]\n\nTimes `refrecon run` on synthetic datasets and the pure computation; see the package doc.")
 		fs.PrintDefaults()
@@ -112,7 +139,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	o := options{seed: *seed, count: *count, keepOutputs: *keep, bin: *bin, build: *build, goBench: *goBench, benchRows: *benchRows, asOf: *asOf, nightly: *nightly}
+	o := options{seed: *seed, count: *count, keepOutputs: *keep, bin: *bin, build: *build, goBench: *goBench, benchRows: *benchRows, asOf: *asOf, nightly: *nightly,
+		anchor: *anchor, anchorDir: *anchorDir}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -138,6 +166,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.bin, err = filepath.Abs(o.bin); err != nil {
 		return err
+	}
+	if o.anchorDir == "" {
+		o.anchorDir = filepath.Join(o.root, ".bench", "anchor")
+	}
+	if o.anchorDir, err = filepath.Abs(o.anchorDir); err != nil {
+		return err
+	}
+	if o.anchor {
+		if why := anchorMissing(o.anchorDir); why != "" {
+			fmt.Fprintf(stdout, "anchor comparison skipped: %s\n%s\n", why, anchorInstall(rel(o.root, o.anchorDir)))
+			o.anchor = false
+		} else {
+			fmt.Fprintf(stdout, "anchor: %s (@duckdb/node-api %s)\n", o.anchorDir, anchorVersion(o.anchorDir))
+		}
 	}
 	if o.build {
 		fmt.Fprintf(stdout, "building %s\n", o.bin)
@@ -193,16 +235,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if o.anchor {
+			if err := prepareAnchorInputs(ctx, dir, o.asOf); err != nil {
+				return err
+			}
+		}
 		var runs, nights []runResult
+		cmp := comparison{n: n, version: anchorVersion(o.anchorDir)}
 		for k := 0; k < o.count; k++ {
-			r, r2, err := runNights(ctx, o, n, k, dir)
+			r, r2, a, err := runNights(ctx, o, n, k, dir)
 			if err != nil {
 				return err
+			}
+			cmp.cold = append(cmp.cold, r.process)
+			fmt.Fprintf(&results, "BenchmarkProcess/referrals=%d/proc=refrecon-cold 1 %d ns/op %d peak-rss-bytes\n", n, int64(r.process.wall*1e9), r.process.peakRSS)
+			if o.anchor {
+				cmp.anchor = append(cmp.anchor, a)
+				fmt.Fprintf(&results, "BenchmarkProcess/referrals=%d/proc=anchor 1 %d ns/op %d peak-rss-bytes\n", n, int64(a.wall*1e9), a.peakRSS)
+			}
+			if o.nightly {
+				cmp.night = append(cmp.night, r2.process)
+				fmt.Fprintf(&results, "BenchmarkProcess/referrals=%d/proc=refrecon-night 1 %d ns/op %d peak-rss-bytes\n", n, int64(r2.process.wall*1e9), r2.process.peakRSS)
 			}
 			runs = append(runs, r)
 			for _, st := range r.stages {
 				fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/stage=%s 1 %d ns/op %.0f rows/s %d peak-rss-bytes\n",
 					n, st.name, int64(st.seconds*1e9), st.rate(), st.peakRSS)
+			}
+			for _, st := range r.outputs {
+				fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/stage=private/output=%s 1 %d ns/op\n", n, st.name, int64(st.seconds*1e9))
 			}
 			if o.nightly {
 				nights = append(nights, r2)
@@ -210,11 +271,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/night=2/stage=%s 1 %d ns/op %.0f rows/s %d peak-rss-bytes\n",
 						n, st.name, int64(st.seconds*1e9), st.rate(), st.peakRSS)
 				}
+				for _, st := range r2.outputs {
+					fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/night=2/stage=private/output=%s 1 %d ns/op\n", n, st.name, int64(st.seconds*1e9))
+				}
 			}
 		}
 		printTable(stdout, n, o.count, "", runs)
 		if o.nightly {
 			printTable(stdout, n, o.count, ", the next night (AS_OF + 1 day over the same outputs)", nights)
+		}
+		if o.anchor {
+			printComparison(stdout, cmp)
 		}
 	}
 
@@ -351,27 +418,39 @@ func (s stageResult) rate() float64 {
 }
 
 type runResult struct {
-	stages []stageResult
-	wall   float64
+	stages  []stageResult
+	outputs []stageResult // the private outputs (csv, workbook, html, warehouse) and the diff, as logged
+	process processResult
 }
 
-// runNights runs `refrecon run` on the dataset in dir into fresh outputs
-// and, with --nightly, again the next night into the same outputs.
-// Outputs go to .bench/out/<N>-<k>, removed when the bench ends.
-func runNights(ctx context.Context, o options, n, k int, dir string) (first, second runResult, err error) {
+// runNights runs `refrecon run` on the dataset in dir into fresh outputs,
+// then with --anchor the anchor, and with --nightly refrecon again the next
+// night into the same outputs: whole processes in turn, so that each
+// refrecon run has an anchor run next to it. Outputs go to
+// .bench/out/<N>-<k>, removed when the bench ends.
+func runNights(ctx context.Context, o options, n, k int, dir string) (first, second runResult, anchor processResult, err error) {
 	out := filepath.Join(o.root, ".bench", "out", fmt.Sprintf("%d-%d", n, k))
-	if err := os.RemoveAll(out); err != nil { // kept by an earlier --keep-outputs
-		return first, second, err
+	if err = os.RemoveAll(out); err != nil { // kept by an earlier --keep-outputs
+		return
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return first, second, err
+	if err = os.MkdirAll(out, 0o755); err != nil {
+		return
 	}
-	if first, err = runOnce(ctx, o, n, dir, out, o.asOf); err != nil || !o.nightly {
-		return first, second, err
+	if first, err = runOnce(ctx, o, n, dir, out, o.asOf); err != nil {
+		return
+	}
+	if o.anchor {
+		if anchor, err = runAnchor(ctx, o.anchorDir, dir); err != nil {
+			err = fmt.Errorf("%d referrals: %w", n, err)
+			return
+		}
+	}
+	if !o.nightly {
+		return
 	}
 	t, _ := time.Parse(time.RFC3339, o.asOf) // checked in run
 	second, err = runOnce(ctx, o, n, dir, out, t.AddDate(0, 0, 1).Format(time.RFC3339))
-	return first, second, err
+	return
 }
 
 // runOnce runs `refrecon run` at asOf on the dataset in dir with its
@@ -411,11 +490,12 @@ func runOnce(ctx context.Context, o options, n int, dir, out, asOf string) (runR
 	if err != nil {
 		return runResult{}, fmt.Errorf("refrecon run on %d referrals: %w", n, err)
 	}
-	r.wall = wall
+	r.process.wall = wall
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.process.peakRSS = ru.Maxrss * 1024 // KiB on Linux
 		for i := range r.stages {
 			if r.stages[i].name == "total" {
-				r.stages[i].peakRSS = ru.Maxrss * 1024 // KiB on Linux
+				r.stages[i].peakRSS = r.process.peakRSS
 			}
 		}
 	}
@@ -424,13 +504,14 @@ func runOnce(ctx context.Context, o options, n int, dir, out, asOf string) (runR
 
 // parseLogs reads the stage lines of one run's JSON log.
 func parseLogs(b []byte) (runResult, error) {
-	byName := map[string]stageResult{}
+	byName, byOutput := map[string]stageResult{}, map[string]stageResult{}
 	var referrals int64
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		var rec struct {
 			Stage   string  `json:"stage"`
+			Output  string  `json:"output"`
 			Event   string  `json:"event"`
 			Status  string  `json:"status"`
 			Seconds float64 `json:"seconds"`
@@ -450,6 +531,12 @@ func parseLogs(b []byte) (runResult, error) {
 			}
 			referrals = rec.Counts.Referrals
 			byName["total"] = stageResult{name: "total", seconds: rec.Seconds}
+		case rec.Stage == "private" && rec.Output != "":
+			if slices.Contains(outputs, rec.Output) {
+				byOutput[rec.Output] = stageResult{name: rec.Output, seconds: rec.Seconds}
+			}
+		case rec.Stage == "diff":
+			byOutput["diff"] = stageResult{name: "diff", seconds: rec.Seconds}
 		case rec.Stage != "" && slices.Contains(stages, rec.Stage):
 			byName[rec.Stage] = stageResult{name: rec.Stage, seconds: rec.Seconds, rows: rec.Rows, peakRSS: rec.PeakRSS}
 		}
@@ -467,6 +554,11 @@ func parseLogs(b []byte) (runResult, error) {
 			st.rows = referrals
 		}
 		r.stages = append(r.stages, st)
+	}
+	for _, name := range outputs {
+		if st, ok := byOutput[name]; ok {
+			r.outputs = append(r.outputs, st)
+		}
 	}
 	return r, nil
 }
@@ -492,8 +584,22 @@ func printTable(w io.Writer, n, count int, what string, runs []runResult) {
 		}
 		fmt.Fprintf(tw, "%s\t%.2f\t%d\t%.0f\t%.0f\t\n", name, median(secs), rows, median(rates), median(rss)/(1<<20))
 	}
+	// The private stage's parts, each as its own seconds (they overlap).
+	for _, name := range outputs {
+		var secs []float64
+		for _, r := range runs {
+			for _, st := range r.outputs {
+				if st.name == name {
+					secs = append(secs, st.seconds)
+				}
+			}
+		}
+		if len(secs) > 0 {
+			fmt.Fprintf(tw, "  private: %s\t%.2f\t\t\t\t\n", name, median(secs))
+		}
+	}
 	tw.Flush()
-	fmt.Fprintln(w, "(rows: read = input records; compute = referrals rows; private = warehouse decision, leaderboard,\n accounting and subscription rows; publish = referrer files + leaderboard entries; total = referrals rows.\n peak RSS: the process's high-water mark when the stage ended; total = the child's rusage)")
+	fmt.Fprintln(w, "(rows: read = input records; compute = referrals rows; private = warehouse decision, leaderboard,\n accounting and subscription rows; publish = referrer files + leaderboard entries; total = referrals rows.\n peak RSS: the process's high-water mark when the stage ended; total = the child's rusage.\n private: <part>: each private output's own seconds and the comparison with the previous snapshot (diff);\n they run at once beside the publish, so they overlap and do not add up)")
 }
 
 func median(xs []float64) float64 {

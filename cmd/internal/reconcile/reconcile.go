@@ -230,7 +230,9 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if p.OnStaged != nil {
 		p.OnStaged(staged.wait())
 	}
+	diffStart := time.Now()
 	out.changes = changesSincePrevious(ctx, p.Public, info, res, log)
+	log.Info().Str("stage", "diff").Bool("previous", out.changes != nil).Float64("seconds", time.Since(diffStart).Seconds()).Msg("changes since the previous snapshot")
 	rep.Changes = out.changes
 	// Every private file is staged, and the public snapshot too, before the
 	// warehouse is written; the private files are committed after the
@@ -254,7 +256,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 			log.Warn().Err(aerr).Str("stage", "private").Msg("staged private outputs not removed")
 		}
 	}()
-	if err := writePrivate(ctx, priv.stage, out); err != nil {
+	if err := writePrivate(ctx, priv.stage, out, log); err != nil {
 		return rep, err
 	}
 	s, err := staged.wait()
@@ -262,9 +264,11 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
 	}
 	if p.Warehouse != nil {
+		whStart := time.Now()
 		if err := writeWarehouse(ctx, p, out); err != nil {
 			return rep, err
 		}
+		logOutput(log, "warehouse", whStart)
 	}
 	if err := writeHeapProfile(p.HeapProfile); err != nil {
 		return rep, err
@@ -393,26 +397,43 @@ type computed struct {
 // HTML report into dir (the run's staging directory) at once. All are
 // attempted to the end: one failing does not cancel the others, and every
 // error is reported.
-func writePrivate(ctx context.Context, dir string, out computed) error {
+func writePrivate(ctx context.Context, dir string, out computed, log zerolog.Logger) error {
 	var g errgroup.Group
 	var csvErr, xlsxErr, htmlErr error
-	g.Go(func() error {
+	timed := func(name string, errp *error, f func() error) {
+		g.Go(func() error {
+			start := time.Now()
+			if *errp = f(); *errp == nil {
+				logOutput(log, name, start)
+			}
+			return nil
+		})
+	}
+	timed("csv", &csvErr, func() error {
 		if err := csvreport.New(dir).Write(ctx, out.info, out.res); err != nil {
-			csvErr = fmt.Errorf("write finance reports: %w", err)
+			return fmt.Errorf("write finance reports: %w", err)
 		}
 		return nil
 	})
 	in := workbook.Input{Info: out.info, Result: out.res, Changes: out.changes}
-	g.Go(func() error {
-		_, xlsxErr = workbook.Write(ctx, dir, in)
-		return nil
+	timed("workbook", &xlsxErr, func() error {
+		_, err := workbook.Write(ctx, dir, in)
+		return err
 	})
-	g.Go(func() error {
-		_, htmlErr = htmlreport.Write(ctx, dir, in)
-		return nil
+	timed("html", &htmlErr, func() error {
+		_, err := htmlreport.Write(ctx, dir, in)
+		return err
 	})
 	_ = g.Wait()
 	return errors.Join(csvErr, xlsxErr, htmlErr)
+}
+
+// logOutput logs the seconds one private output took since start (stage
+// "private", output "csv", "workbook", "html" or "warehouse"), for the
+// benchmarks: the CSV reports, workbook and HTML report are written at
+// once, so their seconds overlap.
+func logOutput(log zerolog.Logger, name string, start time.Time) {
+	log.Info().Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).Msg("private output written")
 }
 
 // changesSincePrevious compares the run's result with the previous
