@@ -9,7 +9,7 @@ VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X main.codeVersion=$(VERSION)
 FUZZTIME    ?= 20000x
 
-.PHONY: all build run test vet staticcheck gotest fuzz bench bench-go golden clean
+.PHONY: all build run test vet staticcheck gotest fuzz bench bench-anchor bench-go golden clean
 
 all: build
 
@@ -49,8 +49,16 @@ fuzz:
 	  $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
 
+# make bench compares with the DuckDB anchor when node and the anchor are
+# installed (ANCHOR_DIR, default .bench/anchor; it says how to install them
+# otherwise). bench-anchor is that comparison alone, at 1M referrals, 3
+# rounds of refrecon cold, anchor, refrecon next night (docs/performance.md,
+# "How to reproduce"); BENCHFLAGS="--sizes 10000" for a dry run.
 bench: build
 	$(GO) run ./cmd/refrecon-bench --build=false $(BENCHFLAGS)
+
+bench-anchor: build
+	$(GO) run ./cmd/refrecon-bench --build=false --sizes 1000000 --count 3 --go-bench=false $(BENCHFLAGS)
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/...
