@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The anchor's CSV inputs are the referrals database's tables as the
+// sqlite3 CLI writes them (`-header -csv`): a header, NULL as an empty
+// field, DATETIME values as their text, fields with commas or quotes
+// quoted.
+func TestExportTablesWritesCSVLikeTheSQLiteCLI(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "referrals.sqlite")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE users (email TEXT PRIMARY KEY, refcode TEXT UNIQUE)`,
+		`CREATE TABLE referrals (email TEXT PRIMARY KEY, refcode TEXT, referred_at DATETIME, selected_plan TEXT, rewarded BOOLEAN)`,
+		`INSERT INTO users VALUES ('a@example.com', 'REF-1'), ('b@example.com', NULL)`,
+		`INSERT INTO referrals VALUES ('c@example.com', 'REF-1', '2026-01-02 14:54:53', NULL, NULL),
+		                              ('d@example.com', 'a,"b"', '2026-01-03 00:00:00', 'pro', 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := exportTables(context.Background(), path, dir, "users", "referrals"); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"users.csv":     "email,refcode\na@example.com,REF-1\nb@example.com,\n",
+		"referrals.csv": "email,refcode,referred_at,selected_plan,rewarded\nc@example.com,REF-1,2026-01-02 14:54:53,,\nd@example.com,\"a,\"\"b\"\"\",2026-01-03 00:00:00,pro,0\n",
+	} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("%s:\n%s\nwant:\n%s", name, got, want)
+		}
+	}
+	if err := exportTables(context.Background(), path, dir, "missing"); err == nil {
+		t.Error("exporting a missing table did not fail")
+	}
+}
+
+func TestParseLogsReadsStagesAndOutputs(t *testing.T) {
+	log := strings.Join([]string{
+		`{"stage":"read","rows":10,"seconds":1.5,"peak_rss_bytes":100}`,
+		`{"stage":"compute","rows":4,"seconds":0.5,"peak_rss_bytes":200}`,
+		`{"stage":"diff","previous":true,"seconds":0.25}`,
+		`{"stage":"private","output":"workbook","seconds":2}`,
+		`{"stage":"private","output":"csv","seconds":1}`,
+		`{"stage":"private","rows":7,"seconds":3,"peak_rss_bytes":300}`,
+		`{"stage":"publish","rows":8,"seconds":3.5,"peak_rss_bytes":300}`,
+		`not json`,
+		`{"event":"run_finished","status":"ok","seconds":6,"counts":{"referrals":4}}`,
+	}, "\n")
+	r, err := parseLogs([]byte(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range r.stages {
+		got = append(got, st.name)
+	}
+	if strings.Join(got, " ") != "read compute private publish total" {
+		t.Errorf("stages %q", got)
+	}
+	if p := r.stages[2]; p.seconds != 3 || p.rows != 7 {
+		t.Errorf("private stage = %+v, want the stage line's, not an output's", p)
+	}
+	if tot := r.stages[4]; tot.seconds != 6 || tot.rows != 4 {
+		t.Errorf("total = %+v", tot)
+	}
+	var outs []string
+	for _, st := range r.outputs {
+		outs = append(outs, st.name)
+	}
+	if strings.Join(outs, " ") != "diff csv workbook" {
+		t.Errorf("outputs %q, want in the table's order", outs)
+	}
+	if _, err := parseLogs([]byte(`{"event":"run_finished","status":"failed"}`)); err == nil {
+		t.Error("a failed run parsed")
+	}
+}
+
+func TestPrintComparisonRatiosArePairwise(t *testing.T) {
+	c := comparison{n: 1000, version: "x",
+		cold:   []processResult{{wall: 3, peakRSS: 1 << 20}, {wall: 10, peakRSS: 3 << 20}, {wall: 4, peakRSS: 2 << 20}},
+		anchor: []processResult{{wall: 2, rows: 5}, {wall: 10, rows: 5}, {wall: 1, rows: 5}},
+	}
+	var b bytes.Buffer
+	printComparison(&b, c)
+	out := b.String()
+	// Pairs: 3/2 = 1.5, 10/10 = 1, 4/1 = 4; their median is 1.5 (the
+	// ratio of the medians, 4/2, would be 2).
+	for _, want := range []string{`refrecon run, cold +4\.00 +3\.00 10\.00 4\.00 +2 +1\.50 +1\.50 1\.00 4\.00`,
+		`DuckDB anchor +2\.00 `, `\(5 result rows`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("comparison lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestAnchorMissingSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	if why := anchorMissing(dir); why == "" {
+		t.Fatal("an empty directory is an installed anchor")
+	}
+	if !strings.Contains(anchorInstall(dir), "npm install @duckdb/node-api") {
+		t.Error("the install hint lacks the npm line")
+	}
+}
