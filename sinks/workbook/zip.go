@@ -105,7 +105,10 @@ func (z *sortedZip) Create(name string) (io.Writer, error) {
 		return nil, err
 	}
 	w := &entryWriter{z: z, e: zipEntry{name: name, off: off}, cw: countWriter{w: z.scratch}}
-	w.fw, _ = flate.NewWriter(&w.cw, flate.DefaultCompression) // level is valid
+	// BestSpeed: deflate was half of the workbook's CPU at level 6; level 1
+	// writes a 100k-referral workbook in 40% less CPU for a 35% larger file
+	// (docs/performance.md, change 13). The entries' bytes are the same.
+	w.fw, _ = flate.NewWriter(&w.cw, flate.BestSpeed) // level is valid
 	z.cur = w
 	return w, nil
 }
