@@ -74,6 +74,22 @@ func open(t *testing.T, cfg bigquery.Config) (*bqfake.Server, harness) {
 	return fake, harness{w, fake, cfg.Project, cfg.Dataset}
 }
 
+// createByHand makes table in the fake's dataset through the real client,
+// as an operator would before the first run.
+func createByHand(t *testing.T, fake *bqfake.Server, table string, md *bq.TableMetadata) {
+	t.Helper()
+	ctx := context.Background()
+	fake.AddDataset(project, dataset)
+	client, err := bq.NewClient(ctx, project, option.WithEndpoint(fake.Endpoint()), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.Dataset(dataset).Table(table).Create(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConformance(t *testing.T) {
 	warehousetest.Run(t, func(t *testing.T) warehousetest.Driver {
 		_, w := open(t, bigquery.Config{})
@@ -281,22 +297,13 @@ func TestRowRejectedByBigQuery(t *testing.T) {
 	// check, but BigQuery rejects rows without it: the job's own message
 	// reaches the caller.
 	fake, w := open(t, bigquery.Config{})
-	ctx := context.Background()
-	fake.AddDataset(project, dataset)
-	client, err := bq.NewClient(ctx, project, option.WithEndpoint(fake.Endpoint()), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
 	md, err := bigquery.TableMetadata(warehouse.TableSubscriptions)
 	if err != nil {
 		t.Fatal(err)
 	}
 	md.Schema = append(md.Schema, &bq.FieldSchema{Name: "region", Type: bq.StringFieldType, Required: true})
-	if err := client.Dataset(dataset).Table(warehouse.TableSubscriptions).Create(ctx, md); err != nil {
-		t.Fatal(err)
-	}
-	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
+	createByHand(t, fake, warehouse.TableSubscriptions, md)
+	err = w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "Missing required field: region.") {
 		t.Fatalf("error %v, want BigQuery's \"Missing required field: region.\"", err)
 	}
@@ -424,20 +431,11 @@ func TestDefaultBackoffIsBoundedByContext(t *testing.T) {
 
 func TestExistingTableIsCheckedNotAltered(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
-	ctx := context.Background()
-	fake.AddDataset(project, dataset)
-	client, err := bq.NewClient(ctx, project, option.WithEndpoint(fake.Endpoint()), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
 	// An unpartitioned runs table made by hand.
-	if err := client.Dataset(dataset).Table("runs").Create(ctx, &bq.TableMetadata{
+	createByHand(t, fake, "runs", &bq.TableMetadata{
 		Schema: bq.Schema{{Name: "snapshot_id", Type: bq.StringFieldType}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
+	})
+	err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "not partitioned") {
 		t.Fatalf("error %v, want a complaint about partitioning", err)
 	}
@@ -451,23 +449,14 @@ func TestExistingTableIsCheckedNotAltered(t *testing.T) {
 
 func TestExistingTableMissingColumns(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
-	ctx := context.Background()
-	fake.AddDataset(project, dataset)
-	client, err := bq.NewClient(ctx, project, option.WithEndpoint(fake.Endpoint()), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.Dataset(dataset).Table("subscriptions").Create(ctx, &bq.TableMetadata{
+	createByHand(t, fake, "subscriptions", &bq.TableMetadata{
 		Schema: bq.Schema{
 			{Name: "snapshot_date", Type: bq.DateFieldType, Required: true},
 			{Name: "snapshot_id", Type: bq.IntegerFieldType},
 		},
 		TimePartitioning: &bq.TimePartitioning{Field: "snapshot_date"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	err = w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
+	})
+	err := w.WriteSnapshot(context.Background(), warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "column snapshot_id is INTEGER, want STRING") || !strings.Contains(err.Error(), "missing column price_ids") {
 		t.Fatalf("error %v, want the schema differences listed", err)
 	}

@@ -44,10 +44,8 @@ func Schemas() (map[string]bq.Schema, error) {
 	return out, nil
 }
 
-// TableMetadata is what a missing table is created with: its schema,
-// day partitioning on snapshot_date, and clustering on cycle_id and refcode
-// where the table has them.
-func TableMetadata(table string) (*bq.TableMetadata, error) {
+// schemaOf is one table's schema, inferred as Schemas does.
+func schemaOf(table string) (bq.Schema, error) {
 	schemas, err := Schemas()
 	if err != nil {
 		return nil, err
@@ -55,6 +53,17 @@ func TableMetadata(table string) (*bq.TableMetadata, error) {
 	s, ok := schemas[table]
 	if !ok {
 		return nil, fmt.Errorf("unknown warehouse table %q", table)
+	}
+	return s, nil
+}
+
+// TableMetadata is what a missing table is created with: its schema,
+// day partitioning on snapshot_date, and clustering on cycle_id and refcode
+// where the table has them.
+func TableMetadata(table string) (*bq.TableMetadata, error) {
+	s, err := schemaOf(table)
+	if err != nil {
+		return nil, err
 	}
 	desc := fmt.Sprintf("refrecon warehouse table %s (SPEC 3.2): one partition per snapshot_date, replaced by each run of that day", table)
 	if table == warehouse.TableSettlements {
@@ -81,13 +90,9 @@ func TableMetadata(table string) (*bq.TableMetadata, error) {
 // SchemaJSON is a table's schema in the JSON form `bq mk --schema` and
 // `bq load --schema` accept (deploy/bigquery/<table>.json).
 func SchemaJSON(table string) ([]byte, error) {
-	schemas, err := Schemas()
+	s, err := schemaOf(table)
 	if err != nil {
 		return nil, err
-	}
-	s, ok := schemas[table]
-	if !ok {
-		return nil, fmt.Errorf("unknown warehouse table %q", table)
 	}
 	b, err := s.ToJSONFields()
 	if err != nil {

@@ -270,6 +270,17 @@ func (s *Server) Partitions(project, dataset, tableID string) []string {
 	return ids
 }
 
+// lookup finds key in m; when it is missing it answers BigQuery's 404,
+// "Not found: <kind> <key>" (keys are written the way BigQuery names
+// datasets, tables and jobs).
+func lookup[V any](w http.ResponseWriter, m map[string]V, kind, key string) (V, bool) {
+	v, ok := m[key]
+	if !ok {
+		writeError(w, http.StatusNotFound, "notFound", "Not found: "+kind+" "+key)
+	}
+	return v, ok
+}
+
 func (s *Server) route(method string, h func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -282,15 +293,12 @@ func (s *Server) route(method string, h func(w http.ResponseWriter, r *http.Requ
 // --- datasets ---
 
 func (s *Server) getDataset(w http.ResponseWriter, r *http.Request) {
-	p, d := r.PathValue("p"), r.PathValue("d")
 	s.mu.Lock()
-	ds, ok := s.datasets[p+":"+d]
+	ds, ok := lookup(w, s.datasets, "Dataset", r.PathValue("p")+":"+r.PathValue("d"))
 	s.mu.Unlock()
-	if !ok {
-		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: Dataset %s:%s", p, d))
-		return
+	if ok {
+		writeJSON(w, ds)
 	}
-	writeJSON(w, ds)
 }
 
 func (s *Server) insertDataset(w http.ResponseWriter, r *http.Request) {
@@ -327,21 +335,30 @@ func splitDecorator(id string) (name, partition string, decorated bool) {
 	return name, partition, decorated
 }
 
-func (s *Server) getTable(w http.ResponseWriter, r *http.Request) {
+// requestedTable finds the table (and partition, with a $ decorator) that
+// r's path names; when there is none it answers 404, or 400 for a bad
+// partition id, and returns ok false. s.mu must be held.
+func (s *Server) requestedTable(w http.ResponseWriter, r *http.Request) (t *table, part string, decorated, ok bool) {
 	p, d := r.PathValue("p"), r.PathValue("d")
 	name, part, decorated := splitDecorator(r.PathValue("t"))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tables[tableKey(p, d, name)]
-	if !ok {
-		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: Table %s:%s.%s", p, d, name))
-		return
+	if t, ok = lookup(w, s.tables, "Table", tableKey(p, d, name)); !ok {
+		return nil, "", false, false
 	}
 	if decorated {
 		if msg := checkPartitionID(t, part); msg != "" {
 			writeError(w, http.StatusBadRequest, "invalid", msg)
-			return
+			return nil, "", false, false
 		}
+	}
+	return t, part, decorated, true
+}
+
+func (s *Server) getTable(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, part, _, ok := s.requestedTable(w, r)
+	if !ok {
+		return
 	}
 	writeJSON(w, s.tableResource(t, part))
 }
@@ -373,9 +390,8 @@ func (s *Server) insertTable(w http.ResponseWriter, r *http.Request) {
 	name := t.TableReference.TableId
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ds, ok := s.datasets[p+":"+d]
+	ds, ok := lookup(w, s.datasets, "Dataset", p+":"+d)
 	if !ok {
-		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: Dataset %s:%s", p, d))
 		return
 	}
 	if _, ok := s.tables[tableKey(p, d, name)]; ok {
@@ -466,22 +482,15 @@ func partitionID(d civil.Date) string {
 // --- tabledata.list ---
 
 func (s *Server) listTableData(w http.ResponseWriter, r *http.Request) {
-	p, d := r.PathValue("p"), r.PathValue("d")
-	name, part, decorated := splitDecorator(r.PathValue("t"))
 	q := r.URL.Query()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.tables[tableKey(p, d, name)]
+	t, part, decorated, ok := s.requestedTable(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: Table %s:%s.%s", p, d, name))
 		return
 	}
 	var rows []map[string]any
 	if decorated {
-		if msg := checkPartitionID(t, part); msg != "" {
-			writeError(w, http.StatusBadRequest, "invalid", msg)
-			return
-		}
 		rows = t.partitions[part]
 	} else {
 		for _, id := range sortedKeys(t.partitions) {
@@ -534,10 +543,9 @@ func (s *Server) listTableData(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	p, j := r.PathValue("p"), r.PathValue("j")
 	s.mu.Lock()
-	job, ok := s.jobs[p+":"+j]
+	job, ok := lookup(w, s.jobs, "Job", p+":"+j)
 	s.mu.Unlock()
 	if !ok {
-		writeError(w, http.StatusNotFound, "notFound", fmt.Sprintf("Not found: Job %s:%s", p, j))
 		return
 	}
 	if loc := r.URL.Query().Get("location"); loc != "" && !strings.EqualFold(loc, job.JobReference.Location) {
