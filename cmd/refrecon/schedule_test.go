@@ -82,6 +82,20 @@ func (j *jobRecorder) run(ctx context.Context) error {
 	return j.body(ctx, n)
 }
 
+// untilCancelled is a job body that runs until its context ends.
+func untilCancelled(ctx context.Context, _ int) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// sleeping is a job body that takes d and succeeds.
+func sleeping(d time.Duration) func(context.Context, int) error {
+	return func(context.Context, int) error {
+		time.Sleep(d)
+		return nil
+	}
+}
+
 // startSchedule runs runSchedule in the bubble; stop cancels its context
 // (the SIGTERM) and returns its result.
 func startSchedule(opts scheduleOptions, job func(context.Context) error) (stop func() error, logs *logBuffer) {
@@ -144,10 +158,7 @@ func TestScheduleFiresEveryMinute(t *testing.T) {
 
 func TestScheduleSkipsOverlappingRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		job := jobRecorder{body: func(ctx context.Context, n int) error {
-			time.Sleep(90 * time.Second)
-			return nil
-		}}
+		job := jobRecorder{body: sleeping(90 * time.Second)}
 		stop, logs := startSchedule(defaults("* * * * *"), job.run)
 		time.Sleep(3*time.Minute + 30*time.Second) // mid-way through the run started at 3:00
 		if err := stop(); err != nil {
@@ -265,10 +276,7 @@ func TestScheduledRunEmitsRunFinished(t *testing.T) {
 
 func TestScheduleShutdownLetsRunFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		job := jobRecorder{body: func(ctx context.Context, n int) error {
-			time.Sleep(2 * time.Minute)
-			return nil
-		}}
+		job := jobRecorder{body: sleeping(2 * time.Minute)}
 		stop, logs := startSchedule(defaults("* * * * *"), job.run)
 		time.Sleep(90 * time.Second) // SIGTERM mid-run
 		if err := stop(); err != nil {
@@ -288,10 +296,7 @@ func TestScheduleShutdownLetsRunFinish(t *testing.T) {
 
 func TestScheduleShutdownCancelsAfterGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		job := jobRecorder{body: func(ctx context.Context, n int) error {
-			<-ctx.Done()
-			return ctx.Err()
-		}}
+		job := jobRecorder{body: untilCancelled}
 		opts := defaults("* * * * *")
 		opts.ShutdownGrace = time.Minute
 		stop, logs := startSchedule(opts, job.run)
@@ -314,10 +319,7 @@ func TestScheduleShutdownCancelsAfterGrace(t *testing.T) {
 
 func TestScheduleRunTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		job := jobRecorder{body: func(ctx context.Context, n int) error {
-			<-ctx.Done()
-			return ctx.Err()
-		}}
+		job := jobRecorder{body: untilCancelled}
 		opts := defaults("*/30 * * * *")
 		opts.RunTimeout = 10 * time.Minute
 		stop, logs := startSchedule(opts, job.run)

@@ -39,6 +39,22 @@ func open(t *testing.T, path string) harness {
 	return harness{w, path}
 }
 
+// failInsertsWhen adds a trigger to the file at path that aborts an
+// insert into table whose new row matches when (an SQL condition on NEW).
+func failInsertsWhen(t *testing.T, path, table, when string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON ` + table + ` WHEN ` + when + `
+		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConformance(t *testing.T) {
 	warehousetest.Run(t, func(t *testing.T) warehousetest.Driver {
 		return open(t, filepath.Join(t.TempDir(), "sub dir?#%", "warehouse.sqlite"))
@@ -74,20 +90,11 @@ func TestFailedWriteRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON payment_accounting WHEN NEW.invoice_id = 'boom'
-		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	failInsertsWhen(t, path, "payment_accounting", "NEW.invoice_id = 'boom'")
 
 	bad := warehousetest.Sample(day, "20260415T060000Z-bbbbbbbbbbbb")
 	bad.PaymentAccounting[2].InvoiceID = "boom"
-	err = w.WriteSnapshot(ctx, bad.Snapshot())
+	err := w.WriteSnapshot(ctx, bad.Snapshot())
 	if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "payment_accounting") {
 		t.Fatalf("WriteSnapshot = %v, want the injected failure naming the table", err)
 	}
@@ -272,23 +279,14 @@ func TestFailedBatchStopsStream(t *testing.T) {
 	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON referral_decisions WHEN NEW.referee_email = 'u700@example.com'
-		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	failInsertsWhen(t, path, "referral_decisions", "NEW.referee_email = 'u700@example.com'")
 	s := warehousetest.Day{Date: day}
 	for i := range 20_000 {
 		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
 			SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i), Outcome: "valid",
 		})
 	}
-	err = w.WriteSnapshot(ctx, warehousetest.Stream(s))
+	err := w.WriteSnapshot(ctx, warehousetest.Stream(s))
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("WriteSnapshot = %v, want the injected failure", err)
 	}
