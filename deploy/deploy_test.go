@@ -80,17 +80,34 @@ func isBucketURL(s string) bool {
 	return strings.HasPrefix(s, "gs://") || strings.HasPrefix(s, "s3://")
 }
 
-func loadYAML(t *testing.T, path string) []any {
+// load reads the file at path and parses it, failing the test with the
+// path when either goes wrong.
+func load[T any](t *testing.T, path string, parse func(string) (T, error)) T {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := parseYAML(string(b))
+	v, err := parse(string(b))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return docs
+	return v
+}
+
+func loadYAML(t *testing.T, path string) []any {
+	t.Helper()
+	return load(t, path, parseYAML)
+}
+
+// loadOneYAML loads a file that must hold exactly one YAML document.
+func loadOneYAML(t *testing.T, path string) any {
+	t.Helper()
+	docs := loadYAML(t, path)
+	if len(docs) != 1 {
+		t.Fatalf("%d documents", len(docs))
+	}
+	return docs[0]
 }
 
 func want(t *testing.T, doc any, value string, path ...any) {
@@ -170,11 +187,7 @@ func checkEnv(t *testing.T, vars map[string]envVar, env any) map[string]string {
 
 func TestKubernetesCronJob(t *testing.T) {
 	vars := configVars(t)
-	docs := loadYAML(t, "k8s/cronjob.yaml")
-	if len(docs) != 1 {
-		t.Fatalf("%d documents", len(docs))
-	}
-	cj := docs[0]
+	cj := loadOneYAML(t, "k8s/cronjob.yaml")
 	want(t, cj, "batch/v1", "apiVersion")
 	want(t, cj, "CronJob", "kind")
 	want(t, cj, "0 4 * * *", "spec", "schedule")
@@ -261,11 +274,7 @@ func TestKubernetesCronJob(t *testing.T) {
 
 func TestCloudRunJob(t *testing.T) {
 	vars := configVars(t)
-	docs := loadYAML(t, "cloudrun/job.yaml")
-	if len(docs) != 1 {
-		t.Fatalf("%d documents", len(docs))
-	}
-	job := docs[0]
+	job := loadOneYAML(t, "cloudrun/job.yaml")
 	want(t, job, "run.googleapis.com/v1", "apiVersion")
 	want(t, job, "Job", "kind")
 	exec := mustGet(t, job, "spec", "template", "spec")
@@ -350,15 +359,7 @@ func parseUnit(src string) (unit, error) {
 
 func loadUnit(t *testing.T, path string) unit {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := parseUnit(string(b))
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return u
+	return load(t, path, parseUnit)
 }
 
 func (u unit) want(t *testing.T, section, key, value string) {

@@ -48,24 +48,12 @@ func TestWriterRoundTripsStripeGoObjects(t *testing.T) {
 			}
 			var buf bytes.Buffer
 			w := export.NewWriter(&buf)
-			for _, v := range objs.Customers {
-				must(t, w.Write(v))
-			}
-			for _, v := range objs.Subscriptions {
-				must(t, w.Write(v))
-			}
-			for _, v := range objs.Invoices {
-				must(t, w.Write(v))
-			}
-			for _, v := range objs.Refunds {
-				must(t, w.Write(v))
-			}
-			for _, v := range objs.Disputes {
-				must(t, w.Write(v))
-			}
-			for _, v := range objs.CreditNotes {
-				must(t, w.Write(v))
-			}
+			writeEach(t, w, objs.Customers)
+			writeEach(t, w, objs.Subscriptions)
+			writeEach(t, w, objs.Invoices)
+			writeEach(t, w, objs.Refunds)
+			writeEach(t, w, objs.Disputes)
+			writeEach(t, w, objs.CreditNotes)
 			must(t, w.Flush())
 			if n := bytes.Count(buf.Bytes(), []byte("\n")); n != w.Count() {
 				t.Fatalf("%d lines for %d objects", n, w.Count())
@@ -178,6 +166,14 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// writeEach writes every object of vs with w.
+func writeEach[T any](t *testing.T, w *export.Writer, vs []T) {
+	t.Helper()
+	for _, v := range vs {
+		must(t, w.Write(v))
 	}
 }
 
