@@ -109,6 +109,7 @@ func TestSettledCycleStaysFrozen(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("later run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	t.Logf("later run:\n%s", stdout)
 	later := latestID(t, w.dirs.Public)
 	tree := readTree(t, w.dirs.Public)
 

@@ -28,7 +28,11 @@ func writeSummary(w io.Writer, rep *reconcile.Report) {
 		if c.IsFinal {
 			final = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", c.Cycle.ID, c.Status, final,
+		status := string(c.Status)
+		if rep.Result.SettledCycle(c.Cycle.ID) != nil {
+			status = "settled; now" // published as settled; the numbers are the current data's (drift below)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", c.Cycle.ID, status, final,
 			c.Totals.RankedReferrers, c.Totals.Conversions, c.Totals.PendingConversions,
 			formatMoney(cur, c.Totals.Revenue), formatMoney(cur, c.Cycle.Rules.AwardPool.Amount),
 			formatMoney(cur, c.Totals.Awarded), formatMoney(cur, c.AwardPoolRemaining))

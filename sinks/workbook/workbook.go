@@ -607,8 +607,9 @@ func (b *book) table(name string, title, header []any, rows [][]any) error {
 
 // clawbackRows are the rows of the clawback sheet: every referral row the
 // pipeline flags as a clawback candidate (rewarded, converts nowhere any
-// more), with the reason that stopped it. Award drift of settled cycles
-// joins them when settlement lands (the pipeline does not compute it yet).
+// more), with the reason that stopped it; then the award drift of every
+// settled cycle (pipeline.ApplySettled): one row per referrer with a
+// settled or a current award, positive drift marked as a clawback candidate.
 func clawbackRows(b *book) [][]any {
 	var rows [][]any
 	for i := range b.in.Result.Decisions {
@@ -618,6 +619,16 @@ func clawbackRows(b *book) [][]any {
 		}
 		rows = append(rows, []any{"clawback candidate", nil, text(d.Row.Refcode), text(d.Row.Email), b.date(d.ReferredAt),
 			nil, nil, nil, text(d.Reason)})
+	}
+	for _, s := range b.in.Result.Settled {
+		for _, d := range s.Drift {
+			reason := "settled from " + s.SnapshotID
+			if d.Clawback {
+				reason += "; paid more than the current data gives: clawback candidate"
+			}
+			rows = append(rows, []any{"award drift", s.CycleID, text(d.Refcode), nil, nil,
+				b.money(s.Currency, d.Settled), b.money(s.Currency, d.Current), b.money(s.Currency, d.Drift), reason})
+		}
 	}
 	return rows
 }

@@ -459,3 +459,39 @@ func TestWorkbookOpensOnTheSummarySheet(t *testing.T) {
 		t.Errorf("worksheets with their tab selected: %q, want exactly the summary's", selected)
 	}
 }
+
+func TestAwardDriftRows(t *testing.T) {
+	res := testResult()
+	pipeline.ApplySettled(res, []pipeline.SettledCycle{{CycleID: "cycle-usd", SnapshotID: "20260401T000000Z-000000000001", Currency: "usd",
+		Awards: map[string]int64{"alice": 700_000, "carol": 300_000}}})
+	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := open(t, path)
+	rows, err := f.GetRows(workbook.ClawbackSheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, r := range rows {
+		if len(r) > 2 && r[0] == "award drift" {
+			got[r[2]] = r
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("award drift rows %v, want alice, carol and the second referrer", got)
+	}
+	carol := got["carol"]
+	if len(carol) < 9 || carol[1] != "cycle-usd" || !strings.Contains(carol[8], "clawback candidate") {
+		t.Errorf("carol's drift row %q", carol)
+	}
+	if a := got["alice"]; len(a) < 9 || a[7] != "333.33" || !strings.Contains(a[8], "clawback candidate") {
+		t.Errorf("alice's drift row %q: settled 7,000.00 against 6,666.67 now is a clawback candidate", a)
+	}
+	for ref, r := range got {
+		if ref != "alice" && ref != "carol" && (len(r) < 9 || strings.Contains(r[8], "clawback")) {
+			t.Errorf("%s: settled 0, paid less than the data gives, is no clawback candidate: %q", ref, r)
+		}
+	}
+}

@@ -454,7 +454,36 @@ func changesSincePrevious(ctx context.Context, store public.Storage, info pipeli
 		log.Warn().Err(err).Str("stage", "diff").Msg("previous snapshot not read; the reports show no changes")
 		return nil
 	}
-	return snapdiff.Compare(old, snapdiff.FromResult(info, res))
+	return snapdiff.Compare(old, publishedView(old, snapdiff.FromResult(info, res), res))
+}
+
+// publishedView is cur (the run's result) as it is published: a settled
+// cycle is published as it was settled, not as computed, so it is what the
+// previous snapshot published of it (the settled snapshot itself, or a
+// later one that republished it), Closed. The drift is reported apart
+// (res.Settled).
+func publishedView(old, cur snapdiff.Snapshot, res *pipeline.Result) snapdiff.Snapshot {
+	if len(res.Settled) == 0 {
+		return cur
+	}
+	prev := make(map[string]snapdiff.Cycle, len(old.Cycles))
+	for _, c := range old.Cycles {
+		prev[c.ID] = c
+	}
+	out := cur
+	out.Cycles = nil
+	for _, c := range cur.Cycles {
+		if res.SettledCycle(c.ID) == nil {
+			out.Cycles = append(out.Cycles, c)
+		}
+	}
+	for _, s := range res.Settled {
+		if c, ok := prev[s.CycleID]; ok {
+			c.Status = string(pipeline.Closed)
+			out.Cycles = append(out.Cycles, c)
+		}
+	}
+	return out
 }
 
 func writeWarehouse(ctx context.Context, p Plan, out computed) (err error) {
