@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -21,15 +20,7 @@ import (
 // seeded and spread over the length of a clean run, weighted towards its
 // end, where the publication is.
 func TestCrashKill9DuringRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs it 20 times")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "refrecon")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, tmp := buildBinary(t, "builds the binary and runs it 20 times")
 	d := relNewDirs(t)
 	day := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	start := func(i int) *exec.Cmd {

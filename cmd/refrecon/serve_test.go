@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,14 +72,7 @@ func TestDisplayURL(t *testing.T) {
 // TestServeExitsZeroOnSIGTERM: the real binary, sent SIGTERM while
 // serving, stops and exits 0 (SPEC 4).
 func TestServeExitsZeroOnSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "refrecon")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, _ := buildBinary(t, "builds the binary")
 	d := newDirs(t)
 	env := d.env(fixtureAsOf, "WAREHOUSE", "none")
 	mustRun(t, env)

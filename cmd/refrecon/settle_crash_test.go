@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,14 +30,7 @@ import (
 // credits, between a credit and its ledger row, between the referral
 // rows' "writing" mark and their UPDATE, and so on.
 func TestSettleCrashKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and kills it repeatedly")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "refrecon")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, tmp := buildBinary(t, "builds the binary and kills it repeatedly")
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) { settleCrashRound(t, bin, tmp, seed) })
 	}
