@@ -493,6 +493,11 @@ func (w *snapshot) Put(ctx context.Context, rel string, data []byte) error {
 	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
 		old, rerr := w.s.ReadObject(ctx, key)
 		if rerr == nil && bytes.Equal(old, data) {
+			// Ours from an attempt whose answer was lost (stored, then a
+			// reset or a timeout, then the retry's precondition failed), or
+			// a crashed run's: either way Abort removes it, unless it
+			// belongs to the published snapshot (Abort checks).
+			w.record(key)
 			return nil
 		}
 		return fmt.Errorf("%s exists already with other bytes (an object under snapshots/ is never overwritten)", key)
@@ -573,13 +578,33 @@ func (w *snapshot) Commit(context.Context) error {
 	return nil
 }
 
-// Abort deletes the objects this writer created.
+// Abort deletes the objects this writer created or found already stored
+// with its bytes, except when latest.json names this very snapshot (a
+// re-run of the published snapshot id must never delete what is served).
 func (w *snapshot) Abort(ctx context.Context) error {
 	w.mu.Lock()
 	keys := w.created
 	w.created, w.done = nil, true
 	w.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	if published, err := w.published(ctx); err != nil || published {
+		return err
+	}
 	return w.s.deleteAll(ctx, keys)
+}
+
+// published reports whether latest.json names this writer's snapshot.
+func (w *snapshot) published(ctx context.Context) (bool, error) {
+	id, err := public.NewReader(w.s).Latest(ctx)
+	if errors.Is(err, public.ErrNoSnapshot) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("abort: %w", err)
+	}
+	return w.prefix == public.SnapshotsDir+"/"+id+"/", nil
 }
 
 // Lock creates the lock object if absent. A lock whose expiry has passed

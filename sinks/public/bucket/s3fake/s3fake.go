@@ -9,7 +9,9 @@
 package s3fake
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +63,15 @@ func Start(t testing.TB, buckets ...string) *Server {
 		if fault != nil {
 			f := fault(r)
 			if f.Delay > 0 {
+				// Read the body first: only then does net/http watch the
+				// connection and cancel r.Context() when the client gives
+				// up. Otherwise a request the client abandoned would still
+				// be stored after the delay, into a later test's bucket.
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
 				select {
 				case <-time.After(f.Delay):
 				case <-r.Context().Done():
