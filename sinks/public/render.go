@@ -90,26 +90,15 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 			continue
 		}
 		cr := pc.cr
-		dir := path.Join("cycles", cr.Cycle.ID, "leaderboard")
-		n := len(cr.Leaderboard)
-		pages := max(1, (n+recordsPerPage-1)/recordsPerPage)
-		for page := 1; page <= pages; page++ {
-			lo := min(n, (page-1)*recordsPerPage)
-			hi := min(n, page*recordsPerPage)
+		err := paginate(cr.Cycle.ID, len(cr.Leaderboard), recordsPerPage, emit, func(lo, hi int, ctx pageContext) any {
 			entries := make([]entry, 0, hi-lo)
 			for _, e := range cr.Leaderboard[lo:hi] {
 				entries = append(entries, entryFor(cr.Cycle, e))
 			}
-			lp := leaderboardPage{
-				CycleID: cr.Cycle.ID, Status: cr.Status, AsOf: asOf, Entries: entries,
-				PageContext: pageContext{
-					Page: page, RecordsPerPage: recordsPerPage, TotalRecords: n, TotalPages: pages,
-					HasNext: page < pages, HasPrev: page > 1,
-				},
-			}
-			if err := emit(path.Join(dir, strconv.Itoa(page)+".json"), lp); err != nil {
-				return err
-			}
+			return leaderboardPage{CycleID: cr.Cycle.ID, Status: cr.Status, AsOf: asOf, Entries: entries, PageContext: ctx}
+		})
+		if err != nil {
+			return err
 		}
 	}
 
@@ -221,21 +210,27 @@ type namedCycle struct {
 // renderSettledPages emits the leaderboard pages of a settled cycle: its
 // settled entries, paginated at this run's page size.
 func renderSettledPages(s *Settled, recordsPerPage int, emit func(rel string, v any) error) error {
-	dir := path.Join("cycles", s.CycleID, "leaderboard")
-	n := len(s.entries)
-	pages := max(1, (n+recordsPerPage-1)/recordsPerPage)
-	for page := 1; page <= pages; page++ {
-		lo := min(n, (page-1)*recordsPerPage)
-		hi := min(n, page*recordsPerPage)
-		sp := settledPage{
+	return paginate(s.CycleID, len(s.entries), recordsPerPage, emit, func(lo, hi int, ctx pageContext) any {
+		return settledPage{
 			CycleID: s.CycleID, Status: pipeline.Closed, SettledFrom: s.SnapshotID, AsOf: s.AsOf,
-			Entries: append([]json.RawMessage{}, s.entries[lo:hi]...),
-			PageContext: pageContext{
-				Page: page, RecordsPerPage: recordsPerPage, TotalRecords: n, TotalPages: pages,
-				HasNext: page < pages, HasPrev: page > 1,
-			},
+			Entries: append([]json.RawMessage{}, s.entries[lo:hi]...), PageContext: ctx,
 		}
-		if err := emit(path.Join(dir, strconv.Itoa(page)+".json"), sp); err != nil {
+	})
+}
+
+// paginate emits cycles/<cycle>/leaderboard/<page>.json for n entries,
+// recordsPerPage a page (an empty leaderboard has one empty page); page
+// builds the document of entries [lo, hi).
+func paginate(cycleID string, n, recordsPerPage int, emit func(rel string, v any) error, page func(lo, hi int, ctx pageContext) any) error {
+	dir := path.Join("cycles", cycleID, "leaderboard")
+	pages := max(1, (n+recordsPerPage-1)/recordsPerPage)
+	for p := 1; p <= pages; p++ {
+		lo, hi := min(n, (p-1)*recordsPerPage), min(n, p*recordsPerPage)
+		ctx := pageContext{
+			Page: p, RecordsPerPage: recordsPerPage, TotalRecords: n, TotalPages: pages,
+			HasNext: p < pages, HasPrev: p > 1,
+		}
+		if err := emit(path.Join(dir, strconv.Itoa(p)+".json"), page(lo, hi, ctx)); err != nil {
 			return err
 		}
 	}
