@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,28 +17,10 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/refrecon/refrecon/sinks/htmlreport/chromiumtest"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/sethvargo/go-envconfig"
 )
-
-// chromiumPath finds the browser: $CHROMIUM, or Debian's chromium. Without
-// one the test skips, except in CI (CI=true), where it fails.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found (CI=true: the browser test must run; install Debian's chromium or set CHROMIUM)")
-	}
-	t.Skip("chromium not found; set CHROMIUM or install Debian's chromium")
-	return ""
-}
 
 // startServe runs "refrecon serve --addr 127.0.0.1:0" under env in the
 // background and returns the URL it prints. The server stops, and must
@@ -111,7 +92,7 @@ func must(t *testing.T, err error) {
 // with the Go one on tricky refcodes; and that no request goes anywhere
 // but the server.
 func TestViewerInChromium(t *testing.T) {
-	bin := chromiumPath(t)
+	chromiumtest.Path(t) // skip (or fail in CI) before the runs
 
 	fixture := newDirs(t)
 	fixtureEnv := fixture.env(fixtureAsOf, "RECORDS_PER_PAGE", "5", "WAREHOUSE", "none")
@@ -126,11 +107,7 @@ func TestViewerInChromium(t *testing.T) {
 
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancelTimeout()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true))
+	alloc, cancelAlloc := chromiumtest.Allocator(t, ctx)
 	defer cancelAlloc()
 	var mu sync.Mutex
 	var requests, problems []string

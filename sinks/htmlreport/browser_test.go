@@ -3,7 +3,6 @@ package htmlreport_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -11,44 +10,19 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-)
 
-// chromium finds the browser; without one the test skips, except in CI
-// (CI=true), where a missing browser fails the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found (CI=true: the browser test must run; install Debian's chromium or set CHROMIUM)")
-	}
-	t.Skip("chromium not found; set CHROMIUM or install Debian's chromium")
-	return ""
-}
+	"github.com/refrecon/refrecon/sinks/htmlreport/chromiumtest"
+)
 
 // TestReportInChromium opens the report from a file:// URL in headless
 // Chromium and checks that the tables and charts render and that the page
 // makes no request besides loading itself. HTMLREPORT_SCREENSHOT=path.png
 // saves a full-page screenshot.
 func TestReportInChromium(t *testing.T) {
-	bin := chromium(t)
 	path, _ := writeReport(t)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1200, 900),
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	actx, acancel := chromiumtest.Allocator(t, ctx, chromedp.WindowSize(1200, 900))
 	defer acancel()
 	var mu sync.Mutex
 	var requests []string
