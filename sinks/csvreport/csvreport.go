@@ -50,19 +50,16 @@ package csvreport
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/internal/privatefile"
 )
 
 // Columns of the reports, in Header order.
@@ -211,12 +208,6 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 			return fmt.Errorf("cycle id %q: not a valid cycle id", cr.Cycle.ID)
 		}
 	}
-	if err := os.MkdirAll(w.dir, 0o755); err != nil {
-		return err
-	}
-	if err := removeStale(w.dir); err != nil {
-		return err
-	}
 	emails := make(map[string]string, len(res.Referrers))
 	for _, u := range res.Referrers {
 		if _, dup := emails[u.Refcode]; !dup {
@@ -233,23 +224,6 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 	}
 	if err := w.writeClawbacks(ctx, info, res); err != nil {
 		return fmt.Errorf("%s: %w", ClawbackFile, err)
-	}
-	return syncDir(w.dir)
-}
-
-const tmpMarker = ".csv.tmp-"
-
-func removeStale(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), tmpMarker) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return fmt.Errorf("remove stale %s: %w", e.Name(), err)
-			}
-		}
 	}
 	return nil
 }
@@ -293,22 +267,14 @@ func (w *Writer) writeClawbacks(ctx context.Context, info pipeline.RunInfo, res 
 	})
 }
 
-// writeFile writes PRIVATE_DIR/<name>.csv with fill, atomically.
-func (w *Writer) writeFile(name string, fill func(*csv.Writer) error) (err error) {
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:]) // never fails (crypto/rand panics instead)
-	final := filepath.Join(w.dir, name+".csv")
-	tmp := filepath.Join(w.dir, "."+name+tmpMarker+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// writeFile writes PRIVATE_DIR/<name>.csv with fill, atomically
+// (privatefile: a temporary file renamed over the previous report).
+func (w *Writer) writeFile(name string, fill func(*csv.Writer) error) error {
+	f, err := privatefile.Create(w.dir, name+".csv")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			_ = os.Remove(tmp) // the write's error is the one to report
-		}
-	}()
+	defer f.Abort()
 	bw := bufio.NewWriterSize(f, 256<<10)
 	cw := csv.NewWriter(bw)
 	if err := fill(cw); err != nil {
@@ -321,13 +287,7 @@ func (w *Writer) writeFile(name string, fill func(*csv.Writer) error) (err error
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, final)
+	return f.Commit()
 }
 
 func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
@@ -444,16 +404,4 @@ func safeText(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
