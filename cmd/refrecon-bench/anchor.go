@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/refrecon/refrecon/sources/referrals"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver, to export the anchor's CSV inputs
 )
 
@@ -113,20 +114,8 @@ func exportTables(ctx context.Context, db, dir string, tables ...string) error {
 }
 
 func exportTable(ctx context.Context, db *sql.DB, table, path string) (err error) {
-	var cols []string
-	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+	cols, err := referrals.Columns(ctx, db, table)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return err
-		}
-		cols = append(cols, c)
-	}
-	if err := rows.Close(); err != nil {
 		return err
 	}
 	if len(cols) == 0 {
@@ -134,9 +123,9 @@ func exportTable(ctx context.Context, db *sql.DB, table, path string) (err error
 	}
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = `CAST("` + strings.ReplaceAll(c, `"`, `""`) + `" AS TEXT)`
+		sel[i] = "CAST(" + referrals.QuoteIdent(c) + " AS TEXT)"
 	}
-	rows, err = db.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+` FROM "`+table+`" ORDER BY rowid`)
+	rows, err := db.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+` FROM "`+table+`" ORDER BY rowid`)
 	if err != nil {
 		return err
 	}
@@ -157,24 +146,14 @@ func exportTable(ctx context.Context, db *sql.DB, table, path string) (err error
 	if err := w.Write(cols); err != nil {
 		return err
 	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
 	rec := make([]string, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
+	err = referrals.ScanRows(rows, func(vals []sql.NullString) error {
 		for i, v := range vals {
 			rec[i] = v.String // NULL: an empty field, as the sqlite3 CLI writes it
 		}
-		if err := w.Write(rec); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
+		return w.Write(rec)
+	})
+	if err != nil {
 		return err
 	}
 	w.Flush()

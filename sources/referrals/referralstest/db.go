@@ -140,45 +140,34 @@ func Dump(ctx context.Context, db *sql.DB, w io.Writer) error {
 }
 
 func dumpRows(ctx context.Context, db *sql.DB, w io.Writer, table string) error {
-	var cols []string
-	rs, err := db.QueryContext(ctx, "SELECT name FROM pragma_table_info(?1)", table)
+	cols, err := referrals.Columns(ctx, db, table)
 	if err != nil {
 		return fmt.Errorf("dump: columns of %s: %w", table, err)
 	}
-	for rs.Next() {
-		var c string
-		if err := rs.Scan(&c); err != nil {
-			rs.Close()
-			return fmt.Errorf("dump: columns of %s: %w", table, err)
-		}
-		cols = append(cols, "+"+referrals.QuoteIdent(c)) // "+": raw values, no time parsing
+	for i, c := range cols {
+		cols[i] = "+" + referrals.QuoteIdent(c) // "+": raw values, no time parsing
 	}
-	rs.Close()
 
-	rs, err = db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+referrals.QuoteIdent(table))
+	rs, err := db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+referrals.QuoteIdent(table))
 	if err != nil {
 		return fmt.Errorf("dump: rows of %s: %w", table, err)
 	}
 	defer rs.Close()
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rs.Next() {
-		if err := rs.Scan(ptrs...); err != nil {
-			return fmt.Errorf("dump: rows of %s: %w", table, err)
-		}
+	err = referrals.ScanRows(rs, func(vals []any) error {
 		lits := make([]string, len(vals))
 		for i, v := range vals {
-			lits[i], err = literal(v)
-			if err != nil {
-				return fmt.Errorf("dump: rows of %s: %w", table, err)
+			var err error
+			if lits[i], err = literal(v); err != nil {
+				return err
 			}
 		}
-		fmt.Fprintf(w, "INSERT INTO %s VALUES(%s);\n", referrals.QuoteIdent(table), strings.Join(lits, ","))
+		_, err := fmt.Fprintf(w, "INSERT INTO %s VALUES(%s);\n", referrals.QuoteIdent(table), strings.Join(lits, ","))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("dump: rows of %s: %w", table, err)
 	}
-	return rs.Err()
+	return nil
 }
 
 // literal renders a stored value as an SQLite literal of the same storage class.

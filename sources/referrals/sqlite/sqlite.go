@@ -176,20 +176,8 @@ func readTable(ctx context.Context, tx *sql.Tx, t referrals.Table, size func(n i
 // tableColumns returns the column names of a table, or a *SchemaError when
 // there is no such table.
 func tableColumns(ctx context.Context, tx *sql.Tx, table string) ([]string, error) {
-	rs, err := tx.QueryContext(ctx, "SELECT name FROM pragma_table_info(?1)", table)
+	names, err := referrals.Columns(ctx, tx, table)
 	if err != nil {
-		return nil, fmt.Errorf("list columns of table %s: %w", table, err)
-	}
-	defer rs.Close()
-	var names []string
-	for rs.Next() {
-		var name string
-		if err := rs.Scan(&name); err != nil {
-			return nil, fmt.Errorf("list columns of table %s: %w", table, err)
-		}
-		names = append(names, name)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("list columns of table %s: %w", table, err)
 	}
 	if len(names) == 0 {

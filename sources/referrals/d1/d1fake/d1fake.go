@@ -398,15 +398,7 @@ func (s *Server) run(ctx context.Context, q string, params []any) ([]map[string]
 		return nil, err
 	}
 	out := []map[string]any{}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rs.Next() {
-		if err := rs.Scan(ptrs...); err != nil {
-			return nil, err
-		}
+	err = referrals.ScanRows(rs, func(vals []any) error {
 		row := make(map[string]any, len(cols))
 		for i, c := range cols {
 			switch v := vals[i].(type) {
@@ -421,8 +413,9 @@ func (s *Server) run(ctx context.Context, q string, params []any) ([]map[string]
 			}
 		}
 		out = append(out, row)
-	}
-	return out, rs.Err()
+		return nil
+	})
+	return out, err
 }
 
 // isWrite reports whether q is a statement that changes the database.
