@@ -9,8 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refrecon/refrecon/sinks/csvreport"
+	"github.com/refrecon/refrecon/sinks/htmlreport"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
+	"github.com/refrecon/refrecon/sinks/workbook"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 )
 
 // The private outputs of a run (the finance CSV reports, the review
@@ -128,4 +133,50 @@ func lockPrivate(ctx context.Context, p Plan, runID string) (func() error, error
 		return nil, fmt.Errorf("lock private dir: %w", err)
 	}
 	return unlock, nil
+}
+
+// writePrivate writes the finance CSV reports and the review workbook and
+// HTML report into dir (the run's staging directory) at once. All are
+// attempted to the end: one failing does not cancel the others, and every
+// error is reported.
+func writePrivate(ctx context.Context, dir string, out computed, log zerolog.Logger) error {
+	var g errgroup.Group
+	var csvErr, xlsxErr, htmlErr error
+	timed := func(name string, errp *error, f func() error) {
+		g.Go(func() error {
+			start := time.Now()
+			if *errp = f(); *errp == nil {
+				logOutput(log, name, start)
+			}
+			return nil
+		})
+	}
+	timed("csv", &csvErr, func() error {
+		if err := csvreport.New(dir).Write(ctx, out.info, out.res); err != nil {
+			return fmt.Errorf("write finance reports: %w", err)
+		}
+		return nil
+	})
+	in := workbook.Input{Info: out.info, Result: out.res, Changes: out.changes}
+	timed("workbook", &xlsxErr, func() error {
+		_, err := workbook.Write(ctx, dir, in)
+		return err
+	})
+	timed("html", &htmlErr, func() error {
+		_, err := htmlreport.Write(ctx, dir, in)
+		return err
+	})
+	_ = g.Wait()
+	return errors.Join(csvErr, xlsxErr, htmlErr)
+}
+
+// privateRows is how many records the private stage writes: the warehouse's
+// decision, leaderboard, accounting and subscription rows (the CSV reports
+// carry the same leaderboard and accounting lines). For the stage log.
+func (out computed) privateRows() int {
+	n := len(out.res.Decisions) + len(out.subs)
+	for _, c := range out.res.Cycles {
+		n += len(c.Leaderboard) + len(c.Events)
+	}
+	return n
 }

@@ -8,34 +8,31 @@
 // The commands in cmd/refrecon build a Plan from the configuration (every
 // dependency parsed, checked and wired) and call Run; nothing here reads the
 // environment or parses a flag.
+//
+// Run calls the run's jobs in order, each in its own file: read.go (both
+// sources at once), settled.go (the settled cycles and the publish guard),
+// fixtures.go (a fixture run never replaces real data), publish.go (the
+// public snapshot staged beside the private outputs), private.go
+// (PRIVATE_DIR's staged set and its writers) and record.go (the run's final
+// record, peak RSS and heap profile). reconcile.go holds Plan, Report and
+// Run, the comparison with the previous snapshot and the warehouse write.
 package reconcile
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sinks/csvreport"
 	"github.com/refrecon/refrecon/sinks/htmlreport"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/workbook"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 )
 
 // ReferralSource is where a run reads the referrals service's rows.
@@ -316,71 +313,6 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	return rep, nil
 }
 
-// stagedPublish is a public.Publisher.Prepare running beside the private outputs.
-type stagedPublish struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	s      *public.Staged
-	err    error
-}
-
-// stagePublish starts preparing the public snapshot in a goroutine. A panic
-// there fails the publish instead of the process.
-func stagePublish(ctx context.Context, pub *public.Publisher, info pipeline.RunInfo, res *pipeline.Result) *stagedPublish {
-	ctx, cancel := context.WithCancel(ctx)
-	sp := &stagedPublish{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(sp.done)
-		defer func() {
-			if r := recover(); r != nil {
-				sp.err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
-			}
-		}()
-		sp.s, sp.err = pub.Prepare(ctx, info, res)
-	}()
-	return sp
-}
-
-// wait returns the staged snapshot once Prepare has finished.
-func (sp *stagedPublish) wait() (*public.Staged, error) {
-	<-sp.done
-	return sp.s, sp.err
-}
-
-// abort stops a Prepare still running, waits for it and removes what it
-// staged; after a Commit it does nothing.
-func (sp *stagedPublish) abort() error {
-	sp.cancel()
-	<-sp.done
-	if sp.s == nil {
-		return nil
-	}
-	return sp.s.Abort()
-}
-
-// Read reads both of p's sources at once: the pipeline's inputs, with what
-// each source noticed without failing in its Notes (Referrals.Notes,
-// Stripe.Notes).
-func Read(ctx context.Context, p Plan) (pipeline.Inputs, error) {
-	var in pipeline.Inputs
-	// The first error cancels the other read and is the one reported. Each
-	// source's errors name the source ("referrals source sqlite:PATH: ...",
-	// "stripe api: ..."): they are not wrapped again.
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		in.Referrals, err = p.Referrals.ReadReferrals(gctx)
-		return err
-	})
-	g.Go(func() (err error) {
-		in.Stripe, err = p.Stripe.ReadStripe(gctx)
-		return err
-	})
-	if err := g.Wait(); err != nil {
-		return pipeline.Inputs{}, err
-	}
-	return in, nil
-}
-
 // computed is what the outputs are written from: the run's info and
 // result, and the one part of the inputs an output needs, the
 // subscriptions the warehouse keeps.
@@ -391,41 +323,6 @@ type computed struct {
 	// changes is the comparison with the previous snapshot, for the
 	// review reports; nil when there is none.
 	changes *snapdiff.Diff
-}
-
-// writePrivate writes the finance CSV reports and the review workbook and
-// HTML report into dir (the run's staging directory) at once. All are
-// attempted to the end: one failing does not cancel the others, and every
-// error is reported.
-func writePrivate(ctx context.Context, dir string, out computed, log zerolog.Logger) error {
-	var g errgroup.Group
-	var csvErr, xlsxErr, htmlErr error
-	timed := func(name string, errp *error, f func() error) {
-		g.Go(func() error {
-			start := time.Now()
-			if *errp = f(); *errp == nil {
-				logOutput(log, name, start)
-			}
-			return nil
-		})
-	}
-	timed("csv", &csvErr, func() error {
-		if err := csvreport.New(dir).Write(ctx, out.info, out.res); err != nil {
-			return fmt.Errorf("write finance reports: %w", err)
-		}
-		return nil
-	})
-	in := workbook.Input{Info: out.info, Result: out.res, Changes: out.changes}
-	timed("workbook", &xlsxErr, func() error {
-		_, err := workbook.Write(ctx, dir, in)
-		return err
-	})
-	timed("html", &htmlErr, func() error {
-		_, err := htmlreport.Write(ctx, dir, in)
-		return err
-	})
-	_ = g.Wait()
-	return errors.Join(csvErr, xlsxErr, htmlErr)
 }
 
 // logOutput logs the seconds one private output took since start (stage
@@ -498,113 +395,6 @@ func writeWarehouse(ctx context.Context, p Plan, out computed) (err error) {
 	}()
 	if err := w.WriteSnapshot(ctx, warehouse.FromResult(out.info, out.res, out.subs)); err != nil {
 		return fmt.Errorf("write warehouse: %w", err)
-	}
-	return nil
-}
-
-// LogFinished emits the one-line record per run that alerts match on. Run
-// emits it; a command whose run fails before Run is called (its
-// configuration) emits it itself.
-func LogFinished(log zerolog.Logger, rep Report, err error) {
-	ev := log.Info()
-	if err != nil {
-		ev = log.Error().Err(err)
-	}
-	if rep.ErrorClass != "" {
-		ev = ev.Str("error_class", rep.ErrorClass).Str("hint", rep.ErrorHint)
-	}
-	c := rep.Counts
-	ev.Str("event", "run_finished").Str("snapshot_id", rep.SnapshotID).Str("status", rep.Status).
-		Float64("seconds", rep.Seconds).
-		Dict("counts", zerolog.Dict().Int64("users", c.Users).Int64("referrals", c.Referrals).
-			Int64("customers", c.Customers).Int64("subscriptions", c.Subscriptions).
-			Int64("invoices", c.Invoices).Int64("refunds", c.Refunds).
-			Int64("disputes", c.Disputes).Int64("credit_notes", c.CreditNotes)).
-		Msg("run finished")
-}
-
-// lockTTL is how long the publication lock stands if the run dies
-// holding it, on stores without a kernel lock (buckets): the run's
-// deadline and a minute, or six hours without one.
-func lockTTL(ctx context.Context) time.Duration {
-	if d, ok := ctx.Deadline(); ok {
-		return time.Until(d) + time.Minute
-	}
-	return 6 * time.Hour
-}
-
-// NewRunID returns a random id for one run's log records.
-func NewRunID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// privateRows is how many records the private stage writes: the warehouse's
-// decision, leaderboard, accounting and subscription rows (the CSV reports
-// carry the same leaderboard and accounting lines). For the stage log.
-func (out computed) privateRows() int {
-	n := len(out.res.Decisions) + len(out.subs)
-	for _, c := range out.res.Cycles {
-		n += len(c.Leaderboard) + len(c.Events)
-	}
-	return n
-}
-
-// publicRows is how many records the public snapshot holds: one referrer
-// file per users row and every leaderboard entry. For the stage log.
-func publicRows(res *pipeline.Result) int {
-	n := len(res.Referrers)
-	for i := range res.Cycles {
-		n += len(res.Cycles[i].Leaderboard)
-	}
-	return n
-}
-
-// peakRSS is the process's peak resident set size so far in bytes, from
-// the kernel's own accounting (VmHWM in /proc/self/status); 0 where that is
-// not available. The stage logs carry it for the benchmarks.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// writeHeapProfile writes a pprof heap profile into path when the run's
-// memory is at its largest: after the private outputs, with the inputs'
-// subscriptions, the result and the warehouse rows all written. "" does
-// nothing.
-func writeHeapProfile(path string) error {
-	if path == "" {
-		return nil
-	}
-	// A new file: whatever is at path is unlinked (a symlink's target is
-	// never truncated), then created with O_EXCL|O_NOFOLLOW.
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("heap profile: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
-	if err != nil {
-		return fmt.Errorf("heap profile: %w", err)
-	}
-	runtime.GC() // up-to-date statistics
-	if err := pprof.WriteHeapProfile(f); err != nil {
-		f.Close()
-		return fmt.Errorf("heap profile: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("heap profile: %w", err)
 	}
 	return nil
 }
