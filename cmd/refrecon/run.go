@@ -333,7 +333,8 @@ func newWarehouse(ctx context.Context, cfg *config, p *plan) (func(ctx context.C
 		}
 		taken := w
 		w = nil // the run closes it
-		return taken, nil
+		// BigQuery is written when the run commits (docs/decisions.md).
+		return warehouse.WriteAtCommit(taken), nil
 	}, nil
 }
 

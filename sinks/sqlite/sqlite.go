@@ -13,7 +13,9 @@
 // WriteSnapshot replaces a day: in one transaction it deletes the rows of the
 // snapshot's date from every table and inserts the new rows with multi-row
 // INSERTs through prepared statements. A failed or cancelled write rolls
-// back and leaves the previous rows. The database runs in WAL mode with
+// back and leaves the previous rows. Stage does the same but leaves the
+// transaction open, for a run to commit once its other outputs are staged
+// (warehouse.Staged). The database runs in WAL mode with
 // synchronous=NORMAL.
 //
 // The settlement ledger (table settlements, warehouse.LedgerDriver) lives in
@@ -270,26 +272,78 @@ func (w *Warehouse) Close() error {
 }
 
 // WriteSnapshot replaces the rows of s.Date in every table with s's rows, in
-// one transaction. The rows are read one at a time (warehouse.Snapshot.Rows)
-// and inserted in batches, so a streamed snapshot is never held whole; a row
-// of another date rolls the transaction back.
+// one transaction: Stage, then Commit.
 func (w *Warehouse) WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error {
-	if err := w.writeSnapshot(ctx, s); err != nil {
-		return fmt.Errorf("write snapshot %v to sqlite warehouse %s: %w", s.Date, w.path, err)
+	st, err := w.Stage(ctx, s)
+	if err != nil {
+		return err
+	}
+	return st.Commit(ctx)
+}
+
+// Stage writes s into an open transaction and returns it uncommitted: in
+// it, the rows of s.Date are deleted from every table and s's rows
+// inserted. The rows are read one at a time (warehouse.Snapshot.Rows) and
+// inserted in batches, so a streamed snapshot is never held whole; a row
+// of another date, an error or a cancelled ctx rolls the transaction back
+// and leaves the previous rows. Nothing is visible to other connections
+// until Commit; Abort (or ctx cancelled before Commit) rolls it back.
+// While a snapshot is staged the warehouse's one connection is the
+// transaction's: commit or abort it before anything else uses w.
+func (w *Warehouse) Stage(ctx context.Context, s warehouse.Snapshot) (warehouse.Staged, error) {
+	tx, err := w.stage(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("write snapshot %v to sqlite warehouse %s: %w", s.Date, w.path, err)
+	}
+	return &staged{w: w, tx: tx, date: s.Date}, nil
+}
+
+// staged is a snapshot written into a transaction not yet committed.
+type staged struct {
+	w    *Warehouse
+	tx   *sql.Tx
+	date civil.Date
+	done bool
+}
+
+// Commit commits the transaction: the staged rows replace the day's.
+func (s *staged) Commit(ctx context.Context) error {
+	if s.done {
+		return fmt.Errorf("commit snapshot %v to sqlite warehouse %s: already committed or aborted", s.date, s.w.path)
+	}
+	s.done = true
+	if err := ctx.Err(); err != nil {
+		_ = s.tx.Rollback() // the cancellation is the error to report
+		return fmt.Errorf("commit snapshot %v to sqlite warehouse %s: %w", s.date, s.w.path, err)
+	}
+	if err := s.tx.Commit(); err != nil {
+		return fmt.Errorf("commit snapshot %v to sqlite warehouse %s: %w", s.date, s.w.path, err)
 	}
 	return nil
 }
 
-func (w *Warehouse) writeSnapshot(ctx context.Context, s warehouse.Snapshot) (err error) {
+// Abort rolls the transaction back; the warehouse keeps the rows it had.
+func (s *staged) Abort() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	if err := s.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("abort snapshot %v in sqlite warehouse %s: %w", s.date, s.w.path, err)
+	}
+	return nil
+}
+
+func (w *Warehouse) stage(ctx context.Context, s warehouse.Snapshot) (_ *sql.Tx, err error) {
 	if err := s.ValidateDate(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -299,19 +353,16 @@ func (w *Warehouse) writeSnapshot(ctx context.Context, s warehouse.Snapshot) (er
 	date := s.Date.String()
 	for _, t := range w.tables {
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE snapshot_date = ?", quoteIdent(t.Name)), date); err != nil {
-			return fmt.Errorf("delete %s rows: %w", t.Name, err)
+			return nil, fmt.Errorf("delete %s rows: %w", t.Name, err)
 		}
 		if err := w.insert(ctx, tx, t, s.Rows(t.Name)); err != nil {
-			return fmt.Errorf("insert %s rows: %w", t.Name, err)
+			return nil, fmt.Errorf("insert %s rows: %w", t.Name, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return tx, nil
 }
 
 // insert inserts rows in multi-row INSERTs of up to batchRows rows; full

@@ -61,6 +61,24 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// commitHarness stages through warehouse.WriteAtCommit (how a run stages
+// a driver without staging of its own, sinks/bigquery) over this driver.
+type commitHarness struct {
+	harness
+	cw *warehouse.CommitWriter
+}
+
+func (h commitHarness) Stage(ctx context.Context, s warehouse.Snapshot) (warehouse.Staged, error) {
+	return h.cw.Stage(ctx, s)
+}
+
+func TestConformanceWriteAtCommit(t *testing.T) {
+	warehousetest.Run(t, func(t *testing.T) warehousetest.Driver {
+		h := open(t, filepath.Join(t.TempDir(), "warehouse.sqlite"))
+		return commitHarness{h, warehouse.WriteAtCommit(h.Warehouse)}
+	})
+}
+
 func TestReopenKeepsRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.sqlite")
 	ctx := context.Background()

@@ -23,10 +23,12 @@ import (
 // are one set, committed together: every file is written into a staging
 // directory of the run's own, PRIVATE_DIR/.staging-<run id>/, and moved
 // into PRIVATE_DIR by rename only after every one of them, the public
-// snapshot's staging and the warehouse have succeeded. A run that fails
-// before that leaves PRIVATE_DIR as the last successful run left it, and
-// the warehouse is written only once every private file is staged. A writer
-// joins the set by writing into the directory it is given.
+// snapshot's staging and the warehouse's commit have succeeded. A run that
+// fails before that leaves PRIVATE_DIR as the last successful run left it,
+// and the warehouse, staged beside the private files in its own
+// transaction, is committed only once every private file is staged (a
+// failure before rolls it back). A writer joins the set by writing into the
+// directory it is given.
 
 // stagingPrefix starts the name of a run's staging directory.
 const stagingPrefix = ".staging-"

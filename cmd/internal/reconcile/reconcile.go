@@ -20,6 +20,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -45,9 +46,12 @@ type StripeSource interface {
 	ReadStripe(ctx context.Context) (pipeline.Stripe, error)
 }
 
-// Warehouse is an open warehouse a run writes its rows into.
+// Warehouse is an open warehouse a run writes its rows into: staged beside
+// the private outputs and the public snapshot's staging, committed once
+// they are all staged (a driver without staging of its own is wrapped in
+// warehouse.WriteAtCommit, and written at the commit).
 type Warehouse interface {
-	WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error
+	Stage(ctx context.Context, s warehouse.Snapshot) (warehouse.Staged, error)
 	Close() error
 }
 
@@ -100,6 +104,10 @@ type Plan struct {
 	// is staged before it writes the private outputs, and is called with
 	// the staged snapshot.
 	OnStaged func(*public.Staged, error)
+	// OnWarehouseStaged, when set (tests), makes Run wait until the
+	// warehouse's snapshot is staged (not committed) before it writes the
+	// private outputs, and is called with the staging's error.
+	OnWarehouseStaged func(error)
 }
 
 // Report is what one run did; it makes the final log record and the
@@ -121,8 +129,9 @@ type Report struct {
 }
 
 // Run performs one whole run of p: the sources, compute, then the private
-// outputs and warehouse while the public snapshot is staged, and the public
-// snapshot's commit (latest.json) last. A failure at any step before the
+// outputs and the warehouse's staging while the public snapshot is staged,
+// the warehouse's commit, the private files', and the public snapshot's
+// commit (latest.json) last. A failure at any step before the
 // commit leaves the previous snapshot and latest.json untouched. Run emits
 // the run's one "run finished" record, its error included.
 func Run(ctx context.Context, p Plan) (rep Report, err error) {
@@ -231,10 +240,13 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	out.changes = changesSincePrevious(ctx, p.Public, info, res, log)
 	log.Info().Str("stage", "diff").Bool("previous", out.changes != nil).Float64("seconds", time.Since(diffStart).Seconds()).Msg("changes since the previous snapshot")
 	rep.Changes = out.changes
-	// Every private file is staged, and the public snapshot too, before the
-	// warehouse is written; the private files are committed after the
-	// warehouse, and latest.json last (private.go). PRIVATE_DIR has its own
-	// lock, taken once there is something to write.
+	// The warehouse is staged (SQLite: written in a transaction left open)
+	// beside the private files and the public snapshot, and committed only
+	// once every private file is staged and the public snapshot prepared;
+	// the private files are committed after the warehouse, and latest.json
+	// last (private.go). A failure before the warehouse's commit rolls it
+	// back. PRIVATE_DIR has its own lock (the warehouse beside it is under
+	// it too), taken once there is something to write.
 	unlockPrivate, err := lockPrivate(ctx, p, rep.RunID)
 	if err != nil {
 		return rep, err
@@ -253,6 +265,15 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 			log.Warn().Err(aerr).Str("stage", "private").Msg("staged private outputs not removed")
 		}
 	}()
+	wh := stageWarehouse(ctx, p, out, log)
+	defer func() {
+		if aerr := wh.abort(); aerr != nil {
+			log.Warn().Err(aerr).Str("stage", "private").Msg("staged warehouse snapshot not aborted")
+		}
+	}()
+	if wh != nil && p.OnWarehouseStaged != nil {
+		p.OnWarehouseStaged(wh.wait())
+	}
 	if err := writePrivate(ctx, priv.stage, out, log); err != nil {
 		return rep, err
 	}
@@ -260,14 +281,13 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if err != nil {
 		return rep, fmt.Errorf("publish public snapshot: %w", err)
 	}
-	if p.Warehouse != nil {
-		whStart := time.Now()
-		if err := writeWarehouse(ctx, p, out); err != nil {
-			return rep, err
-		}
-		logOutput(log, "warehouse", whStart)
+	if err := wh.wait(); err != nil {
+		return rep, err
 	}
 	if err := writeHeapProfile(p.HeapProfile); err != nil {
+		return rep, err
+	}
+	if err := wh.commit(ctx, log); err != nil {
 		return rep, err
 	}
 	if err := priv.commit(); err != nil {
@@ -327,8 +347,8 @@ type computed struct {
 
 // logOutput logs the seconds one private output took since start (stage
 // "private", output "csv", "workbook", "html" or "warehouse"), for the
-// benchmarks: the CSV reports, workbook and HTML report are written at
-// once, so their seconds overlap.
+// benchmarks: the CSV reports, workbook, HTML report and the warehouse's
+// staging are written at once, so their seconds overlap.
 func logOutput(log zerolog.Logger, name string, start time.Time) {
 	log.Info().Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).Msg("private output written")
 }
@@ -383,18 +403,97 @@ func publishedView(old, cur snapdiff.Snapshot, res *pipeline.Result) snapdiff.Sn
 	return out
 }
 
-func writeWarehouse(ctx context.Context, p Plan, out computed) (err error) {
-	w, err := p.Warehouse(ctx)
-	if err != nil {
-		return fmt.Errorf("open warehouse: %w", err)
+// stagedWarehouse is the warehouse's snapshot, staged in a goroutine
+// beside the private outputs and the public staging (stageWarehouse). A
+// nil *stagedWarehouse is no warehouse: every method does nothing.
+type stagedWarehouse struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	w      Warehouse        // set once opened
+	s      warehouse.Staged // set once staged
+	err    error
+	closed bool
+}
+
+// stageWarehouse opens p's warehouse and stages the run's rows in it in a
+// goroutine (nil when p has no warehouse). The staging lives as long as
+// its own context, cancelled only by abort, so a commit after every other
+// output is staged finds it open. A panic there fails the write instead of
+// the process.
+func stageWarehouse(ctx context.Context, p Plan, out computed, log zerolog.Logger) *stagedWarehouse {
+	if p.Warehouse == nil {
+		return nil
 	}
-	defer func() {
-		if cerr := w.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close warehouse: %w", cerr)
+	ctx, cancel := context.WithCancel(ctx)
+	sw := &stagedWarehouse{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(sw.done)
+		defer func() {
+			if r := recover(); r != nil {
+				sw.err = fmt.Errorf("write warehouse: panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		start := time.Now()
+		w, err := p.Warehouse(ctx)
+		if err != nil {
+			sw.err = fmt.Errorf("open warehouse: %w", err)
+			return
 		}
+		sw.w = w
+		if sw.s, err = w.Stage(ctx, warehouse.FromResult(out.info, out.res, out.subs)); err != nil {
+			sw.err = fmt.Errorf("write warehouse: %w", err)
+			return
+		}
+		logOutput(log, "warehouse", start)
 	}()
-	if err := w.WriteSnapshot(ctx, warehouse.FromResult(out.info, out.res, out.subs)); err != nil {
+	return sw
+}
+
+// wait returns the staging's error once it has finished.
+func (sw *stagedWarehouse) wait() error {
+	if sw == nil {
+		return nil
+	}
+	<-sw.done
+	return sw.err
+}
+
+// commit commits the staged snapshot (wait returned nil) and closes the
+// warehouse.
+func (sw *stagedWarehouse) commit(ctx context.Context, log zerolog.Logger) error {
+	if sw == nil {
+		return nil
+	}
+	start := time.Now()
+	if err := sw.s.Commit(ctx); err != nil {
 		return fmt.Errorf("write warehouse: %w", err)
+	}
+	log.Info().Str("stage", "private").Str("output", "warehouse_commit").Float64("seconds", time.Since(start).Seconds()).Msg("warehouse committed")
+	return sw.close()
+}
+
+// abort stops a staging still running, waits for it, rolls back what it
+// staged and closes the warehouse; after commit it does nothing.
+func (sw *stagedWarehouse) abort() error {
+	if sw == nil {
+		return nil
+	}
+	sw.cancel()
+	<-sw.done
+	var err error
+	if sw.s != nil {
+		err = sw.s.Abort()
+	}
+	return errors.Join(err, sw.close())
+}
+
+func (sw *stagedWarehouse) close() error {
+	if sw.w == nil || sw.closed {
+		return nil
+	}
+	sw.closed = true
+	if err := sw.w.Close(); err != nil {
+		return fmt.Errorf("close warehouse: %w", err)
 	}
 	return nil
 }

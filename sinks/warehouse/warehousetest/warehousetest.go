@@ -18,7 +18,11 @@
 //   - a snapshot that fails Validate (also when the bad row is only met
 //     while streaming, after other rows were written), or a write under a
 //     cancelled context, returns an error and leaves the rows already
-//     stored untouched.
+//     stored untouched;
+//   - a driver that stages (Stage, warehouse.Staged): a staged snapshot is
+//     not read back until it is committed, and then replaces the day; an
+//     aborted one, or one whose Stage context is cancelled before the
+//     commit, leaves the rows already stored; Commit after Abort fails.
 //
 // Comparison rules: row order within a table is not part of the contract
 // (rows are sorted before comparing); times are compared as instants in UTC
@@ -53,6 +57,12 @@ type Driver interface {
 	// ReadDay returns every row stored for date; a date never written
 	// gives a Day with no rows, not an error.
 	ReadDay(ctx context.Context, date civil.Date) (Day, error)
+}
+
+// Stager is a Driver that can stage a snapshot before committing it; Run
+// checks staging for drivers that implement it.
+type Stager interface {
+	Stage(ctx context.Context, s warehouse.Snapshot) (warehouse.Staged, error)
 }
 
 // Day is a snapshot held in slices: what Sample builds and what ReadDay
@@ -286,6 +296,78 @@ func Run(t *testing.T, open func(t *testing.T) Driver) {
 			})
 		})
 	}
+	runStaged(t, withDriver)
+}
+
+// runStaged checks Stage and its Staged (Stager drivers).
+func runStaged(t *testing.T, withDriver func(t *testing.T, f func(t *testing.T, d Driver))) {
+	ctx := context.Background()
+	d1 := civil.Date{Year: 2026, Month: 4, Day: 15}
+	stage := func(ctx context.Context, t *testing.T, d Driver, s Day) warehouse.Staged {
+		t.Helper()
+		st, ok := d.(Stager)
+		if !ok {
+			t.Skip("the driver does not stage")
+		}
+		staged, err := st.Stage(ctx, Stream(s))
+		if err != nil {
+			t.Fatalf("Stage(%v): %v", s.Date, err)
+		}
+		return staged
+	}
+	good := Sample(d1, "20260415T000000Z-aaaaaaaaaaaa")
+	next := Sample(d1, "20260415T060000Z-bbbbbbbbbbbb")
+	next.PaymentAccounting = next.PaymentAccounting[:1]
+
+	t.Run("StagedCommitReplaces", func(t *testing.T) {
+		withDriver(t, func(t *testing.T, d Driver) {
+			mustWrite(ctx, t, d, good)
+			staged := stage(ctx, t, d, next)
+			Check(ctx, t, d, good) // not visible before the commit
+			if err := staged.Commit(ctx); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			Check(ctx, t, d, next)
+			if err := staged.Abort(); err != nil {
+				t.Errorf("Abort after Commit: %v", err)
+			}
+			Check(ctx, t, d, next)
+		})
+	})
+	t.Run("StagedAbortLeavesRows", func(t *testing.T) {
+		withDriver(t, func(t *testing.T, d Driver) {
+			mustWrite(ctx, t, d, good)
+			staged := stage(ctx, t, d, next)
+			if err := staged.Abort(); err != nil {
+				t.Fatalf("Abort: %v", err)
+			}
+			if err := staged.Abort(); err != nil {
+				t.Errorf("second Abort: %v", err)
+			}
+			if err := staged.Commit(ctx); err == nil {
+				t.Errorf("Commit after Abort: got nil error")
+			}
+			Check(ctx, t, d, good)
+			// The driver is usable again.
+			mustWrite(ctx, t, d, next)
+			Check(ctx, t, d, next)
+		})
+	})
+	t.Run("StagedCancelledLeavesRows", func(t *testing.T) {
+		withDriver(t, func(t *testing.T, d Driver) {
+			mustWrite(ctx, t, d, good)
+			sctx, cancel := context.WithCancel(ctx)
+			staged := stage(sctx, t, d, next)
+			cancel()
+			if err := staged.Commit(ctx); err == nil {
+				t.Errorf("Commit after Stage's context was cancelled: got nil error")
+			}
+			if err := staged.Abort(); err != nil {
+				t.Errorf("Abort after a failed Commit: %v", err)
+			}
+			Check(ctx, t, d, good)
+		})
+	})
 }
 
 // Stream returns d as a snapshot whose sequences copy each row, one at a
