@@ -35,23 +35,35 @@ func CurrencyExponent(currency string) int {
 // currency's major unit, with integer arithmetic only: 12345 usd is
 // "123.45", -5 usd is "-0.05", 500 jpy is "500".
 func FormatDecimal(currency string, minor int64) string {
+	var b [24]byte
+	return string(AppendDecimal(b[:0], currency, minor))
+}
+
+// AppendDecimal appends FormatDecimal(currency, minor) to dst: the same
+// text without a string of its own, for writers of many amounts.
+func AppendDecimal(dst []byte, currency string, minor int64) []byte {
 	exp := CurrencyExponent(currency)
-	neg := minor < 0
-	var digits string
-	if neg {
-		// Negate through uint64 so that math.MinInt64 is rendered too.
-		digits = strconv.FormatUint(uint64(-(minor+1))+1, 10)
-	} else {
-		digits = strconv.FormatInt(minor, 10)
+	if minor < 0 {
+		dst = append(dst, '-')
 	}
-	if exp > 0 {
-		if len(digits) <= exp {
-			digits = strings.Repeat("0", exp-len(digits)+1) + digits
+	// Negate through uint64 so that math.MinInt64 is rendered too.
+	u := uint64(minor)
+	if minor < 0 {
+		u = uint64(-(minor + 1)) + 1
+	}
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], u, 10)
+	if exp == 0 {
+		return append(dst, d...)
+	}
+	if len(d) <= exp { // 5 cents is 0.05
+		dst = append(dst, '0', '.')
+		for range exp - len(d) {
+			dst = append(dst, '0')
 		}
-		digits = digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
+		return append(dst, d...)
 	}
-	if neg {
-		return "-" + digits
-	}
-	return digits
+	dst = append(dst, d[:len(d)-exp]...)
+	dst = append(dst, '.')
+	return append(dst, d[len(d)-exp:]...)
 }

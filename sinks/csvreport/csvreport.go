@@ -1,6 +1,6 @@
 // Package csvreport writes finance's private per-cycle reports (SPEC 3.3):
-// PRIVATE_DIR/<cycle-id>.csv, RFC 4180 (encoding/csv: comma-separated,
-// CRLF-free "\n" line ends, fields quoted when needed), one header row, then
+// PRIVATE_DIR/<cycle-id>.csv, RFC 4180 (as encoding/csv writes it: comma-separated,
+// CRLF-free "\n" line ends, fields quoted when needed; record.go), one header row, then
 // three kinds of lines told apart by the record_type column:
 //
 //   - "referrer": one per users refcode, ranked referrers in rank order, then
@@ -50,13 +50,10 @@ package csvreport
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/internal/privatefile"
@@ -229,7 +226,7 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 }
 
 func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
-	return w.writeFile(cr.Cycle.ID, func(cw *csv.Writer) error { return writeRows(ctx, cw, info, cr, st, emails) })
+	return w.writeFile(cr.Cycle.ID, func(bw *bufio.Writer) error { return writeRows(ctx, bw, info, cr, st, emails) })
 }
 
 // ClawbackFile is the name of the clawback candidates report in PRIVATE_DIR.
@@ -241,8 +238,9 @@ var ClawbackHeader = []string{"snapshot_id", "referee_email", "canonical_email",
 
 // writeClawbacks writes ClawbackFile.
 func (w *Writer) writeClawbacks(ctx context.Context, info pipeline.RunInfo, res *pipeline.Result) error {
-	return w.writeFile(strings.TrimSuffix(ClawbackFile, ".csv"), func(cw *csv.Writer) error {
-		if err := cw.Write(ClawbackHeader); err != nil {
+	return w.writeFile(strings.TrimSuffix(ClawbackFile, ".csv"), func(bw *bufio.Writer) error {
+		rec := newRecord(len(ClawbackHeader))
+		if err := rec.writeStrings(bw, ClawbackHeader); err != nil {
 			return err
 		}
 		for i := range res.Decisions {
@@ -253,13 +251,16 @@ func (w *Writer) writeClawbacks(ctx context.Context, info pipeline.RunInfo, res 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			at := ""
+			rec.text(0, info.SnapshotID)
+			rec.safe(1, d.Row.Email)
+			rec.safe(2, d.CanonicalEmail)
+			rec.safe(3, d.Row.Refcode)
 			if d.ReferredAt != 0 {
-				at = time.Unix(d.ReferredAt, 0).UTC().Format(time.RFC3339)
+				rec.time(4, d.ReferredAt)
 			}
-			rec := []string{info.SnapshotID, safeText(d.Row.Email), safeText(d.CanonicalEmail), safeText(d.Row.Refcode), at,
-				safeText(d.Row.SelectedPlan), d.Reason}
-			if err := cw.Write(rec); err != nil {
+			rec.safe(5, d.Row.SelectedPlan)
+			rec.text(6, d.Reason)
+			if err := rec.write(bw); err != nil {
 				return err
 			}
 		}
@@ -269,19 +270,14 @@ func (w *Writer) writeClawbacks(ctx context.Context, info pipeline.RunInfo, res 
 
 // writeFile writes PRIVATE_DIR/<name>.csv with fill, atomically
 // (privatefile: a temporary file renamed over the previous report).
-func (w *Writer) writeFile(name string, fill func(*csv.Writer) error) error {
+func (w *Writer) writeFile(name string, fill func(*bufio.Writer) error) error {
 	f, err := privatefile.Create(w.dir, name+".csv")
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
 	bw := bufio.NewWriterSize(f, 256<<10)
-	cw := csv.NewWriter(bw)
-	if err := fill(cw); err != nil {
-		return err
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	if err := fill(bw); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
@@ -290,23 +286,17 @@ func (w *Writer) writeFile(name string, fill func(*csv.Writer) error) error {
 	return f.Commit()
 }
 
-func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
-	if err := cw.Write(Header); err != nil {
+func writeRows(ctx context.Context, w *bufio.Writer, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
+	rec := newRecord(numCols)
+	if err := rec.writeStrings(w, Header); err != nil {
 		return err
 	}
 	cur := cr.Cycle.Rules.Currency
-	rec := make([]string, len(Header))
 	start := func(kind string) {
-		clear(rec)
-		rec[colRecordType] = kind
-		rec[colSnapshotID] = info.SnapshotID
-		rec[colCycleID] = cr.Cycle.ID
-		rec[colCurrency] = cur
-	}
-	// money fills a <name>_minor column and the <name> column after it.
-	money := func(minorCol int, minor int64) {
-		rec[minorCol] = strconv.FormatInt(minor, 10)
-		rec[minorCol+1] = pipeline.FormatDecimal(cur, minor)
+		rec.text(colRecordType, kind)
+		rec.text(colSnapshotID, info.SnapshotID)
+		rec.text(colCycleID, cr.Cycle.ID)
+		rec.text(colCurrency, cur)
 	}
 	scoreIsMoney := !(cr.Cycle.Rules.AwardModel == pipeline.PieSplit && cr.Cycle.Rules.ScoreBy == pipeline.ScoreByConversions)
 
@@ -322,32 +312,32 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 			}
 			start("referrer")
 			if e.Rank > 0 {
-				rec[colRank] = strconv.Itoa(e.Rank)
+				rec.int(colRank, int64(e.Rank))
 			}
-			rec[colRefcode] = safeText(e.Refcode)
-			rec[colReferrerEmail] = safeText(emails[e.Refcode])
-			rec[colQualified] = strconv.FormatBool(e.Qualified)
-			money(colAwardMinor, e.Award)
-			rec[colScore] = strconv.FormatInt(e.Score, 10)
+			rec.safe(colRefcode, e.Refcode)
+			rec.safe(colReferrerEmail, emails[e.Refcode])
+			rec.bool(colQualified, e.Qualified)
+			rec.money(colAwardMinor, cur, e.Award)
+			rec.int(colScore, e.Score)
 			if scoreIsMoney {
-				rec[colScoreDecimal] = pipeline.FormatDecimal(cur, e.Score)
+				rec.decimal(colScoreDecimal, cur, e.Score)
 			}
-			rec[colReferrals] = strconv.FormatInt(e.Referrals, 10)
-			rec[colConversions] = strconv.FormatInt(e.Conversions, 10)
-			rec[colPendingConversions] = strconv.FormatInt(e.PendingConversions, 10)
-			money(colRevenueMinor, e.Revenue)
-			money(colPendingRevenueMinor, e.PendingRevenue)
+			rec.int(colReferrals, e.Referrals)
+			rec.int(colConversions, e.Conversions)
+			rec.int(colPendingConversions, e.PendingConversions)
+			rec.money(colRevenueMinor, cur, e.Revenue)
+			rec.money(colPendingRevenueMinor, cur, e.PendingRevenue)
 			if a := e.AdminAction; a != nil {
-				rec[colAdminAction] = string(a.ActionType)
-				rec[colAdminActionReason] = safeText(a.Reason)
+				rec.text(colAdminAction, string(a.ActionType))
+				rec.safe(colAdminActionReason, a.Reason)
 			}
 			if st != nil {
 				d, _ := st.DriftOf(e.Refcode)
-				rec[colSettledFrom] = st.SnapshotID
-				money(colSettledAwardMinor, d.Settled)
-				money(colAwardDriftMinor, d.Settled-e.Award)
+				rec.text(colSettledFrom, st.SnapshotID)
+				rec.money(colSettledAwardMinor, cur, d.Settled)
+				rec.money(colAwardDriftMinor, cur, d.Settled-e.Award)
 			}
-			if err := cw.Write(rec); err != nil {
+			if err := rec.write(w); err != nil {
 				return err
 			}
 		}
@@ -359,49 +349,47 @@ func writeRows(ctx context.Context, cw *csv.Writer, info pipeline.RunInfo, cr pi
 			}
 		}
 		start("event")
-		rec[colSeq] = strconv.Itoa(i + 1)
-		rec[colPaidAt] = time.Unix(ev.PaidAt, 0).UTC().Format(time.RFC3339)
-		rec[colInvoiceID] = safeText(ev.InvoiceID)
-		rec[colCustomerID] = safeText(ev.CustomerID)
-		rec[colRefcode] = safeText(ev.Refcode)
-		rec[colRefereeEmail] = safeText(ev.RefereeEmail)
-		money(colGrossMinor, ev.Gross)
-		money(colRefundsMinor, ev.Refunded)
-		money(colCreditNotesMinor, ev.Credited)
-		money(colDisputesMinor, ev.Disputed)
-		money(colNetMinor, ev.Net)
-		rec[colPending] = strconv.FormatBool(ev.Pending)
-		money(colAccumulatedRevenueMinor, ev.AccumulatedRevenue)
-		money(colPoolBeforeMinor, ev.PoolBefore)
-		money(colClaimMinor, ev.Claim)
-		if err := cw.Write(rec); err != nil {
+		rec.int(colSeq, int64(i+1))
+		rec.time(colPaidAt, ev.PaidAt)
+		rec.safe(colInvoiceID, ev.InvoiceID)
+		rec.safe(colCustomerID, ev.CustomerID)
+		rec.safe(colRefcode, ev.Refcode)
+		rec.safe(colRefereeEmail, ev.RefereeEmail)
+		rec.money(colGrossMinor, cur, ev.Gross)
+		rec.money(colRefundsMinor, cur, ev.Refunded)
+		rec.money(colCreditNotesMinor, cur, ev.Credited)
+		rec.money(colDisputesMinor, cur, ev.Disputed)
+		rec.money(colNetMinor, cur, ev.Net)
+		rec.bool(colPending, ev.Pending)
+		rec.money(colAccumulatedRevenueMinor, cur, ev.AccumulatedRevenue)
+		rec.money(colPoolBeforeMinor, cur, ev.PoolBefore)
+		rec.money(colClaimMinor, cur, ev.Claim)
+		if err := rec.write(w); err != nil {
 			return err
 		}
 	}
 	t := cr.Totals
 	start("total")
-	rec[colReferrals] = strconv.FormatInt(t.Referrals, 10)
-	rec[colConversions] = strconv.FormatInt(t.Conversions, 10)
-	rec[colPendingConversions] = strconv.FormatInt(t.PendingConversions, 10)
-	money(colRevenueMinor, t.Revenue)
-	money(colPendingRevenueMinor, t.PendingRevenue)
-	rec[colRankedReferrers] = strconv.FormatInt(t.RankedReferrers, 10)
-	rec[colQualifiedReferrers] = strconv.FormatInt(t.QualifiedReferrers, 10)
-	money(colPoolMinor, cr.Cycle.Rules.AwardPool.Amount)
-	money(colAwardMinor, t.Awarded)
-	money(colRemainingMinor, cr.AwardPoolRemaining)
+	rec.int(colReferrals, t.Referrals)
+	rec.int(colConversions, t.Conversions)
+	rec.int(colPendingConversions, t.PendingConversions)
+	rec.money(colRevenueMinor, cur, t.Revenue)
+	rec.money(colPendingRevenueMinor, cur, t.PendingRevenue)
+	rec.int(colRankedReferrers, t.RankedReferrers)
+	rec.int(colQualifiedReferrers, t.QualifiedReferrers)
+	rec.money(colPoolMinor, cur, cr.Cycle.Rules.AwardPool.Amount)
+	rec.money(colAwardMinor, cur, t.Awarded)
+	rec.money(colRemainingMinor, cur, cr.AwardPoolRemaining)
 	if st != nil {
-		rec[colSettledFrom] = st.SnapshotID
-		money(colSettledAwardMinor, st.SettledTotal)
-		money(colAwardDriftMinor, st.SettledTotal-t.Awarded)
+		rec.text(colSettledFrom, st.SnapshotID)
+		rec.money(colSettledAwardMinor, cur, st.SettledTotal)
+		rec.money(colAwardDriftMinor, cur, st.SettledTotal-t.Awarded)
 	}
-	return cw.Write(rec)
+	return rec.write(w)
 }
 
-// safeText defuses spreadsheet formulas in text from the inputs.
-func safeText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+// needsApostrophe says whether text from the inputs is defused against
+// spreadsheet formulas with a leading apostrophe (see the package doc).
+func needsApostrophe(s string) bool {
+	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
 }

@@ -2,12 +2,9 @@ package csvreport
 
 import (
 	"bufio"
-	"encoding/csv"
 	"fmt"
 	"path/filepath"
-	"strconv"
 
-	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/internal/privatefile"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 )
@@ -33,26 +30,25 @@ func WritePayout(privateDir, cycle, snapshot string, awards []warehouse.Settleme
 	dir, base := filepath.Split(filepath.Join(privateDir, name))
 	path, err := privatefile.Write(filepath.Clean(dir), base, func(f *privatefile.File) error {
 		bw := bufio.NewWriter(f)
-		cw := csv.NewWriter(bw)
-		if err := cw.Write(PayoutHeader); err != nil {
+		rec := newRecord(len(PayoutHeader))
+		if err := rec.writeStrings(bw, PayoutHeader); err != nil {
 			return err
 		}
 		for _, a := range awards {
 			if a.EntryKind != warehouse.EntryAward {
 				continue
 			}
-			rec := []string{
-				safeText(a.Refcode), safeText(a.ReferrerEmail), a.Currency,
-				strconv.FormatInt(a.AwardMinor, 10), pipeline.FormatDecimal(a.Currency, a.AwardMinor), a.Method,
-				a.StripeCustomerID, a.BalanceTransactionID, a.IdempotencyKey, a.State, safeText(a.Reason),
+			rec.safe(0, a.Refcode)
+			rec.safe(1, a.ReferrerEmail)
+			rec.text(2, a.Currency)
+			rec.money(3, a.Currency, a.AwardMinor)
+			for i, s := range []string{a.Method, a.StripeCustomerID, a.BalanceTransactionID, a.IdempotencyKey, a.State} {
+				rec.text(5+i, s)
 			}
-			if err := cw.Write(rec); err != nil {
+			rec.safe(10, a.Reason)
+			if err := rec.write(bw); err != nil {
 				return err
 			}
-		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return err
 		}
 		return bw.Flush()
 	})
