@@ -206,17 +206,7 @@ func Compare(old, new Snapshot) *Diff {
 	d := &Diff{Old: old.ID, New: new.ID, OldAsOf: old.AsOf, NewAsOf: new.AsOf}
 	oc := indexCycles(old.Cycles)
 	nc := indexCycles(new.Cycles)
-	ids := make([]string, 0, len(oc)+len(nc))
-	for id := range oc {
-		ids = append(ids, id)
-	}
-	for id := range nc {
-		if _, ok := oc[id]; !ok {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range unionKeys(oc, nc) {
 		o, inOld := oc[id]
 		n, inNew := nc[id]
 		cd := compareCycle(o, n, inOld, inNew)
@@ -230,6 +220,21 @@ func Compare(old, new Snapshot) *Diff {
 		d.Rows = compareRows(old.Rows, new.Rows)
 	}
 	return d
+}
+
+// unionKeys returns the keys of a and b, each once, sorted.
+func unionKeys[M ~map[string]V, V any](a, b M) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func indexCycles(cs []Cycle) map[string]*Cycle {
@@ -273,9 +278,7 @@ func compareCycle(o, n *Cycle, inOld, inNew bool) CycleDiff {
 		oe[e.Refcode] = e
 	}
 	ne := slices.Clone(n.Entries)
-	slices.SortFunc(ne, func(a, b Entry) int {
-		return cmp.Or(cmp.Compare(a.Rank, b.Rank), strings.Compare(a.Refcode, b.Refcode))
-	})
+	slices.SortFunc(ne, byRank)
 	seen := make(map[string]bool, len(ne))
 	for _, e := range ne {
 		seen[e.Refcode] = true
@@ -290,9 +293,7 @@ func compareCycle(o, n *Cycle, inOld, inNew bool) CycleDiff {
 			gone = append(gone, e)
 		}
 	}
-	slices.SortFunc(gone, func(a, b Entry) int {
-		return cmp.Or(cmp.Compare(a.Rank, b.Rank), strings.Compare(a.Refcode, b.Refcode))
-	})
+	slices.SortFunc(gone, byRank)
 	for _, e := range gone {
 		cd.Moves = append(cd.Moves, entryChange(e, Entry{}, e.Refcode))
 	}
@@ -305,6 +306,11 @@ func compareCycle(o, n *Cycle, inOld, inNew bool) CycleDiff {
 		}
 	}
 	return cd
+}
+
+// byRank orders entries by rank, then refcode.
+func byRank(a, b Entry) int {
+	return cmp.Or(cmp.Compare(a.Rank, b.Rank), strings.Compare(a.Refcode, b.Refcode))
 }
 
 func entryChange(o, n Entry, refcode string) EntryChange {
@@ -359,18 +365,8 @@ func rowKeys(rows []Row) map[string]*Row {
 
 func compareRows(old, new []Row) []RowChange {
 	om, nm := rowKeys(old), rowKeys(new)
-	keys := make([]string, 0, len(nm))
-	for k := range nm {
-		keys = append(keys, k)
-	}
-	for k := range om {
-		if _, ok := nm[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
 	var out []RowChange
-	for _, k := range keys {
+	for _, k := range unionKeys(om, nm) {
 		o, n := om[k], nm[k]
 		rc := RowChange{Added: o == nil, Removed: n == nil}
 		var zero Row
@@ -383,17 +379,7 @@ func compareRows(old, new []Row) []RowChange {
 		rc.Email, rc.Refcode = cmp.Or(n.Email, o.Email), cmp.Or(n.Refcode, o.Refcode)
 		rc.Outcome = Change[string]{outcome(o), outcome(n)}
 		oc, nc := conversions(o), conversions(n)
-		cycles := make([]string, 0, len(oc)+len(nc))
-		for c := range oc {
-			cycles = append(cycles, c)
-		}
-		for c := range nc {
-			if _, ok := oc[c]; !ok {
-				cycles = append(cycles, c)
-			}
-		}
-		slices.Sort(cycles)
-		for _, c := range cycles {
+		for _, c := range unionKeys(oc, nc) {
 			if oc[c] != nc[c] {
 				rc.Cycles = append(rc.Cycles, RowCycleChange{CycleID: c, Old: oc[c], New: nc[c]})
 			}
