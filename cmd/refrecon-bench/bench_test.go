@@ -124,3 +124,27 @@ func TestAnchorMissingSaysWhy(t *testing.T) {
 		t.Error("the install hint lacks the npm line")
 	}
 }
+
+// The results file is Go benchmark format for benchstat: one line per
+// process, per stage and per private output, the next night's runs under
+// night=2.
+func TestResultLinesAreBenchmarkFormat(t *testing.T) {
+	r := runResult{
+		stages:  []stageResult{{name: "read", seconds: 2, rows: 1000, peakRSS: 4096}},
+		outputs: []stageResult{{name: "csv", seconds: 0.5}},
+		process: processResult{wall: 3.25, peakRSS: 8192},
+	}
+	var b bytes.Buffer
+	writeProcessResult(&b, 100, "refrecon-cold", r.process)
+	writeStageResults(&b, 100, "", r)
+	writeStageResults(&b, 100, "night=2/", r)
+	want := `BenchmarkProcess/referrals=100/proc=refrecon-cold 1 3250000000 ns/op 8192 peak-rss-bytes
+BenchmarkRun/referrals=100/stage=read 1 2000000000 ns/op 500 rows/s 4096 peak-rss-bytes
+BenchmarkRun/referrals=100/stage=private/output=csv 1 500000000 ns/op
+BenchmarkRun/referrals=100/night=2/stage=read 1 2000000000 ns/op 500 rows/s 4096 peak-rss-bytes
+BenchmarkRun/referrals=100/night=2/stage=private/output=csv 1 500000000 ns/op
+`
+	if b.String() != want {
+		t.Errorf("result lines:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -248,32 +248,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			cmp.cold = append(cmp.cold, r.process)
-			fmt.Fprintf(&results, "BenchmarkProcess/referrals=%d/proc=refrecon-cold 1 %d ns/op %d peak-rss-bytes\n", n, int64(r.process.wall*1e9), r.process.peakRSS)
+			writeProcessResult(&results, n, "refrecon-cold", r.process)
 			if o.anchor {
 				cmp.anchor = append(cmp.anchor, a)
-				fmt.Fprintf(&results, "BenchmarkProcess/referrals=%d/proc=anchor 1 %d ns/op %d peak-rss-bytes\n", n, int64(a.wall*1e9), a.peakRSS)
+				writeProcessResult(&results, n, "anchor", a)
 			}
 			if o.nightly {
 				cmp.night = append(cmp.night, r2.process)
-				fmt.Fprintf(&results, "BenchmarkProcess/referrals=%d/proc=refrecon-night 1 %d ns/op %d peak-rss-bytes\n", n, int64(r2.process.wall*1e9), r2.process.peakRSS)
+				writeProcessResult(&results, n, "refrecon-night", r2.process)
 			}
 			runs = append(runs, r)
-			for _, st := range r.stages {
-				fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/stage=%s 1 %d ns/op %.0f rows/s %d peak-rss-bytes\n",
-					n, st.name, int64(st.seconds*1e9), st.rate(), st.peakRSS)
-			}
-			for _, st := range r.outputs {
-				fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/stage=private/output=%s 1 %d ns/op\n", n, st.name, int64(st.seconds*1e9))
-			}
+			writeStageResults(&results, n, "", r)
 			if o.nightly {
 				nights = append(nights, r2)
-				for _, st := range r2.stages {
-					fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/night=2/stage=%s 1 %d ns/op %.0f rows/s %d peak-rss-bytes\n",
-						n, st.name, int64(st.seconds*1e9), st.rate(), st.peakRSS)
-				}
-				for _, st := range r2.outputs {
-					fmt.Fprintf(&results, "BenchmarkRun/referrals=%d/night=2/stage=private/output=%s 1 %d ns/op\n", n, st.name, int64(st.seconds*1e9))
-				}
+				writeStageResults(&results, n, "night=2/", r2)
 			}
 		}
 		printTable(stdout, n, o.count, "", runs)
@@ -313,6 +301,25 @@ func writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: github.com/refrecon/refrecon/cmd/refrecon-bench\n", runtime.GOOS, runtime.GOARCH)
 	if cpu := cpuModel(); cpu != "" {
 		fmt.Fprintf(w, "cpu: %s\n", cpu)
+	}
+}
+
+// writeProcessResult writes one whole process's line (Go benchmark format):
+// BenchmarkProcess/referrals=N/proc=PROC.
+func writeProcessResult(w io.Writer, n int, proc string, p processResult) {
+	fmt.Fprintf(w, "BenchmarkProcess/referrals=%d/proc=%s 1 %d ns/op %d peak-rss-bytes\n", n, proc, int64(p.wall*1e9), p.peakRSS)
+}
+
+// writeStageResults writes a run's stage and private output lines (Go
+// benchmark format): BenchmarkRun/referrals=N/NIGHTstage=..., where night is
+// "" for the first night and "night=2/" for the next.
+func writeStageResults(w io.Writer, n int, night string, r runResult) {
+	for _, st := range r.stages {
+		fmt.Fprintf(w, "BenchmarkRun/referrals=%d/%sstage=%s 1 %d ns/op %.0f rows/s %d peak-rss-bytes\n",
+			n, night, st.name, int64(st.seconds*1e9), st.rate(), st.peakRSS)
+	}
+	for _, st := range r.outputs {
+		fmt.Fprintf(w, "BenchmarkRun/referrals=%d/%sstage=private/output=%s 1 %d ns/op\n", n, night, st.name, int64(st.seconds*1e9))
 	}
 }
 
