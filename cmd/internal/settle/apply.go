@@ -126,23 +126,39 @@ func (a *applier) finish(err error) error {
 
 // payoutDone moves the payout-file awards to done: the file holds them.
 func (a *applier) payoutDone(ctx context.Context) error {
-	var rows []warehouse.Settlement
-	var idx []int
+	var done awardOutcomes
 	for i, e := range a.p.Awards {
 		if e.Method == warehouse.MethodPayoutFile && e.State == warehouse.StatePending {
-			rows = append(rows, e.Next(warehouse.StateDone, reasonPayout, a.c.now()))
-			idx = append(idx, i)
+			done.add(i, e.Next(warehouse.StateDone, reasonPayout, a.c.now()))
 		}
 	}
-	if len(rows) == 0 {
+	return a.recordAwards(ctx, &done)
+}
+
+// awardOutcomes are new ledger entries of awards: rows[k] is the next
+// entry of a.p.Awards[idx[k]].
+type awardOutcomes struct {
+	rows []warehouse.Settlement
+	idx  []int
+}
+
+func (o *awardOutcomes) add(i int, e warehouse.Settlement) {
+	o.rows, o.idx = append(o.rows, e), append(o.idx, i)
+}
+
+// recordAwards appends o's entries to the ledger and then, the ledger
+// holding them, puts them into the plan; o is empty after.
+func (a *applier) recordAwards(ctx context.Context, o *awardOutcomes) error {
+	if len(o.rows) == 0 {
 		return nil
 	}
-	if err := a.ledger.Append(ctx, rows...); err != nil {
+	if err := a.ledger.Append(ctx, o.rows...); err != nil {
 		return err
 	}
-	for k, i := range idx {
-		a.p.Awards[i] = rows[k]
+	for k, i := range o.idx {
+		a.p.Awards[i] = o.rows[k]
 	}
+	o.rows, o.idx = o.rows[:0], o.idx[:0]
 	return nil
 }
 
@@ -158,23 +174,9 @@ const creditBatch = 25
 // cycle, snapshot and refcode is done already, whatever became of the
 // idempotency key), then the credit is created with the award's key.
 func (a *applier) credit(ctx context.Context) (err error) {
-	var rows []warehouse.Settlement
-	var idx []int
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		if err := a.ledger.Append(ctx, rows...); err != nil {
-			return err
-		}
-		for k, i := range idx {
-			a.p.Awards[i] = rows[k]
-		}
-		rows, idx = rows[:0], idx[:0]
-		return nil
-	}
+	var out awardOutcomes
 	defer func() {
-		if ferr := flush(); ferr != nil && err == nil {
+		if ferr := a.recordAwards(ctx, &out); ferr != nil && err == nil {
 			err = ferr
 		}
 	}()
@@ -193,16 +195,16 @@ func (a *applier) credit(ctx context.Context) (err error) {
 		case err == nil:
 			n := e.Next(warehouse.StateDone, "", a.c.now())
 			n.BalanceTransactionID = id
-			rows, idx = append(rows, n), append(idx, i)
+			out.add(i, n)
 			a.c.Log.Info().Str("cycle", e.CycleID).Str("refcode", e.Refcode).Str("balance_transaction", id).Msg("award credited")
 		case retry.ClassOf(err) == retry.ErrBadInput:
-			rows, idx = append(rows, e.Next(warehouse.StateFailed, err.Error(), a.c.now())), append(idx, i)
+			out.add(i, e.Next(warehouse.StateFailed, err.Error(), a.c.now()))
 			a.c.Log.Warn().Str("cycle", e.CycleID).Str("refcode", e.Refcode).Str("reason", err.Error()).Msg("award not credited")
 		default:
 			return fmt.Errorf("credit the award of %s: %w", e.Refcode, err)
 		}
-		if len(rows) == creditBatch {
-			if err := flush(); err != nil {
+		if len(out.rows) == creditBatch {
+			if err := a.recordAwards(ctx, &out); err != nil {
 				return err
 			}
 		}
@@ -266,10 +268,9 @@ func (a *applier) markBatch(ctx context.Context, batch []int) error {
 			}
 		}
 	}
-	if err := a.ledger.Append(ctx, append(settled, intents...)...); err != nil {
+	if err := a.recordRows(ctx, settled, intents); err != nil {
 		return err
 	}
-	a.apply(settled, intents)
 	if len(write) == 0 {
 		return nil
 	}
@@ -297,18 +298,19 @@ func (a *applier) markBatch(ctx context.Context, batch []int) error {
 			return fmt.Errorf("referral row %q is not rewarded after the UPDATE", e.RefereeEmail)
 		}
 	}
-	if err := a.ledger.Append(ctx, done...); err != nil {
-		return err
-	}
-	a.apply(done)
-	return nil
+	return a.recordRows(ctx, done)
 }
 
-// apply puts appended rows into the plan (matched by entry key).
-func (a *applier) apply(lists ...[]warehouse.Settlement) {
+// recordRows appends the lists' entries to the ledger and then, the
+// ledger holding them, puts them into the plan (matched by entry key).
+func (a *applier) recordRows(ctx context.Context, lists ...[]warehouse.Settlement) error {
+	if err := a.ledger.Append(ctx, slices.Concat(lists...)...); err != nil {
+		return err
+	}
 	for _, rows := range lists {
 		for _, r := range rows {
 			a.p.Rows[a.rowAt[r.Key()]] = r
 		}
 	}
+	return nil
 }
