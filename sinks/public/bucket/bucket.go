@@ -346,20 +346,9 @@ func (s *Store) writerOptions(data []byte, cacheControl string) *blob.WriterOpti
 // ListSnapshots lists the prefixes under snapshots/.
 func (s *Store) ListSnapshots(ctx context.Context) ([]string, error) {
 	var names []string
-	err := s.do(ctx, func(ctx context.Context) error {
-		names = names[:0]
-		it := s.b.List(&blob.ListOptions{Prefix: public.SnapshotsDir + "/", Delimiter: "/"})
-		for {
-			o, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if o.IsDir {
-				names = append(names, strings.TrimSuffix(strings.TrimPrefix(o.Key, public.SnapshotsDir+"/"), "/"))
-			}
+	err := s.each(ctx, &blob.ListOptions{Prefix: public.SnapshotsDir + "/", Delimiter: "/"}, func() { names = names[:0] }, func(o *blob.ListObject) {
+		if o.IsDir {
+			names = append(names, strings.TrimSuffix(strings.TrimPrefix(o.Key, public.SnapshotsDir+"/"), "/"))
 		}
 	})
 	slices.Sort(names)
@@ -370,9 +359,19 @@ func (s *Store) ListSnapshots(ctx context.Context) ([]string, error) {
 // prefix.
 func (s *Store) list(ctx context.Context, prefix string) ([]public.Object, error) {
 	var out []public.Object
-	err := s.do(ctx, func(ctx context.Context) error {
-		out = out[:0]
-		it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	err := s.each(ctx, &blob.ListOptions{Prefix: prefix}, func() { out = out[:0] }, func(o *blob.ListObject) {
+		out = append(out, public.Object{Key: strings.TrimPrefix(o.Key, prefix), Size: o.Size})
+	})
+	return out, err
+}
+
+// each calls f with every object the bucket lists for opts. A failed
+// listing is retried whole (s.do): restart is called before every attempt,
+// to drop what an earlier one collected.
+func (s *Store) each(ctx context.Context, opts *blob.ListOptions, restart func(), f func(*blob.ListObject)) error {
+	return s.do(ctx, func(ctx context.Context) error {
+		restart()
+		it := s.b.List(opts)
 		for {
 			o, err := it.Next(ctx)
 			if errors.Is(err, io.EOF) {
@@ -381,10 +380,9 @@ func (s *Store) list(ctx context.Context, prefix string) ([]public.Object, error
 			if err != nil {
 				return err
 			}
-			out = append(out, public.Object{Key: strings.TrimPrefix(o.Key, prefix), Size: o.Size})
+			f(o)
 		}
 	})
-	return out, err
 }
 
 // DeleteSnapshot deletes every object under snapshots/<id>/.
