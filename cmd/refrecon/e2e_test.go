@@ -210,12 +210,19 @@ func goldenCases() []goldenCase {
 // CSV report (private/...).
 func goldenTree(t *testing.T, d e2eDirs) map[string][]byte {
 	t.Helper()
+	return outputTree(t, d, func(p string) bool { return strings.HasSuffix(p, ".csv") })
+}
+
+// outputTree reads every public file (as public/...) and the private files
+// keep keeps (as private/...).
+func outputTree(t *testing.T, d e2eDirs, keep func(private string) bool) map[string][]byte {
+	t.Helper()
 	out := map[string][]byte{}
 	for p, b := range readTree(t, d.Public) {
 		out["public/"+p] = b
 	}
 	for p, b := range readTree(t, d.Private) {
-		if strings.HasSuffix(p, ".csv") {
+		if keep(p) {
 			out["private/"+p] = b
 		}
 	}

@@ -292,13 +292,7 @@ func TestPrivateDirInsidePublicDir(t *testing.T) {
 // the private files and the warehouse's bytes.
 func inpPrivateState(t *testing.T, d e2eDirs) map[string][]byte {
 	t.Helper()
-	m := map[string][]byte{}
-	for k, v := range readTree(t, d.Public) {
-		m["public/"+k] = v
-	}
-	for k, v := range readTree(t, d.Private) {
-		m["private/"+k] = v
-	}
+	m := outputTree(t, d, func(string) bool { return true })
 	b, err := os.ReadFile(d.Warehouse)
 	if err != nil {
 		t.Fatal(err)
