@@ -52,6 +52,16 @@ func fixturePlan(t *testing.T, root, asOf string, logs *bytes.Buffer) reconcile.
 	}
 }
 
+// mustRun runs p and fails the test, with the run's log, when the run fails.
+func mustRun(t *testing.T, p reconcile.Plan, logs *bytes.Buffer) reconcile.Report {
+	t.Helper()
+	rep, err := reconcile.Run(t.Context(), p)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	return rep
+}
+
 // A run publishes the snapshot it reports, and emits one "run finished"
 // record with its run id.
 func TestRunPublishesWhatItReports(t *testing.T) {
@@ -60,10 +70,7 @@ func TestRunPublishesWhatItReports(t *testing.T) {
 	var logs bytes.Buffer
 	p := fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs)
 	p.RunID = "0123456789abcdef"
-	rep, err := reconcile.Run(t.Context(), p)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	}
+	rep := mustRun(t, p, &logs)
 	if rep.Status != "ok" || rep.RunID != p.RunID || rep.Result == nil || rep.Counts.Referrals != 254 {
 		t.Fatalf("report %+v: want ok, run id %s, a result, 254 referrals", rep, p.RunID)
 	}
@@ -89,10 +96,7 @@ func TestFailedPrivateAbortsStagedPublish(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	var logs bytes.Buffer
-	first, err := reconcile.Run(t.Context(), fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs))
-	if err != nil {
-		t.Fatalf("first run: %v\n%s", err, logs.String())
-	}
+	first := mustRun(t, fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs), &logs)
 	snapshotsDir := filepath.Join(root, "public", "snapshots")
 	latestBefore, err := os.ReadFile(filepath.Join(root, "public", "latest.json"))
 	if err != nil {
@@ -172,10 +176,7 @@ func TestSourceNotesTravelWithTheRead(t *testing.T) {
 	var logs bytes.Buffer
 	p := fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs)
 	p.Stripe = notingStripe{}
-	rep, err := reconcile.Run(t.Context(), p)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	}
+	rep := mustRun(t, p, &logs)
 	const note = `skipped 1 object of unknown type "charge"`
 	if len(rep.Notes) != 1 || rep.Notes[0] != note {
 		t.Errorf("report notes %q, want [%q]", rep.Notes, note)

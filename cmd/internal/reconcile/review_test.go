@@ -38,10 +38,7 @@ func TestRunWritesReviewReportsWithChanges(t *testing.T) {
 	root := t.TempDir()
 	var logs bytes.Buffer
 	p := fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs)
-	first, err := reconcile.Run(t.Context(), p)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	}
+	first := mustRun(t, p, &logs)
 	if first.Changes != nil {
 		t.Errorf("first run has changes %+v", first.Changes)
 	}
@@ -51,10 +48,7 @@ func TestRunWritesReviewReportsWithChanges(t *testing.T) {
 	}
 
 	p2 := fixturePlan(t, root, "2026-04-16T00:00:00Z", &logs)
-	second, err := reconcile.Run(t.Context(), p2)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	}
+	second := mustRun(t, p2, &logs)
 	if second.Changes == nil || second.Changes.Old != first.SnapshotID || second.Changes.New != second.SnapshotID {
 		t.Fatalf("second run's changes %+v, want against %s", second.Changes, first.SnapshotID)
 	}
@@ -91,10 +85,7 @@ func TestRunWorkbookHoldsTheResult(t *testing.T) {
 	root := t.TempDir()
 	var logs bytes.Buffer
 	p := fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs)
-	rep, err := reconcile.Run(t.Context(), p)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, logs.String())
-	}
+	rep := mustRun(t, p, &logs)
 	f, err := excelize.OpenFile(filepath.Join(p.PrivateDir, workbook.FileName(rep.SnapshotID)))
 	if err != nil {
 		t.Fatal(err)
