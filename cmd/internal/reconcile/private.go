@@ -159,13 +159,17 @@ func writePrivate(ctx context.Context, dir string, out computed, log zerolog.Log
 		}
 		return nil
 	})
-	in := workbook.Input{Info: out.info, Result: out.res, Changes: out.changes}
+	// The review reports show the changes since the previous snapshot:
+	// they wait for the comparison, which the CSV reports do not need.
+	input := func() workbook.Input {
+		return workbook.Input{Info: out.info, Result: out.res, Changes: out.changes()}
+	}
 	timed("workbook", &xlsxErr, func() error {
-		_, err := workbook.Write(ctx, dir, in)
+		_, err := workbook.Write(ctx, dir, input())
 		return err
 	})
 	timed("html", &htmlErr, func() error {
-		_, err := htmlreport.Write(ctx, dir, in)
+		_, err := htmlreport.Write(ctx, dir, input())
 		return err
 	})
 	_ = g.Wait()

@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
@@ -236,10 +237,10 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if p.OnStaged != nil {
 		p.OnStaged(staged.wait())
 	}
-	diffStart := time.Now()
-	out.changes = changesSincePrevious(ctx, p.Public, info, res, log)
-	log.Info().Str("stage", "diff").Bool("previous", out.changes != nil).Float64("seconds", time.Since(diffStart).Seconds()).Msg("changes since the previous snapshot")
-	rep.Changes = out.changes
+	// The comparison with the previous snapshot (for the review reports)
+	// runs beside the CSV reports and the warehouse; only the workbook and
+	// the HTML report wait for it.
+	out.changes = startDiff(ctx, p.Public, info, res, log)
 	// The warehouse is staged (SQLite: written in a transaction left open)
 	// beside the private files and the public snapshot, and committed only
 	// once every private file is staged and the public snapshot prepared;
@@ -274,7 +275,9 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if wh != nil && p.OnWarehouseStaged != nil {
 		p.OnWarehouseStaged(wh.wait())
 	}
-	if err := writePrivate(ctx, priv.stage, out, log); err != nil {
+	err = writePrivate(ctx, priv.stage, out, log)
+	rep.Changes = out.changes()
+	if err != nil {
 		return rep, err
 	}
 	s, err := staged.wait()
@@ -340,9 +343,9 @@ type computed struct {
 	info pipeline.RunInfo
 	res  *pipeline.Result
 	subs []pipeline.Subscription
-	// changes is the comparison with the previous snapshot, for the
-	// review reports; nil when there is none.
-	changes *snapdiff.Diff
+	// changes waits for the comparison with the previous snapshot (for
+	// the review reports) and returns it; nil when there is none.
+	changes func() *snapdiff.Diff
 }
 
 // logOutput logs the seconds one private output took since start (stage
@@ -351,6 +354,26 @@ type computed struct {
 // staging are written at once, so their seconds overlap.
 func logOutput(log zerolog.Logger, name string, start time.Time) {
 	log.Info().Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).Msg("private output written")
+}
+
+// startDiff starts changesSincePrevious in a goroutine and returns what
+// waits for its result. A panic there is logged and means no comparison,
+// as any failure to read the previous snapshot does.
+func startDiff(ctx context.Context, store public.Storage, info pipeline.RunInfo, res *pipeline.Result, log zerolog.Logger) func() *snapdiff.Diff {
+	done := make(chan *snapdiff.Diff, 1)
+	go func() {
+		var d *snapdiff.Diff
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error().Str("stage", "diff").Str("stack", string(debug.Stack())).Msgf("comparison with the previous snapshot panicked: %v", r)
+			}
+			done <- d
+		}()
+		start := time.Now()
+		d = changesSincePrevious(ctx, store, info, res, log)
+		log.Info().Str("stage", "diff").Bool("previous", d != nil).Float64("seconds", time.Since(start).Seconds()).Msg("changes since the previous snapshot")
+	}()
+	return sync.OnceValue(func() *snapdiff.Diff { return <-done })
 }
 
 // changesSincePrevious compares the run's result with the previous
