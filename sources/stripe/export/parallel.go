@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"runtime"
 	"slices"
@@ -331,7 +332,7 @@ func decodeObject(line []byte) (leanObject, error) {
 
 // collector puts decoded blocks together in file order.
 type collector struct {
-	seen          [len(kinds)]map[string]int // per kind: id -> line
+	seen          [len(kinds)]idSet
 	customers     parts[pipeline.Customer]
 	subscriptions parts[pipeline.Subscription]
 	invoices      parts[pipeline.Invoice]
@@ -375,10 +376,49 @@ func (p *parts[T]) join() []T {
 
 func newCollector() *collector {
 	c := &collector{}
+	seed := maphash.MakeSeed()
 	for k := range c.seen {
-		c.seen[k] = map[string]int{}
+		c.seen[k] = idSet{seed: seed, first: map[uint64]idLine{}}
 	}
 	return c
+}
+
+// idSet is the ids of one kind seen so far, with the line of each. It is
+// keyed by a 64-bit hash of the id rather than the id: the 4.3 million ids
+// of a 1M-referral export made a map[string]int that spent most of its time
+// rehashing its strings as it grew (aeshash and rehash were a quarter of the
+// reader's CPU, docs/performance.md change 15). Ids whose hash an earlier,
+// different id already has are kept by the id itself (other).
+type idSet struct {
+	seed  maphash.Seed
+	first map[uint64]idLine
+	other map[string]int
+}
+
+type idLine struct {
+	id   string
+	line int
+}
+
+// add records id on line, or returns the line it was first seen on.
+func (s *idSet) add(id string, line int) (first int, dup bool) {
+	h := maphash.String(s.seed, id)
+	e, ok := s.first[h]
+	switch {
+	case !ok:
+		s.first[h] = idLine{id, line}
+		return 0, false
+	case e.id == id:
+		return e.line, true
+	}
+	if first, dup := s.other[id]; dup {
+		return first, true
+	}
+	if s.other == nil {
+		s.other = map[string]int{}
+	}
+	s.other[id] = line
+	return 0, false
 }
 
 // add takes the next block: its objects join the result unless one repeats
@@ -387,18 +427,17 @@ func newCollector() *collector {
 func (c *collector) add(b *block) error {
 	errLine, err := b.errLine, b.err
 	for k := range c.seen {
-		seen := c.seen[k]
+		seen := &c.seen[k]
 		for i, line := range b.lines[k] {
 			if err != nil && line > errLine {
 				break
 			}
 			id := b.id(k, i)
-			if first, dup := seen[id]; dup {
+			if first, dup := seen.add(id, line); dup {
 				errLine = line
 				err = fmt.Errorf("%s %s appears twice (first on line %d)", kinds[k], id, first)
 				break
 			}
-			seen[id] = line
 		}
 	}
 	if err != nil {
@@ -421,7 +460,7 @@ func (c *collector) add(b *block) error {
 
 // result is the objects of every block, in file order.
 func (c *collector) result() pipeline.Stripe {
-	c.seen = [len(kinds)]map[string]int{}
+	c.seen = [len(kinds)]idSet{}
 	return pipeline.Stripe{
 		Customers:     c.customers.join(),
 		Subscriptions: c.subscriptions.join(),
