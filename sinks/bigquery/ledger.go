@@ -88,18 +88,30 @@ func (w *Warehouse) ReadSettlements(ctx context.Context, cycleID string) ([]ware
 }
 
 func (w *Warehouse) readSettlements(ctx context.Context, cycleID string) ([]warehouse.Settlement, error) {
-	it := w.ds.Table(warehouse.TableSettlements).Read(ctx)
-	var out []warehouse.Settlement
+	rows, err := readRows(ctx, w.ds.Table(warehouse.TableSettlements), func(r *warehouse.Settlement) bool {
+		return cycleID == "" || r.CycleID == cycleID
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", warehouse.TableSettlements, err)
+	}
+	return rows, nil
+}
+
+// readRows reads the rows of t that keep keeps, in the table's order; a
+// missing table reads as none.
+func readRows[T any](ctx context.Context, t *bq.Table, keep func(*T) bool) ([]T, error) {
+	it := t.Read(ctx)
+	var out []T
 	for {
-		var r warehouse.Settlement
+		var r T
 		err := it.Next(&r)
 		if errors.Is(err, iterator.Done) || isHTTP(err, 404) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", warehouse.TableSettlements, err)
+			return nil, err
 		}
-		if cycleID == "" || r.CycleID == cycleID {
+		if keep(&r) {
 			out = append(out, r)
 		}
 	}
@@ -110,19 +122,11 @@ func (w *Warehouse) readSettlements(ctx context.Context, cycleID string) ([]ware
 // rewarded is read from the snapshot it settles (SPEC 2.8). A missing table
 // or a snapshot whose rows are gone gives none.
 func (w *Warehouse) ReferralDecisions(ctx context.Context, date civil.Date, snapshotID string) ([]warehouse.ReferralDecision, error) {
-	it := w.ds.Table(partition(warehouse.TableReferralDecisions, date)).Read(ctx)
-	var out []warehouse.ReferralDecision
-	for {
-		var r warehouse.ReferralDecision
-		err := it.Next(&r)
-		if errors.Is(err, iterator.Done) || isHTTP(err, 404) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read bigquery referral decisions of %s: %w", snapshotID, err)
-		}
-		if r.SnapshotID == snapshotID {
-			out = append(out, r)
-		}
+	rows, err := readRows(ctx, w.ds.Table(partition(warehouse.TableReferralDecisions, date)), func(r *warehouse.ReferralDecision) bool {
+		return r.SnapshotID == snapshotID
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read bigquery referral decisions of %s: %w", snapshotID, err)
 	}
+	return rows, nil
 }
