@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"strconv"
 )
 
 // The names of the layout (SPEC 3.1).
@@ -36,6 +37,12 @@ func IsSnapshotID(name string) bool { return idPattern.MatchString(name) }
 
 // SnapshotKey is the key of rel inside snapshot id.
 func SnapshotKey(id, rel string) string { return SnapshotsDir + "/" + id + "/" + rel }
+
+// LeaderboardPageName is the name of page n (from 1) of cycle cycleID's
+// leaderboard inside a snapshot: cycles/<cycle>/leaderboard/<n>.json.
+func LeaderboardPageName(cycleID string, n int) string {
+	return CyclesDirName + "/" + cycleID + "/leaderboard/" + strconv.Itoa(n) + ".json"
+}
 
 // latestDoc is latest.json.
 type latestDoc struct {

@@ -83,6 +83,23 @@ func (r *Reader) Document(ctx context.Context, id, rel string) ([]byte, error) {
 	return b, nil
 }
 
+// LeaderboardPages reads cycle cycleID's leaderboard in snapshot id page by
+// page, from page 1, and calls page with each page's name and bytes; page
+// says whether another page follows (the page's pageContext.hasNext). A
+// page's read error is returned as Document returns it.
+func (r *Reader) LeaderboardPages(ctx context.Context, id, cycleID string, page func(rel string, b []byte) (more bool, err error)) error {
+	for n := 1; ; n++ {
+		rel := LeaderboardPageName(cycleID, n)
+		b, err := r.Document(ctx, id, rel)
+		if err != nil {
+			return err
+		}
+		if more, err := page(rel, b); err != nil || !more {
+			return err
+		}
+	}
+}
+
 // cleanRel reports whether rel is a '/'-separated relative path with no
 // empty, "." or ".." element.
 func cleanRel(rel string) bool {

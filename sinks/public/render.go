@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -222,7 +220,6 @@ func renderSettledPages(s *Settled, recordsPerPage int, emit func(rel string, v 
 // recordsPerPage a page (an empty leaderboard has one empty page); page
 // builds the document of entries [lo, hi).
 func paginate(cycleID string, n, recordsPerPage int, emit func(rel string, v any) error, page func(lo, hi int, ctx pageContext) any) error {
-	dir := path.Join("cycles", cycleID, "leaderboard")
 	pages := max(1, (n+recordsPerPage-1)/recordsPerPage)
 	for p := 1; p <= pages; p++ {
 		lo, hi := min(n, (p-1)*recordsPerPage), min(n, p*recordsPerPage)
@@ -230,7 +227,7 @@ func paginate(cycleID string, n, recordsPerPage int, emit func(rel string, v any
 			Page: p, RecordsPerPage: recordsPerPage, TotalRecords: n, TotalPages: pages,
 			HasNext: p < pages, HasPrev: p > 1,
 		}
-		if err := emit(path.Join(dir, strconv.Itoa(p)+".json"), page(lo, hi, ctx)); err != nil {
+		if err := emit(LeaderboardPageName(cycleID, p), page(lo, hi, ctx)); err != nil {
 			return err
 		}
 	}

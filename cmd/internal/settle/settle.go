@@ -362,12 +362,8 @@ type award struct {
 func readAwards(ctx context.Context, rd *public.Reader, snap, cycle string) ([]award, error) {
 	var out []award
 	seen := map[string]bool{}
-	for page := 1; ; page++ {
-		rel := public.CyclesDirName + "/" + cycle + "/leaderboard/" + strconv.Itoa(page) + ".json"
-		b, err := rd.Document(ctx, snap, rel)
-		if err != nil {
-			return nil, fmt.Errorf("read the leaderboard of %s: %w", cycle, err)
-		}
+	var bad error // a page that is not what a run publishes, reported as it is
+	err := rd.LeaderboardPages(ctx, snap, cycle, func(rel string, b []byte) (bool, error) {
 		var doc struct {
 			CycleID string `json:"cycleId"`
 			Entries []struct {
@@ -382,26 +378,35 @@ func readAwards(ctx context.Context, rd *public.Reader, snap, cycle string) ([]a
 			} `json:"pageContext"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("snapshot %s: parse %s: %w", snap, rel, err)
+			bad = fmt.Errorf("snapshot %s: parse %s: %w", snap, rel, err)
+			return false, bad
 		}
 		if doc.CycleID != cycle {
-			return nil, fmt.Errorf("snapshot %s: %s is of cycle %q", snap, rel, doc.CycleID)
+			bad = fmt.Errorf("snapshot %s: %s is of cycle %q", snap, rel, doc.CycleID)
+			return false, bad
 		}
 		for _, e := range doc.Entries {
 			n, err := strconv.ParseInt(e.Award.Amount, 10, 64)
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("snapshot %s: %s: award of %s is %q, want minor units", snap, rel, e.Refcode, e.Award.Amount)
+				bad = fmt.Errorf("snapshot %s: %s: award of %s is %q, want minor units", snap, rel, e.Refcode, e.Award.Amount)
+				return false, bad
 			}
 			if seen[e.Refcode] {
-				return nil, fmt.Errorf("snapshot %s: leaderboard of %s lists %s twice", snap, cycle, e.Refcode)
+				bad = fmt.Errorf("snapshot %s: leaderboard of %s lists %s twice", snap, cycle, e.Refcode)
+				return false, bad
 			}
 			seen[e.Refcode] = true
 			if n > 0 {
 				out = append(out, award{refcode: e.Refcode, currency: e.Award.Currency, amount: n})
 			}
 		}
-		if !doc.PageContext.HasNext {
-			return out, nil
-		}
+		return doc.PageContext.HasNext, nil
+	})
+	switch {
+	case bad != nil:
+		return nil, bad
+	case err != nil:
+		return nil, fmt.Errorf("read the leaderboard of %s: %w", cycle, err)
 	}
+	return out, nil
 }

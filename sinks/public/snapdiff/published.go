@@ -65,12 +65,7 @@ func Published(ctx context.Context, r *public.Reader, id string) (Snapshot, erro
 
 func leaderboard(ctx context.Context, r *public.Reader, id, cycle string) ([]Entry, error) {
 	var out []Entry
-	for page := 1; ; page++ {
-		rel := public.CyclesDirName + "/" + cycle + "/leaderboard/" + strconv.Itoa(page) + ".json"
-		b, err := r.Document(ctx, id, rel)
-		if err != nil {
-			return nil, err
-		}
+	err := r.LeaderboardPages(ctx, id, cycle, func(rel string, b []byte) (bool, error) {
 		var doc struct {
 			Entries []struct {
 				Rank      int             `json:"rank"`
@@ -84,19 +79,21 @@ func leaderboard(ctx context.Context, r *public.Reader, id, cycle string) ([]Ent
 			} `json:"pageContext"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("snapshot %s: parse %s: %w", id, rel, err)
+			return false, fmt.Errorf("snapshot %s: parse %s: %w", id, rel, err)
 		}
 		for _, e := range doc.Entries {
 			score, err := parseScore(e.Score)
 			if err != nil {
-				return nil, fmt.Errorf("snapshot %s: %s: refcode %q: score: %w", id, rel, e.Refcode, err)
+				return false, fmt.Errorf("snapshot %s: %s: refcode %q: score: %w", id, rel, e.Refcode, err)
 			}
 			out = append(out, Entry{Refcode: e.Refcode, Rank: e.Rank, Score: score, Qualified: e.Qualified, Award: int64(e.Award)})
 		}
-		if !doc.PageContext.HasNext {
-			return out, nil
-		}
+		return doc.PageContext.HasNext, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // moneyValue is the amount of a published money object
