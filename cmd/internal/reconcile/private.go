@@ -87,7 +87,7 @@ func (s *privateSet) commit() error {
 			return err
 		}
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := localdir.SyncDir(s.dir); err != nil {
 		return err
 	}
 	stage := s.stage
@@ -104,18 +104,6 @@ func (s *privateSet) abort() error {
 	stage := s.stage
 	s.stage = ""
 	return os.RemoveAll(stage)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // lockPrivate takes PRIVATE_DIR's own lock (flock on

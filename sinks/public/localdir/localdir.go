@@ -93,7 +93,7 @@ func (d *Dir) WriteLatest(_ context.Context, data []byte, _ string) error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	return syncDir(d.root)
+	return SyncDir(d.root)
 }
 
 // ListSnapshots lists the directories under snapshots/.
@@ -269,7 +269,7 @@ func (s *snapshot) Flush(context.Context) error {
 	}
 	slices.Sort(dirs)
 	for _, d := range dirs {
-		if err := syncDir(filepath.Join(s.tmp, filepath.FromSlash(d))); err != nil {
+		if err := SyncDir(filepath.Join(s.tmp, filepath.FromSlash(d))); err != nil {
 			return err
 		}
 	}
@@ -333,7 +333,7 @@ func (s *snapshot) Commit(context.Context) error {
 		return err
 	}
 	s.tmp = "" // installed (or an identical one kept and tmp removed)
-	return syncDir(filepath.Dir(s.final))
+	return SyncDir(filepath.Dir(s.final))
 }
 
 func (s *snapshot) Abort(context.Context) error {
@@ -473,8 +473,10 @@ func writeFile(path string, data []byte, sync bool) error {
 	return f.Close()
 }
 
-// syncDir fsyncs a directory so that the entries in it are durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory so that the entries in it (created, renamed
+// or removed) are durable. A filesystem that cannot sync a directory
+// (EINVAL) is not an error.
+func SyncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
