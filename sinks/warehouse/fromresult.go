@@ -218,9 +218,11 @@ func (g *resultRows) subscriptions(yield func(*Subscription) bool) {
 		for i := range order {
 			order[i] = int32(i)
 		}
-		slices.SortStableFunc(order, func(i, j int32) int {
+		// Ties broken by position: the order a stable sort gives, at
+		// pdqsort's cost (SortStableFunc took twice as long).
+		slices.SortFunc(order, func(i, j int32) int {
 			a, b := &g.subs[i], &g.subs[j]
-			return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Created, b.Created))
+			return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Created, b.Created), cmp.Compare(i, j))
 		})
 		g.subOrder = order
 	})

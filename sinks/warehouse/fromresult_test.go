@@ -1,6 +1,8 @@
 package warehouse_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -224,5 +226,27 @@ func TestFromResultAwardDrift(t *testing.T) {
 	}
 	if !slices.Equal(rows, want) {
 		t.Errorf("leaderboard rows\n got %v\nwant %v", rows, want)
+	}
+}
+
+// BenchmarkFromResultSubscriptions produces the subscriptions table of
+// 100k subscriptions in random id order (a run's are in the Stripe
+// reader's order): sorting them by id is most of producing the rows.
+func BenchmarkFromResultSubscriptions(b *testing.B) {
+	info, _, _ := testResult()
+	rng := rand.New(rand.NewPCG(1, 2))
+	subs := make([]pipeline.Subscription, 100_000)
+	for i := range subs {
+		subs[i] = pipeline.Subscription{ID: fmt.Sprintf("sub_%024x", rng.Uint64()), Customer: fmt.Sprintf("cus_%014d", i), Status: "active", Created: int64(1772000000 + i)}
+	}
+	subs[7].ID = subs[3].ID // equal ids keep a deterministic order
+	for b.Loop() {
+		n := 0
+		for range warehouse.FromResult(info, nil, subs).Subscriptions {
+			n++
+		}
+		if n != len(subs) {
+			b.Fatalf("%d rows, want %d", n, len(subs))
+		}
 	}
 }
