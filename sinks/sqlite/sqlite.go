@@ -69,8 +69,8 @@ type column struct {
 	field int
 	kind  kind
 	// shared > 0: one value for every row of an INSERT, bound once as
-	// ?shared (snapshot_id and snapshot_date, the same in nearly every
-	// row; a row with another value starts a new INSERT).
+	// ?shared (sharedColumns: the same over long runs of rows; a row with
+	// another value starts a new INSERT).
 	shared int
 }
 
@@ -84,6 +84,11 @@ var (
 	dateType = reflect.TypeOf(civil.Date{})
 	timeType = reflect.TypeOf(time.Time{})
 )
+
+// sharedColumns are bound once per INSERT: snapshot_id and snapshot_date
+// are the same in nearly every row, cycle_id and currency over a cycle's
+// rows (tables list them cycle by cycle).
+var sharedColumns = map[string]bool{"snapshot_id": true, "snapshot_date": true, "cycle_id": true, "currency": true}
 
 // maxVars bounds the bound parameters of one INSERT (SQLite's default limit
 // is 32766).
@@ -111,7 +116,7 @@ func tablesFromRows(wts []warehouse.Table) ([]table, error) {
 				return nil, fmt.Errorf("table %s column %s: %w", wt.Name, name, err)
 			}
 			c := column{name: name, field: i, kind: k}
-			if name == "snapshot_id" || name == "snapshot_date" {
+			if sharedColumns[name] {
 				if k != kString && k != kDate {
 					return nil, fmt.Errorf("table %s column %s: want a string or a date", wt.Name, name)
 				}
@@ -371,13 +376,20 @@ func (w *Warehouse) stage(ctx context.Context, s warehouse.Snapshot) (_ *sql.Tx,
 func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.Seq2[any, error]) error {
 	perRow := len(t.cols) - t.nShared
 	per := min(batchRows, (maxVars-t.nShared)/max(perRow, 1))
-	names := make([]string, len(t.cols))
-	params := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		names[i] = quoteIdent(c.name)
-		params[i] = "?"
+	// The shared columns come first in the column list, as ?1..?nShared;
+	// each "?" after them is numbered one above the largest so far, so
+	// the rows' values follow in order.
+	var names, params []string
+	for _, c := range t.cols {
 		if c.shared > 0 {
-			params[i] = fmt.Sprintf("?%d", c.shared)
+			names = append(names, quoteIdent(c.name))
+			params = append(params, fmt.Sprintf("?%d", c.shared))
+		}
+	}
+	for _, c := range t.cols {
+		if c.shared == 0 {
+			names = append(names, quoteIdent(c.name))
+			params = append(params, "?")
 		}
 	}
 	tuple := "(" + strings.Join(params, ",") + ")"
