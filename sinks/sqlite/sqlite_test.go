@@ -300,39 +300,21 @@ func BenchmarkWriteSnapshot(b *testing.B) {
 // BenchmarkWriteSnapshotNextDay writes benchDay's rows as a new day into a
 // file holding the previous day's (the nightly run).
 func BenchmarkWriteSnapshotNextDay(b *testing.B) {
-	ctx := context.Background()
 	s := benchDay()
 	next := redate(s, day.AddDays(1))
-	var cpu cpuTime
-	for b.Loop() {
-		b.StopTimer()
-		w, err := sqlite.Open(filepath.Join(b.TempDir(), "w.sqlite"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := w.WriteSnapshot(ctx, s.Snapshot()); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		cpu.start()
-		if err := w.WriteSnapshot(ctx, next.Snapshot()); err != nil {
-			b.Fatal(err)
-		}
-		cpu.stop()
-		b.StopTimer()
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-	cpu.report(b, 300_000)
+	benchNewWarehouse(b, next.Snapshot(), func(w *sqlite.Warehouse) error { return w.WriteSnapshot(context.Background(), s.Snapshot()) })
 }
 
 // BenchmarkWriteSnapshotNewFile writes benchDay's rows into a new file
 // (the first run).
 func BenchmarkWriteSnapshotNewFile(b *testing.B) {
-	ctx := context.Background()
 	s := benchDay()
+	benchNewWarehouse(b, s.Snapshot(), func(*sqlite.Warehouse) error { return nil })
+}
+
+// benchNewWarehouse times writing s, once per iteration, into a new
+// warehouse file that fill (untimed) wrote first.
+func benchNewWarehouse(b *testing.B, s warehouse.Snapshot, fill func(*sqlite.Warehouse) error) {
 	var cpu cpuTime
 	for b.Loop() {
 		b.StopTimer()
@@ -340,9 +322,12 @@ func BenchmarkWriteSnapshotNewFile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if err := fill(w); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		cpu.start()
-		if err := w.WriteSnapshot(ctx, s.Snapshot()); err != nil {
+		if err := w.WriteSnapshot(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}
 		cpu.stop()
