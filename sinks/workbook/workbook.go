@@ -1,9 +1,21 @@
 // Package workbook writes finance's review workbook (SPEC 3.3):
 // PRIVATE_DIR/report-<snapshot>.xlsx, an Office Open XML spreadsheet made
-// with github.com/xuri/excelize/v2, written row by row through its
-// StreamWriter so that a 1M-referral run never holds the workbook in memory
-// (the benchmark in workbook_bench_test.go reports bytes per row and the peak
-// heap; docs/performance.md has the figures).
+// with github.com/xuri/excelize/v2: excelize makes the styles, the workbook,
+// the content types and every worksheet but its rows (sheet views, frozen
+// panes, column widths, filter), through its StreamWriter with one
+// placeholder row; the rows themselves are made by this package's row
+// encoder (encode.go) while the archive is written, row by row, so that a
+// 1M-referral run never holds the workbook in memory.
+//
+// The encoder is hand-written code that excelize already has
+// (StreamWriter.SetRow), for a measured reason: at 1M referrals (about 4.2M
+// rows) SetRow was 14 s of the workbook's 28.5 s of CPU, boxing every cell
+// (about 85 allocations per row); BenchmarkWorkbook12Cycles went from 21.9M
+// allocations and 666 MB per op to 17k and 32 MB, and from 2.0-2.1 s to 0.7
+// s of user CPU (docs/performance.md, change 14; docs/decisions.md). It writes
+// the bytes SetRow writes for the same values: TestEncoderMatchesExcelize
+// and FuzzInlineString hold it to excelize's output, and the tests read
+// every workbook back through excelize.
 //
 // Sheets, in order:
 //
@@ -30,8 +42,9 @@
 // format of the currency's exponent (pipeline.CurrencyExponent, as the CSV
 // reports: "#,##0.00" for usd, "#,##0" for jpy, "#,##0.000" for kwd); the
 // number's text in the file is the exact decimal of pipeline.FormatDecimal
-// (amounts up to 15 significant digits, Excel's precision; a larger one is
-// written as text rather than rounded). Counts and ranks are integers, times
+// (amounts under 10^15 minor units, at most 15 significant digits, Excel's
+// precision; a larger one is written as that decimal's text rather than
+// rounded). Counts and ranks are integers, times
 // are Excel dates (UTC) formatted yyyy-mm-dd hh:mm:ss, booleans are
 // booleans. Text from the inputs is written as inline strings, which a
 // spreadsheet never evaluates, so "=HYPERLINK(...)" in a refcode stays text.
@@ -52,6 +65,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,6 +129,8 @@ type book struct {
 	f      *excelize.File
 	in     Input
 	styles styles
+	emails map[string]string // refcode -> the first referrer's email
+	parts  []*part
 }
 
 type styles struct {
@@ -148,22 +164,29 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 		return err
 	}
 	f.SetActiveSheet(0)
-	if err := b.summary(); err != nil {
+	if err := b.add(b.summary()); err != nil {
 		return fmt.Errorf("sheet %q: %w", SummarySheet, err)
+	}
+	b.emails = make(map[string]string, len(in.Result.Referrers))
+	for _, u := range in.Result.Referrers {
+		if _, dup := b.emails[u.Refcode]; !dup {
+			b.emails[u.Refcode] = u.Email
+		}
 	}
 	for i := range in.Result.Cycles {
 		cr := &in.Result.Cycles[i]
-		if err := b.cycle(cr); err != nil {
+		if err := b.add(b.cycle(cr)); err != nil {
 			return fmt.Errorf("cycle %s: %w", cr.Cycle.ID, err)
 		}
 	}
-	if err := b.clawbacks(); err != nil {
+	if err := b.add(b.clawbacks()); err != nil {
 		return fmt.Errorf("sheet %q: %w", ClawbackSheet, err)
 	}
-	if err := b.changes(); err != nil {
+	if err := b.add(b.changes()); err != nil {
 		return fmt.Errorf("sheet %q: %w", ChangesSheet, err)
 	}
-	zw, err := newSortedZip(out, dir, in.Result.AsOf.UTC())
+	rows := &rowSource{ctx: ctx, parts: b.parts, written: make([]bool, len(b.parts)), styles: &b.styles}
+	zw, err := newSortedZip(out, dir, in.Result.AsOf.UTC(), rows)
 	if err != nil {
 		return err
 	}
@@ -205,42 +228,42 @@ func moneyFormat(exp int) string {
 	return "#,##0." + strings.Repeat("0", exp)
 }
 
-// money is a money cell: a number in the major unit with the currency's
-// format.
-func (b *book) money(currency string, minor int64) excelize.Cell {
-	exp := pipeline.CurrencyExponent(currency)
-	s := pipeline.FormatDecimal(currency, minor)
+// currency makes the money cells of one currency.
+type currency struct {
+	code       string
+	exp, style int
+}
+
+func (b *book) currency(code string) currency {
+	exp := pipeline.CurrencyExponent(code)
 	style, ok := b.styles.money[exp]
 	if !ok {
 		style = b.styles.money[2]
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || strconv.FormatFloat(v, 'f', exp, 64) != s {
-		return excelize.Cell{Value: s} // beyond a double's exact decimals: text, never rounded
-	}
-	return excelize.Cell{StyleID: style, Value: v}
+	return currency{code: code, exp: exp, style: style}
 }
 
-func (b *book) date(unix int64) any {
+// cell is a money cell: a number in the major unit with the currency's
+// format; an amount beyond 15 significant digits is text, never rounded.
+func (c currency) cell(minor int64) cell {
+	if minor <= -maxExactMinor || minor >= maxExactMinor {
+		return str(pipeline.FormatDecimal(c.code, minor))
+	}
+	return cell{kind: cMoney, style: c.style, n: minor, m: int64(c.exp)}
+}
+
+func (b *book) date(unix int64) cell {
 	if unix == 0 {
-		return nil
+		return cell{}
 	}
-	return excelize.Cell{StyleID: b.styles.date, Value: time.Unix(unix, 0).UTC()}
+	return cell{kind: cTime, style: b.styles.date, n: unix}
 }
 
-func (b *book) timeCell(t time.Time) any {
+func (b *book) timeCell(t time.Time) cell {
 	if t.IsZero() {
-		return nil
+		return cell{}
 	}
-	return excelize.Cell{StyleID: b.styles.date, Value: t.UTC()}
-}
-
-// text is a string from the inputs: an inline string, never a formula.
-func text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
+	return cell{kind: cTime, style: b.styles.date, n: t.Unix(), m: int64(t.Nanosecond())}
 }
 
 // SheetName is the sheet name of a cycle id's n-th sheet (n >= 1): the id
@@ -258,197 +281,285 @@ func SheetName(id string, n int) string {
 	return id[:maxSheetName-9-len(suffix)] + "~" + hex.EncodeToString(sum[:4]) + suffix
 }
 
-// sheet writes the rows of one logical sheet, continuing on numbered sheets
-// when MaxRows is reached. Row 1 of every part is the title; a table's
-// header is repeated at the top of a continuation.
-type sheet struct {
-	b      *book
+// sheetSpec is one logical sheet: a title row, then tables, one blank row
+// between two tables. Its rows are made when the archive is written, part
+// by part (see part.encode), so that no row is held or encoded twice.
+type sheetSpec struct {
 	base   string // cycle id or fixed name
-	part   int
-	sw     *excelize.StreamWriter
-	name   string
-	row    int // last row written
-	title  []any
+	title  []cell
 	widths []float64
-	header []any // the current table's header (nil between tables)
-	// filter: the first table of the part (header row, last row, columns)
+	tables []table
+}
+
+// table is a header row (written in the header style, repeated at the top
+// of a continuation sheet) and n rows; row fills r with row i.
+type table struct {
+	header []cell
+	n      int
+	row    func(i int, r []cell) []cell
+}
+
+func rowsTable(header []cell, rows [][]cell) table {
+	return table{header: header, n: len(rows), row: func(i int, r []cell) []cell { return append(r[:0], rows[i]...) }}
+}
+
+// part is one sheet of the workbook: the part-th sheet of a spec.
+type part struct {
+	spec *sheetSpec
+	part int
+	name string
+	// The filter: the first table of the part (header row, last row,
+	// columns); head 0 is none.
 	filterHead, filterLast, filterCols int
-	inFirst                            bool
 }
 
-func (b *book) newSheet(base string, title []any, widths []float64) (*sheet, error) {
-	s := &sheet{b: b, base: base, title: title, widths: widths}
-	return s, s.next()
+type rowKind uint8
+
+const (
+	titleRow rowKind = iota
+	headerRow
+	dataRow
+)
+
+// slot is one row as laid out: its part (1-based) and row number, what it
+// is, and for a header or data row its table and (data) index.
+type slot struct {
+	part, row int
+	kind      rowKind
+	table, i  int
 }
 
-func (s *sheet) next() error {
-	if s.sw != nil {
-		if err := s.flush(); err != nil {
+// errStop ends a layout walk early.
+var errStop = errors.New("stop")
+
+// layout lays the rows of sp out on sheets of at most MaxRows rows, calling
+// visit (when not nil) for every row in order, and returns the parts. Row 1
+// of every part is the title; a table interrupted by the end of a part
+// continues on the next with its header repeated; a table that would start
+// on the last row of a part starts on the next.
+func (sp *sheetSpec) layout(visit func(slot) error) ([]*part, error) {
+	var (
+		parts   []*part
+		p       *part
+		row     int
+		cur     = -1 // the table being written, -1 between tables
+		inFirst bool // cur is the part's first table
+	)
+	put := func(kind rowKind, t, i int) error {
+		row++
+		if visit == nil {
+			return nil
+		}
+		return visit(slot{part: p.part, row: row, kind: kind, table: t, i: i})
+	}
+	var next func() error
+	startTable := func(t int) error {
+		if row+2 > MaxRows {
+			cur = -1
+			if err := next(); err != nil {
+				return err
+			}
+		}
+		cur = t
+		if err := put(headerRow, t, 0); err != nil {
 			return err
 		}
-	}
-	s.part++
-	s.name = SheetName(s.base, s.part)
-	if _, err := s.b.f.NewSheet(s.name); err != nil {
-		return err
-	}
-	sw, err := s.b.f.NewStreamWriter(s.name)
-	if err != nil {
-		return err
-	}
-	s.sw, s.row, s.filterHead, s.filterLast, s.inFirst = sw, 0, 0, 0, false
-	for i, w := range s.widths {
-		if err := sw.SetColWidth(i+1, i+1, w); err != nil {
-			return err
+		if p.filterHead == 0 {
+			p.filterHead, p.filterLast, p.filterCols, inFirst = row, row, len(sp.tables[t].header), true
 		}
-	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 2, TopLeftCell: "A3", ActivePane: "bottomLeft",
-		Selection: []excelize.Selection{{SQRef: "A3", ActiveCell: "A3", Pane: "bottomLeft"}}}); err != nil {
-		return err
-	}
-	if err := s.put(s.title, s.b.styles.title); err != nil {
-		return err
-	}
-	if s.header != nil {
-		return s.startTable(s.header)
-	}
-	return nil
-}
-
-func (s *sheet) put(values []any, rowStyle int) error {
-	s.row++
-	cell, _ := excelize.CoordinatesToCellName(1, s.row)
-	var opts []excelize.RowOpts
-	if rowStyle != 0 {
-		opts = append(opts, excelize.RowOpts{StyleID: rowStyle})
-	}
-	return s.sw.SetRow(cell, values, opts...)
-}
-
-// startTable writes a table's header row (on a new part when this one is
-// full).
-func (s *sheet) startTable(header []any) error {
-	if s.row+2 > MaxRows {
-		s.header = nil
-		if err := s.next(); err != nil {
-			return err
-		}
-	}
-	s.header = header
-	if err := s.put(header, s.b.styles.header); err != nil {
-		return err
-	}
-	if s.filterHead == 0 {
-		s.filterHead, s.filterLast, s.filterCols, s.inFirst = s.row, s.row, len(header), true
-	}
-	return nil
-}
-
-// endTable ends the current table; the next rows are not repeated headers.
-func (s *sheet) endTable() { s.header, s.inFirst = nil, false }
-
-// add writes a row of the current table.
-func (s *sheet) add(values []any) error {
-	if s.row+1 > MaxRows {
-		if err := s.next(); err != nil {
-			return err
-		}
-	}
-	if s.row&4095 == 0 {
-		if err := s.b.ctx.Err(); err != nil {
-			return err
-		}
-	}
-	if err := s.put(values, 0); err != nil {
-		return err
-	}
-	if s.inFirst {
-		s.filterLast = s.row
-	}
-	return nil
-}
-
-func (s *sheet) blank() error {
-	if s.row+1 > MaxRows {
 		return nil
 	}
-	s.row++
-	return nil
+	next = func() error {
+		p = &part{spec: sp, part: len(parts) + 1}
+		p.name = SheetName(sp.base, p.part)
+		parts = append(parts, p)
+		row, inFirst = 0, false
+		if err := put(titleRow, -1, 0); err != nil {
+			return err
+		}
+		if cur >= 0 {
+			return startTable(cur)
+		}
+		return nil
+	}
+	err := func() error {
+		if err := next(); err != nil {
+			return err
+		}
+		for t := range sp.tables {
+			if t > 0 {
+				cur, inFirst = -1, false
+				if row+1 <= MaxRows {
+					row++ // a blank row
+				}
+			}
+			if err := startTable(t); err != nil {
+				return err
+			}
+			for i := range sp.tables[t].n {
+				if row+1 > MaxRows {
+					if err := next(); err != nil {
+						return err
+					}
+				}
+				if err := put(dataRow, t, i); err != nil {
+					return err
+				}
+				if inFirst {
+					p.filterLast = row
+				}
+			}
+		}
+		return nil
+	}()
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return parts, err
 }
 
-func (s *sheet) flush() error {
-	if s.filterHead != 0 {
-		last, _ := excelize.CoordinatesToCellName(s.filterCols, max(s.filterLast, s.filterHead+1))
-		first, _ := excelize.CoordinatesToCellName(1, s.filterHead)
-		// The stream writer writes the worksheet's autoFilter at Flush.
-		if err := s.b.f.AutoFilter(s.name, first+":"+last, nil); err != nil {
+// add lays sp out and adds its parts to the workbook: each a sheet with
+// its column widths, frozen header rows and filter, and a placeholder row
+// that the archive replaces with the part's rows.
+func (b *book) add(sp *sheetSpec) error {
+	parts, _ := sp.layout(nil)
+	for _, p := range parts {
+		if _, err := b.f.NewSheet(p.name); err != nil {
+			return err
+		}
+		sw, err := b.f.NewStreamWriter(p.name)
+		if err != nil {
+			return err
+		}
+		for i, w := range sp.widths {
+			if err := sw.SetColWidth(i+1, i+1, w); err != nil {
+				return err
+			}
+		}
+		if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 2, TopLeftCell: "A3", ActivePane: "bottomLeft",
+			Selection: []excelize.Selection{{SQRef: "A3", ActiveCell: "A3", Pane: "bottomLeft"}}}); err != nil {
+			return err
+		}
+		if err := sw.SetRow("A1", []any{placeholderPrefix + strconv.Itoa(len(b.parts))}); err != nil {
+			return err
+		}
+		b.parts = append(b.parts, p)
+		if p.filterHead != 0 {
+			last, _ := excelize.CoordinatesToCellName(p.filterCols, max(p.filterLast, p.filterHead+1))
+			first, _ := excelize.CoordinatesToCellName(1, p.filterHead)
+			// The stream writer writes the worksheet's autoFilter at Flush.
+			if err := b.f.AutoFilter(p.name, first+":"+last, nil); err != nil {
+				return err
+			}
+		}
+		if err := sw.Flush(); err != nil {
 			return err
 		}
 	}
-	err := s.sw.Flush()
-	s.sw = nil
-	return err
+	return nil
+}
+
+// encode writes the <row> elements of p to w, through buf (returned, to be
+// reused).
+func (p *part) encode(ctx context.Context, w io.Writer, buf []byte, styles *styles) ([]byte, error) {
+	var cells []cell
+	n := 0
+	_, err := p.spec.layout(func(s slot) error {
+		switch {
+		case s.part < p.part:
+			return nil
+		case s.part > p.part:
+			return errStop
+		}
+		var rowStyle int
+		switch s.kind {
+		case titleRow:
+			cells, rowStyle = append(cells[:0], p.spec.title...), styles.title
+		case headerRow:
+			cells, rowStyle = append(cells[:0], p.spec.tables[s.table].header...), styles.header
+		default:
+			cells = p.spec.tables[s.table].row(s.i, cells)
+		}
+		buf = appendRow(buf, s.row, cells, rowStyle)
+		if n++; n&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if len(buf) >= 1<<18 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = w.Write(buf)
+	}
+	return buf[:0], err
 }
 
 // widthOf is a cell value's display width in characters.
-func widthOf(v any) float64 {
-	switch v := v.(type) {
-	case nil:
-		return 0
-	case excelize.Cell:
-		switch x := v.Value.(type) {
-		case time.Time:
-			return 19
-		case float64:
-			return float64(len(strconv.FormatFloat(x, 'f', 2, 64))*4/3 + 1)
-		default:
-			return widthOf(x)
+func widthOf(c *cell) float64 {
+	var scratch [32]byte
+	switch c.kind {
+	case cText:
+		return float64(utf8.RuneCountInString(c.s))
+	case cInt:
+		return float64(len(strconv.AppendInt(scratch[:0], c.n, 10)))
+	case cMoney:
+		v := float64(c.n)
+		if c.m > 0 {
+			v /= math.Pow10(int(c.m))
 		}
-	case string:
-		return float64(utf8.RuneCountInString(v))
-	case bool:
+		return float64(len(strconv.AppendFloat(scratch[:0], v, 'f', 2, 64))*4/3 + 1)
+	case cFloat:
+		return float64(len(strconv.AppendFloat(scratch[:0], c.f, 'g', -1, 64)))
+	case cBool:
 		return 5
-	default:
-		return float64(len(fmt.Sprint(v)))
+	case cTime:
+		return 19
 	}
+	return 0
 }
 
 // sizer sizes columns from the rows that will be written.
 type sizer []float64
 
-func (z *sizer) fit(values []any) {
-	for len(*z) < len(values) {
+func (z *sizer) fit(cells []cell) {
+	for len(*z) < len(cells) {
 		*z = append(*z, 8)
 	}
-	for i, v := range values {
-		if w := widthOf(v) + 2; w > (*z)[i] {
+	for i := range cells {
+		if w := widthOf(&cells[i]) + 2; w > (*z)[i] {
 			(*z)[i] = min(w, maxColumnWidth)
 		}
 	}
 }
 
-func (b *book) summary() error {
+func (b *book) summary() *sheetSpec {
 	res := b.in.Result
-	title := []any{"snapshot", b.in.Info.SnapshotID, "asOf", b.timeCell(res.AsOf), "code version", text(b.in.Info.CodeVersion)}
+	title := []cell{str("snapshot"), str(b.in.Info.SnapshotID), str("asOf"), b.timeCell(res.AsOf), str("code version"), text(b.in.Info.CodeVersion)}
 	header := strs("cycle id", "display name", "award model", "currency", "status", "isFinal", "settlesAt",
 		"start", "end", "pool", "awarded", "remaining", "referrals", "conversions", "pending conversions",
 		"revenue", "pending revenue", "ranked referrers", "qualified referrers")
-	rows := make([][]any, 0, len(res.Cycles))
+	rows := make([][]cell, 0, len(res.Cycles))
 	for _, cr := range res.Cycles {
-		r, t, cur := cr.Cycle.Rules, cr.Totals, cr.Cycle.Rules.Currency
-		rows = append(rows, []any{cr.Cycle.ID, text(cr.Cycle.DisplayName), string(r.AwardModel), cur, string(cr.Status), cr.IsFinal,
+		r, t, cur := cr.Cycle.Rules, cr.Totals, b.currency(cr.Cycle.Rules.Currency)
+		rows = append(rows, []cell{str(cr.Cycle.ID), text(cr.Cycle.DisplayName), str(string(r.AwardModel)), str(cur.code), str(string(cr.Status)), boolean(cr.IsFinal),
 			b.timeCell(cr.SettlesAt), b.timeCell(r.StartTime), b.timeCell(r.EndTime),
-			b.money(cur, r.AwardPool.Amount), b.money(cur, t.Awarded), b.money(cur, cr.AwardPoolRemaining),
-			t.Referrals, t.Conversions, t.PendingConversions, b.money(cur, t.Revenue), b.money(cur, t.PendingRevenue),
-			t.RankedReferrers, t.QualifiedReferrers})
+			cur.cell(r.AwardPool.Amount), cur.cell(t.Awarded), cur.cell(cr.AwardPoolRemaining),
+			num(t.Referrals), num(t.Conversions), num(t.PendingConversions), cur.cell(t.Revenue), cur.cell(t.PendingRevenue),
+			num(t.RankedReferrers), num(t.QualifiedReferrers)})
 	}
 	return b.table(SummarySheet, title, header, rows)
 }
 
-func strs(names ...string) []any {
-	out := make([]any, len(names))
+func strs(names ...string) []cell {
+	out := make([]cell, len(names))
 	for i, n := range names {
-		out[i] = n
+		out[i] = str(n)
 	}
 	return out
 }
@@ -460,53 +571,57 @@ var (
 		"credit notes", "disputes", "net", "pending", "accumulated revenue", "pool before", "claim")
 )
 
-func (b *book) cycle(cr *pipeline.CycleResult) error {
-	res := b.in.Result
-	cur := cr.Cycle.Rules.Currency
-	emails := make(map[string]string, len(res.Referrers))
-	for _, u := range res.Referrers {
-		if _, dup := emails[u.Refcode]; !dup {
-			emails[u.Refcode] = u.Email
-		}
-	}
+func (b *book) cycle(cr *pipeline.CycleResult) *sheetSpec {
+	cur := b.currency(cr.Cycle.Rules.Currency)
 	scoreIsMoney := !(cr.Cycle.Rules.AwardModel == pipeline.PieSplit && cr.Cycle.Rules.ScoreBy == pipeline.ScoreByConversions)
+	pie := cr.Cycle.Rules.AwardModel == pipeline.PieSplit
 	unranked := slices.Clone(cr.Unranked)
 	slices.SortStableFunc(unranked, func(a, b pipeline.Entry) int { return strings.Compare(a.Refcode, b.Refcode) })
-	referrer := func(e *pipeline.Entry, row []any) []any {
-		var rank, score, boost, action, reason any
+	ranked := cr.Leaderboard
+	referrer := func(i int, row []cell) []cell {
+		var e *pipeline.Entry
+		if i < len(ranked) {
+			e = &ranked[i]
+		} else {
+			e = &unranked[i-len(ranked)]
+		}
+		var rank, score, boost, action, reason cell
 		if e.Rank > 0 {
-			rank = e.Rank
+			rank = num(e.Rank)
 		}
 		if scoreIsMoney {
-			score = b.money(cur, e.Score)
+			score = cur.cell(e.Score)
 		} else {
-			score = e.Score
+			score = num(e.Score)
 		}
-		if cr.Cycle.Rules.AwardModel == pipeline.PieSplit && e.BoostDen != 0 {
-			boost = float64(e.BoostNum) / float64(e.BoostDen) // a display ratio, not money
+		if pie && e.BoostDen != 0 {
+			boost = float(float64(e.BoostNum) / float64(e.BoostDen)) // a display ratio, not money
 		}
 		if a := e.AdminAction; a != nil {
-			action, reason = string(a.ActionType), text(a.Reason)
+			action, reason = str(string(a.ActionType)), text(a.Reason)
 		}
-		return append(row[:0], rank, text(e.Refcode), text(emails[e.Refcode]), e.Qualified, b.money(cur, e.Award), score,
-			e.Referrals, e.Conversions, e.PendingConversions, b.money(cur, e.Revenue), b.money(cur, e.PendingRevenue),
+		return append(row[:0], rank, text(e.Refcode), text(b.emails[e.Refcode]), boolean(e.Qualified), cur.cell(e.Award), score,
+			num(e.Referrals), num(e.Conversions), num(e.PendingConversions), cur.cell(e.Revenue), cur.cell(e.PendingRevenue),
 			boost, action, reason)
 	}
-	event := func(i int, ev *pipeline.AccountingLine, row []any) []any {
-		return append(row[:0], i+1, b.date(ev.PaidAt), text(ev.InvoiceID), text(ev.CustomerID), text(ev.Refcode),
-			text(ev.RefereeEmail), b.money(cur, ev.Gross), b.money(cur, ev.Refunded), b.money(cur, ev.Credited),
-			b.money(cur, ev.Disputed), b.money(cur, ev.Net), ev.Pending, b.money(cur, ev.AccumulatedRevenue),
-			b.money(cur, ev.PoolBefore), b.money(cur, ev.Claim))
+	event := func(i int, row []cell) []cell {
+		ev := &cr.Events[i]
+		return append(row[:0], num(i+1), b.date(ev.PaidAt), text(ev.InvoiceID), text(ev.CustomerID), text(ev.Refcode),
+			text(ev.RefereeEmail), cur.cell(ev.Gross), cur.cell(ev.Refunded), cur.cell(ev.Credited),
+			cur.cell(ev.Disputed), cur.cell(ev.Net), boolean(ev.Pending), cur.cell(ev.AccumulatedRevenue),
+			cur.cell(ev.PoolBefore), cur.cell(ev.Claim))
 	}
 	t := cr.Totals
-	totals := [][]any{
-		{"control totals"},
-		{"referrals", t.Referrals}, {"conversions", t.Conversions}, {"pending conversions", t.PendingConversions},
-		{"revenue", b.money(cur, t.Revenue)}, {"pending revenue", b.money(cur, t.PendingRevenue)},
-		{"ranked referrers", t.RankedReferrers}, {"qualified referrers", t.QualifiedReferrers},
-		{"pool", b.money(cur, cr.Cycle.Rules.AwardPool.Amount)}, {"awarded", b.money(cur, t.Awarded)},
-		{"remaining", b.money(cur, cr.AwardPoolRemaining)},
+	totals := [][]cell{
+		{str("referrals"), num(t.Referrals)}, {str("conversions"), num(t.Conversions)}, {str("pending conversions"), num(t.PendingConversions)},
+		{str("revenue"), cur.cell(t.Revenue)}, {str("pending revenue"), cur.cell(t.PendingRevenue)},
+		{str("ranked referrers"), num(t.RankedReferrers)}, {str("qualified referrers"), num(t.QualifiedReferrers)},
+		{str("pool"), cur.cell(cr.Cycle.Rules.AwardPool.Amount)}, {str("awarded"), cur.cell(t.Awarded)},
+		{str("remaining"), cur.cell(cr.AwardPoolRemaining)},
 	}
+	totalsHeader := []cell{str("control totals")}
+	referrers := table{header: referrerHeader, n: len(ranked) + len(unranked), row: referrer}
+	trail := table{header: trailHeader, n: len(cr.Events), row: event}
 
 	// Size the columns from the first SizeRows rows of each table (the
 	// widest values are the top of the leaderboard's amounts; emails and
@@ -515,94 +630,43 @@ func (b *book) cycle(cr *pipeline.CycleResult) error {
 	var z sizer
 	z.fit(referrerHeader)
 	z.fit(trailHeader)
-	var row []any
-	for _, list := range [][]pipeline.Entry{cr.Leaderboard, unranked} {
-		for i := range list[:min(len(list), SizeRows)] {
-			row = referrer(&list[i], row)
+	var row []cell
+	for _, span := range [][2]int{{0, len(ranked)}, {len(ranked), len(unranked)}} {
+		for i := range min(span[1], SizeRows) {
+			row = referrer(span[0]+i, row)
 			z.fit(row)
 		}
 	}
-	for i := range cr.Events[:min(len(cr.Events), SizeRows)] {
-		row = event(i, &cr.Events[i], row)
+	for i := range min(len(cr.Events), SizeRows) {
+		row = event(i, row)
 		z.fit(row)
 	}
+	z.fit(totalsHeader)
 	for _, r := range totals {
 		z.fit(r)
 	}
-	title := []any{cr.Cycle.ID, text(cr.Cycle.DisplayName), string(cr.Cycle.Rules.AwardModel), cur, string(cr.Status)}
-	z[0] = max(z[0], min(widthOf(cr.Cycle.ID), maxColumnWidth))
-
-	s, err := b.newSheet(cr.Cycle.ID, title, z)
-	if err != nil {
-		return err
-	}
-	if err := s.startTable(referrerHeader); err != nil {
-		return err
-	}
-	for _, list := range [][]pipeline.Entry{cr.Leaderboard, unranked} {
-		for i := range list {
-			if err := s.add(referrer(&list[i], row)); err != nil {
-				return err
-			}
-		}
-	}
-	s.endTable()
-	if err := s.blank(); err != nil {
-		return err
-	}
-	if err := s.startTable(trailHeader); err != nil {
-		return err
-	}
-	for i := range cr.Events {
-		if err := s.add(event(i, &cr.Events[i], row)); err != nil {
-			return err
-		}
-	}
-	s.endTable()
-	if err := s.blank(); err != nil {
-		return err
-	}
-	for i, r := range totals {
-		if i == 0 {
-			err = s.startTable(r)
-		} else {
-			err = s.add(r)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return s.flush()
+	title := []cell{str(cr.Cycle.ID), text(cr.Cycle.DisplayName), str(string(cr.Cycle.Rules.AwardModel)), str(cur.code), str(string(cr.Status))}
+	z[0] = max(z[0], min(widthOf(&title[0]), maxColumnWidth))
+	return &sheetSpec{base: cr.Cycle.ID, title: title, widths: z,
+		tables: []table{referrers, trail, rowsTable(totalsHeader, totals)}}
 }
 
 var clawbackHeader = strs("kind", "cycle id", "refcode", "referee email", "referred at", "settled award", "current award",
 	"drift", "reason")
 
-func (b *book) clawbacks() error {
-	title := []any{"clawback candidates and award drift (SPEC 2.7)", b.in.Info.SnapshotID}
+func (b *book) clawbacks() *sheetSpec {
+	title := []cell{str("clawback candidates and award drift (SPEC 2.7)"), str(b.in.Info.SnapshotID)}
 	return b.table(ClawbackSheet, title, clawbackHeader, clawbackRows(b))
 }
 
-// table writes a sheet of one table: title, header, rows.
-func (b *book) table(name string, title, header []any, rows [][]any) error {
+// table is a sheet of one table: title, header, rows.
+func (b *book) table(name string, title, header []cell, rows [][]cell) *sheetSpec {
 	var z sizer
 	z.fit(header)
 	for _, r := range rows {
 		z.fit(r)
 	}
-	s, err := b.newSheet(name, title, z)
-	if err != nil {
-		return err
-	}
-	if err := s.startTable(header); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := s.add(r); err != nil {
-			return err
-		}
-	}
-	return s.flush()
+	return &sheetSpec{base: name, title: title, widths: z, tables: []table{rowsTable(header, rows)}}
 }
 
 // clawbackRows are the rows of the clawback sheet: every referral row the
@@ -610,24 +674,25 @@ func (b *book) table(name string, title, header []any, rows [][]any) error {
 // more), with the reason that stopped it; then the award drift of every
 // settled cycle (pipeline.ApplySettled): one row per referrer with a
 // settled or a current award, positive drift marked as a clawback candidate.
-func clawbackRows(b *book) [][]any {
-	var rows [][]any
+func clawbackRows(b *book) [][]cell {
+	var rows [][]cell
 	for i := range b.in.Result.Decisions {
 		d := &b.in.Result.Decisions[i]
 		if !d.Clawback {
 			continue
 		}
-		rows = append(rows, []any{"clawback candidate", nil, text(d.Row.Refcode), text(d.Row.Email), b.date(d.ReferredAt),
-			nil, nil, nil, text(d.Reason)})
+		rows = append(rows, []cell{str("clawback candidate"), {}, text(d.Row.Refcode), text(d.Row.Email), b.date(d.ReferredAt),
+			{}, {}, {}, text(d.Reason)})
 	}
 	for _, s := range b.in.Result.Settled {
+		cur := b.currency(s.Currency)
 		for _, d := range s.Drift {
 			reason := "settled from " + s.SnapshotID
 			if d.Clawback {
 				reason += "; paid more than the current data gives: clawback candidate"
 			}
-			rows = append(rows, []any{"award drift", s.CycleID, text(d.Refcode), nil, nil,
-				b.money(s.Currency, d.Settled), b.money(s.Currency, d.Current), b.money(s.Currency, d.Drift), reason})
+			rows = append(rows, []cell{str("award drift"), str(s.CycleID), text(d.Refcode), {}, {},
+				cur.cell(d.Settled), cur.cell(d.Current), cur.cell(d.Drift), str(reason)})
 		}
 	}
 	return rows
@@ -635,62 +700,63 @@ func clawbackRows(b *book) [][]any {
 
 var changesHeader = strs("cycle id", "change", "refcode or email", "field", "old", "new", "difference")
 
-func (b *book) changes() error {
+func (b *book) changes() *sheetSpec {
 	d := b.in.Changes
-	var title []any
+	var title []cell
 	if d == nil {
-		title = []any{"changes since the previous snapshot", "no previous snapshot"}
+		title = []cell{str("changes since the previous snapshot"), str("no previous snapshot")}
 	} else {
-		title = []any{"changes since", d.Old, "to", d.New, d.Headline()}
+		title = []cell{str("changes since"), str(d.Old), str("to"), str(d.New), str(d.Headline())}
 	}
 	return b.table(ChangesSheet, title, changesHeader, changeRows(b, d))
 }
 
-func changeRows(b *book, d *snapdiff.Diff) [][]any {
+func changeRows(b *book, d *snapdiff.Diff) [][]cell {
 	if d == nil {
 		return nil
 	}
-	var rows [][]any
+	var rows [][]cell
 	for _, c := range d.Cycles {
-		cur := c.Currency
+		cur := b.currency(c.Currency)
+		id := str(c.CycleID)
 		switch {
 		case c.Added:
-			rows = append(rows, []any{c.CycleID, "cycle added"})
+			rows = append(rows, []cell{id, str("cycle added")})
 		case c.Removed:
-			rows = append(rows, []any{c.CycleID, "cycle removed"})
+			rows = append(rows, []cell{id, str("cycle removed")})
 		}
 		if c.Status != nil {
-			rows = append(rows, []any{c.CycleID, "status", nil, "status", c.Status.Old, c.Status.New})
+			rows = append(rows, []cell{id, str("status"), {}, str("status"), str(c.Status.Old), str(c.Status.New)})
 		}
 		if c.IsFinal != nil {
-			rows = append(rows, []any{c.CycleID, "status", nil, "isFinal", c.IsFinal.Old, c.IsFinal.New})
+			rows = append(rows, []cell{id, str("status"), {}, str("isFinal"), boolean(c.IsFinal.Old), boolean(c.IsFinal.New)})
 		}
 		for _, t := range c.Totals {
 			if t.Money {
-				rows = append(rows, []any{c.CycleID, "total", nil, t.Field, b.money(cur, t.Old), b.money(cur, t.New), b.money(cur, t.Delta())})
+				rows = append(rows, []cell{id, str("total"), {}, str(t.Field), cur.cell(t.Old), cur.cell(t.New), cur.cell(t.Delta())})
 			} else {
-				rows = append(rows, []any{c.CycleID, "total", nil, t.Field, t.Old, t.New, t.Delta()})
+				rows = append(rows, []cell{id, str("total"), {}, str(t.Field), num(t.Old), num(t.New), num(t.Delta())})
 			}
 		}
 		for _, m := range c.Moves {
-			kind := "leaderboard"
+			kind := str("leaderboard")
 			switch {
 			case !m.OldQualified && m.NewQualified:
-				kind = "entered qualified set"
+				kind = str("entered qualified set")
 			case m.OldQualified && !m.NewQualified:
-				kind = "left qualified set"
+				kind = str("left qualified set")
 			}
 			if m.OldRank != m.NewRank {
-				rows = append(rows, []any{c.CycleID, kind, text(m.Refcode), "rank", rankCell(m.OldRank), rankCell(m.NewRank)})
+				rows = append(rows, []cell{id, kind, text(m.Refcode), str("rank"), rankCell(m.OldRank), rankCell(m.NewRank)})
 			}
 			if m.OldAward != m.NewAward {
-				rows = append(rows, []any{c.CycleID, kind, text(m.Refcode), "award", b.money(cur, m.OldAward), b.money(cur, m.NewAward), b.money(cur, m.AwardDelta())})
+				rows = append(rows, []cell{id, kind, text(m.Refcode), str("award"), cur.cell(m.OldAward), cur.cell(m.NewAward), cur.cell(m.AwardDelta())})
 			}
 			if m.OldScore != m.NewScore {
-				rows = append(rows, []any{c.CycleID, kind, text(m.Refcode), "score", m.OldScore, m.NewScore, m.NewScore - m.OldScore})
+				rows = append(rows, []cell{id, kind, text(m.Refcode), str("score"), num(m.OldScore), num(m.NewScore), num(m.NewScore - m.OldScore)})
 			}
 			if m.OldQualified != m.NewQualified {
-				rows = append(rows, []any{c.CycleID, kind, text(m.Refcode), "qualified", m.OldQualified, m.NewQualified})
+				rows = append(rows, []cell{id, kind, text(m.Refcode), str("qualified"), boolean(m.OldQualified), boolean(m.NewQualified)})
 			}
 		}
 	}
@@ -703,18 +769,18 @@ func changeRows(b *book, d *snapdiff.Diff) [][]any {
 			kind = "referral row removed"
 		}
 		if r.Outcome.Old != r.Outcome.New {
-			rows = append(rows, []any{nil, kind, text(r.Email), "outcome", text(r.Outcome.Old), text(r.Outcome.New)})
+			rows = append(rows, []cell{{}, str(kind), text(r.Email), str("outcome"), text(r.Outcome.Old), text(r.Outcome.New)})
 		}
 		for _, c := range r.Cycles {
-			rows = append(rows, []any{c.CycleID, kind, text(r.Email), "eligibility", text(c.Old), text(c.New)})
+			rows = append(rows, []cell{str(c.CycleID), str(kind), text(r.Email), str("eligibility"), text(c.Old), text(c.New)})
 		}
 	}
 	return rows
 }
 
-func rankCell(r int) any {
+func rankCell(r int) cell {
 	if r == 0 {
-		return "unranked"
+		return str("unranked")
 	}
-	return r
+	return num(r)
 }

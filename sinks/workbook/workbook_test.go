@@ -495,3 +495,49 @@ func TestAwardDriftRows(t *testing.T) {
 		}
 	}
 }
+
+// Text that XML cannot hold as it is, text longer than a cell holds, and an
+// amount beyond a double's exact digits, read back through excelize.
+func TestWorkbookOddTextAndHugeAmounts(t *testing.T) {
+	res := testResult()
+	cr := &res.Cycles[0]
+	odd := " <b>&amp; \"q\" 'a' _x0041_ 😀𝄞 é\x01\x1f\tend\n"
+	long := strings.Repeat("ab😀", 20_000) // 80,000 UTF-16 units
+	cr.Leaderboard[0].Refcode = odd
+	cr.Leaderboard[0].AdminAction = &pipeline.AdminAction{ActionType: pipeline.Warning, Reason: long}
+	cr.Events[0].Net = 12_345_678_901_234_567         // 17 significant digits
+	cr.Events[1].Net = 999_999_999_999_999            // 15: still a number
+	cr.Events[2].Gross = -(1_000_000_000_000_000 + 1) // beyond, negative
+	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := open(t, path)
+	s := "cycle-usd"
+	want := strings.NewReplacer("\x01", "\uFFFD", "\x1f", "\uFFFD").Replace(odd)
+	if c := read(t, f, s, "B3"); c.typ != excelize.CellTypeInlineString || c.raw != want {
+		t.Errorf("odd refcode = %+v, want %q", c, want)
+	}
+	units := 0
+	cut := strings.IndexFunc(long, func(r rune) bool {
+		if r > 0xFFFF {
+			units += 2
+		} else {
+			units++
+		}
+		return units > excelize.TotalCellChars
+	})
+	if c := read(t, f, s, "N3"); c.raw != long[:cut] {
+		t.Errorf("long reason: %d bytes read back, want the first %d (32,767 UTF-16 units)", len(c.raw), cut)
+	}
+	check := func(ref string, typ excelize.CellType, raw string) {
+		t.Helper()
+		c := read(t, f, s, ref)
+		if c.typ != typ || c.raw != raw {
+			t.Errorf("%s = %+v, want type %v %q", ref, c, typ, raw)
+		}
+	}
+	check("K9", excelize.CellTypeInlineString, "123456789012345.67")
+	check("K10", excelize.CellTypeUnset, "9999999999999.99") // a number cell has no type
+	check("G11", excelize.CellTypeInlineString, "-10000000000000.01")
+}
