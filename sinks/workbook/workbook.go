@@ -54,7 +54,7 @@
 //
 // The same inputs give the same bytes: excelize stamps no clock, and the
 // archive is written in entry-name order with every entry dated asOf (see
-// sortedZip). The file is written atomically (package privatefile); the run removes
+// archive). The file is written atomically (package privatefile); the run removes
 // the reports of older snapshots once it has published (review.RemoveOlder).
 package workbook
 
@@ -186,13 +186,12 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 		return fmt.Errorf("sheet %q: %w", ChangesSheet, err)
 	}
 	rows := &rowSource{ctx: ctx, parts: b.parts, written: make([]bool, len(b.parts)), styles: &b.styles}
-	zw, err := newSortedZip(out, dir, in.Result.AsOf.UTC(), rows)
-	if err != nil {
+	zw := &archive{}
+	f.SetZipWriter(func(_ io.Writer) excelize.ZipWriter { return zw })
+	if _, err := f.WriteTo(io.Discard); err != nil {
 		return err
 	}
-	f.SetZipWriter(func(_ io.Writer) excelize.ZipWriter { return zw })
-	_, err = f.WriteTo(io.Discard)
-	return err
+	return zw.write(out, in.Result.AsOf.UTC(), rows)
 }
 
 func (b *book) makeStyles() error {
