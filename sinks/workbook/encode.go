@@ -92,8 +92,10 @@ func colName(col int) string {
 // appendRow appends row number r: <row r="r"> (with the row's style when
 // rowStyle is not 0) and a <c> for every cell that is not empty.
 func appendRow(b []byte, r int, cells []cell, rowStyle int) []byte {
+	var digits [20]byte
+	row := strconv.AppendInt(digits[:0], int64(r), 10)
 	b = append(b, `<row r="`...)
-	b = strconv.AppendInt(b, int64(r), 10)
+	b = append(b, row...)
 	b = append(b, '"')
 	if rowStyle > 0 {
 		b = append(b, ` s="`...)
@@ -106,15 +108,15 @@ func appendRow(b []byte, r int, cells []cell, rowStyle int) []byte {
 		if c.kind == cEmpty {
 			continue
 		}
-		b = appendCell(b, colName(i+1), r, c, rowStyle)
+		b = appendCell(b, colName(i+1), row, c, rowStyle)
 	}
 	return append(b, `</row>`...)
 }
 
-func appendCell(b []byte, col string, r int, c *cell, rowStyle int) []byte {
+func appendCell(b []byte, col string, row []byte, c *cell, rowStyle int) []byte {
 	b = append(b, `<c r="`...)
 	b = append(b, col...)
-	b = strconv.AppendInt(b, int64(r), 10)
+	b = append(b, row...)
 	b = append(b, '"')
 	if s := cmpOr(c.style, rowStyle); s != 0 {
 		b = append(b, ` s="`...)
