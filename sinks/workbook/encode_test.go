@@ -221,3 +221,22 @@ func TestAppendDecimalIsTheShortestDouble(t *testing.T) {
 		check(n, []int{0, 2, 3}[i%3])
 	}
 }
+
+func TestMoneyLen(t *testing.T) {
+	x := uint64(0x2545F4914F6CDD1D)
+	for i := range 300_000 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		n := int64(x % uint64(maxExactMinor))
+		if i%2 == 1 {
+			n = -n
+		}
+		n /= int64(1) << (i % 50)
+		exp := []int{0, 2, 3}[i%3]
+		want := len(strconv.FormatFloat(float64(n)/math.Pow10(exp), 'f', 2, 64))
+		if got := moneyLen(n, exp, nil); got != want {
+			t.Fatalf("moneyLen(%d, %d) = %d, want %d", n, exp, got, want)
+		}
+	}
+}

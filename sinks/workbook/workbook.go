@@ -508,11 +508,7 @@ func widthOf(c *cell) float64 {
 	case cInt:
 		return float64(len(strconv.AppendInt(scratch[:0], c.n, 10)))
 	case cMoney:
-		v := float64(c.n)
-		if c.m > 0 {
-			v /= math.Pow10(int(c.m))
-		}
-		return float64(len(strconv.AppendFloat(scratch[:0], v, 'f', 2, 64))*4/3 + 1)
+		return float64(moneyLen(c.n, int(c.m), scratch[:0])*4/3 + 1)
 	case cFloat:
 		return float64(len(strconv.AppendFloat(scratch[:0], c.f, 'g', -1, 64)))
 	case cBool:
@@ -521,6 +517,27 @@ func widthOf(c *cell) float64 {
 		return 19
 	}
 	return 0
+}
+
+// moneyLen is the length of the amount's double formatted with two
+// decimals (strconv 'f', 2), counted without formatting it for the
+// exponents 0 and 2.
+func moneyLen(minor int64, exp int, scratch []byte) int {
+	if exp == 0 || exp == 2 {
+		u, n := uint64(minor), 3 // ".00"
+		if minor < 0 {
+			u, n = uint64(-(minor+1))+1, 4
+		}
+		if exp == 2 {
+			u /= 100
+		}
+		for u >= 10 {
+			u /= 10
+			n++
+		}
+		return n + 1
+	}
+	return len(strconv.AppendFloat(scratch, float64(minor)/math.Pow10(exp), 'f', 2, 64))
 }
 
 // sizer sizes columns from the rows that will be written.
