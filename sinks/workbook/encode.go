@@ -19,7 +19,7 @@ import (
 // boxing a value per cell or allocating per row. It exists for a measured
 // reason: at 1M referrals (about 4.2M rows) SetRow was 14 s of the
 // workbook's 28.5 s of CPU, about 85 allocations per row
-// (docs/performance.md, change 14; docs/decisions.md).
+// (docs/performance.md, change 16; docs/decisions.md).
 
 // cellKind is what a cell holds.
 type cellKind uint8

@@ -10,9 +10,10 @@
 // The encoder is hand-written code that excelize already has
 // (StreamWriter.SetRow), for a measured reason: at 1M referrals (about 4.2M
 // rows) SetRow was 14 s of the workbook's 28.5 s of CPU, boxing every cell
-// (about 85 allocations per row); BenchmarkWorkbook12Cycles went from 21.9M
-// allocations and 666 MB per op to 17k and 32 MB, and from 2.0-2.1 s to 0.7
-// s of user CPU (docs/performance.md, change 14; docs/decisions.md). It writes
+// (about 85 allocations per row); with the encoder (and the archive written
+// without a scratch file, see archive) BenchmarkWorkbook12Cycles went from
+// 21.9M allocations, 666 MB and 2.0-2.2 s of CPU per op to 15k, 5.6 MB and
+// 0.27-0.32 s (docs/performance.md, change 16; docs/decisions.md). It writes
 // the bytes SetRow writes for the same values: TestEncoderMatchesExcelize
 // and FuzzInlineString hold it to excelize's output, and the tests read
 // every workbook back through excelize.
