@@ -206,15 +206,7 @@ func TestAppendDecimalIsTheShortestDouble(t *testing.T) {
 			t.Fatalf("appendDecimal(%d, %d) = %q, want %q", n, exp, got, want)
 		}
 	}
-	x := uint64(0x9E3779B97F4A7C15)
-	for i := range 200_000 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		n := int64(x % uint64(maxExactMinor))
-		if i%2 == 1 {
-			n = -n
-		}
+	for i, n := range amounts(200_000, 0x9E3779B97F4A7C15) {
 		if i%3 == 0 {
 			n %= 1_000_000
 		}
@@ -222,16 +214,25 @@ func TestAppendDecimalIsTheShortestDouble(t *testing.T) {
 	}
 }
 
-func TestMoneyLen(t *testing.T) {
-	x := uint64(0x2545F4914F6CDD1D)
-	for i := range 300_000 {
+// amounts are n pseudo-random amounts under maxExactMinor, every other one
+// negative (xorshift from seed: the same amounts every run).
+func amounts(n int, seed uint64) []int64 {
+	out := make([]int64, n)
+	x := seed
+	for i := range out {
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
-		n := int64(x % uint64(maxExactMinor))
+		out[i] = int64(x % uint64(maxExactMinor))
 		if i%2 == 1 {
-			n = -n
+			out[i] = -out[i]
 		}
+	}
+	return out
+}
+
+func TestMoneyLen(t *testing.T) {
+	for i, n := range amounts(300_000, 0x2545F4914F6CDD1D) {
 		n /= int64(1) << (i % 50)
 		exp := []int{0, 2, 3}[i%3]
 		want := len(strconv.FormatFloat(float64(n)/math.Pow10(exp), 'f', 2, 64))
