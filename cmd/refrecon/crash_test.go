@@ -21,10 +21,10 @@ import (
 // end, where the publication is.
 func TestCrashKill9DuringRuns(t *testing.T) {
 	bin, tmp := buildBinary(t, "builds the binary and runs it 20 times")
-	d := relNewDirs(t)
+	d := newDirs(t)
 	day := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	start := func(i int) *exec.Cmd {
-		env := d.env("AS_OF", day.AddDate(0, 0, i).Format(time.RFC3339), "KEEP_SNAPSHOTS", "3", "LOG_LEVEL", "error")
+		env := relEnv(d, "AS_OF", day.AddDate(0, 0, i).Format(time.RFC3339), "KEEP_SNAPSHOTS", "3", "LOG_LEVEL", "error")
 		cmd := exec.Command(bin, "run")
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp} // TMPDIR: a killed run leaves its fixture copy there
 		for k, v := range env {
@@ -45,7 +45,7 @@ func TestCrashKill9DuringRuns(t *testing.T) {
 		}
 		length = time.Since(began)
 	}
-	first := relCheckSnapshot(t, d.public)
+	first := relCheckSnapshot(t, d.Public)
 
 	rng := rand.New(rand.NewPCG(20260415, 9))
 	const runs = 20
@@ -73,7 +73,7 @@ func TestCrashKill9DuringRuns(t *testing.T) {
 		} else {
 			length -= length * 3 / 10
 		}
-		served[relCheckSnapshot(t, d.public)] = true
+		served[relCheckSnapshot(t, d.Public)] = true
 	}
 	if killed == 0 {
 		t.Error("no run was killed before it finished: the test proved nothing")
@@ -87,8 +87,8 @@ func TestCrashKill9DuringRuns(t *testing.T) {
 		t.Fatalf("run after the kills: %v %v", st, err)
 	}
 	want := day.AddDate(0, 0, runs+2).Format("20060102T150405Z")
-	if id := relCheckSnapshot(t, d.public); len(id) < len(want) || id[:len(want)] != want {
+	if id := relCheckSnapshot(t, d.Public); len(id) < len(want) || id[:len(want)] != want {
 		t.Errorf("latest.json serves %s after a clean run at %s", id, want)
 	}
-	noTempLeft(t, d.public)
+	noTempLeft(t, d.Public)
 }

@@ -16,7 +16,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -31,7 +30,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/civil"
-	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/fixtures/synth"
 	"github.com/refrecon/refrecon/sinks/bigquery/bqfake"
@@ -40,8 +38,6 @@ import (
 	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
 	"github.com/refrecon/refrecon/sources/stripe/stripefake"
-	"github.com/rs/zerolog"
-	"github.com/sethvargo/go-envconfig"
 )
 
 const (
@@ -54,24 +50,10 @@ const (
 
 var relDay = civil.Date{Year: 2026, Month: time.April, Day: 15}
 
-// relDirs is one run's output locations.
-type relDirs struct{ root, public, private, warehouse string }
-
-func relNewDirs(t *testing.T) relDirs {
-	t.Helper()
-	root := t.TempDir()
-	return relDirs{root: root, public: filepath.Join(root, "public"), private: filepath.Join(root, "private"),
-		warehouse: filepath.Join(root, "warehouse.sqlite")}
-}
-
-// env is the configuration of a run into d; kv adds pairs.
-func (d relDirs) env(kv ...string) map[string]string {
-	m := map[string]string{"AS_OF": relAsOf, "PUBLIC_DIR": d.public, "PRIVATE_DIR": d.private,
-		"WAREHOUSE": "sqlite:" + d.warehouse, "KEEP_SNAPSHOTS": "0"}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
+// relEnv is the configuration of a run into d at relAsOf that keeps every
+// snapshot; kv adds pairs (or replaces them: AS_OF, KEEP_SNAPSHOTS).
+func relEnv(d e2eDirs, kv ...string) map[string]string {
+	return d.env(relAsOf, append([]string{"KEEP_SNAPSHOTS", "0"}, kv...)...)
 }
 
 // relFastRetries makes every remote client retry after 1 ms, with 1 s per
@@ -80,62 +62,6 @@ func relFastRetries(t *testing.T) {
 	t.Helper()
 	testRetryOverride = &retryTuning{Backoff: time.Millisecond, AttemptTimeout: time.Second}
 	t.Cleanup(func() { testRetryOverride = nil })
-}
-
-// relRun runs the job in process with env and returns the report, the
-// error and the logs.
-func relRun(t *testing.T, env map[string]string) (*reconcile.Report, string, error) {
-	t.Helper()
-	cfg, err := loadConfig(t.Context(), envconfig.MapLookuper(env))
-	if err != nil {
-		t.Fatalf("config %v: %v", env, err)
-	}
-	var logs bytes.Buffer
-	rep, err := runOnce(t.Context(), cfg, zerolog.New(zerolog.SyncWriter(&logs)))
-	if err == nil {
-		validatePublic(t, env)
-	}
-	return rep, logs.String(), err
-}
-
-// relRunMain runs "refrecon run" through runMain under env (the process
-// environment, restored when the test ends) and returns its exit status,
-// stdout and stderr.
-func relRunMain(t *testing.T, env map[string]string) (int, string, string) {
-	t.Helper()
-	rt := reflect.TypeFor[config]()
-	for i := range rt.NumField() {
-		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("env"), ",")
-		t.Setenv(name, "")
-		os.Unsetenv(name)
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	var out, errb bytes.Buffer
-	code := runMain(t.Context(), []string{"run"}, &out, &errb)
-	if code == exitOK {
-		validatePublic(t, env)
-	}
-	return code, out.String(), errb.String()
-}
-
-// relDiff says how two trees differ ("" when equal).
-func relDiff(want, got map[string][]byte) string {
-	var b strings.Builder
-	for p, w := range want {
-		if g, ok := got[p]; !ok {
-			fmt.Fprintf(&b, "missing %s\n", p)
-		} else if !bytes.Equal(g, w) {
-			fmt.Fprintf(&b, "differs %s\n", p)
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			fmt.Fprintf(&b, "unexpected %s\n", p)
-		}
-	}
-	return b.String()
 }
 
 func relSQLiteRows(t *testing.T, path string) warehousetest.Day {
@@ -165,12 +91,12 @@ type relBaseline struct {
 
 func relClean(t *testing.T) relBaseline {
 	t.Helper()
-	d := relNewDirs(t)
-	rep, logs, err := relRun(t, d.env())
+	d := newDirs(t)
+	rep, err := runEnv(t, relEnv(d))
 	if err != nil {
-		t.Fatalf("clean run: %v\n%s", err, logs)
+		t.Fatalf("clean run: %v", err)
 	}
-	return relBaseline{snapshotID: rep.SnapshotID, public: readTree(t, d.public), rows: relSQLiteRows(t, d.warehouse)}
+	return relBaseline{snapshotID: rep.SnapshotID, public: readTree(t, d.Public), rows: relSQLiteRows(t, d.Warehouse)}
 }
 
 // relService is one remote service with its fault kinds.
@@ -297,22 +223,22 @@ func TestReliabilityRecoverableFaults(t *testing.T) {
 		for _, fault := range svc.faults {
 			t.Run(svc.name+"/"+fault, func(t *testing.T) {
 				extra, bq := svc.start(t, fault, false)
-				d := relNewDirs(t)
-				rep, logs, err := relRun(t, d.env(extra...))
+				d := newDirs(t)
+				rep, err := runEnv(t, relEnv(d, extra...))
 				if err != nil {
-					t.Fatalf("run with one %s fault: %v\n%s", fault, err, logs)
+					t.Fatalf("run with one %s fault: %v", fault, err)
 				}
 				if rep.SnapshotID != base.snapshotID {
 					t.Errorf("snapshot %s, want the clean run's %s", rep.SnapshotID, base.snapshotID)
 				}
-				if diff := relDiff(withoutSources(base.public), withoutSources(readTree(t, d.public))); diff != "" {
+				if diff := diffTrees(withoutSources(base.public), withoutSources(readTree(t, d.Public))); diff != "" {
 					t.Errorf("public files differ from the clean run's:\n%s", diff)
 				}
 				var rows warehousetest.Day
 				if bq != nil {
 					rows = relBigQueryRows(t, bq)
 				} else {
-					rows = relSQLiteRows(t, d.warehouse)
+					rows = relSQLiteRows(t, d.Warehouse)
 				}
 				if diff := warehousetest.Diff(base.rows, rows); diff != "" {
 					t.Errorf("warehouse rows differ from the clean run's:\n%s", diff)
@@ -333,13 +259,13 @@ func TestReliabilityPersistentFaults(t *testing.T) {
 		}
 		for _, fault := range faults {
 			t.Run(svc.name+"/"+fault, func(t *testing.T) {
-				d := relNewDirs(t)
-				if _, logs, err := relRun(t, d.env("AS_OF", "2026-04-14T00:00:00Z")); err != nil {
-					t.Fatalf("previous run: %v\n%s", err, logs)
+				d := newDirs(t)
+				if _, err := runEnv(t, relEnv(d, "AS_OF", "2026-04-14T00:00:00Z")); err != nil {
+					t.Fatalf("previous run: %v", err)
 				}
-				before := readTree(t, d.public)
+				before := readTree(t, d.Public)
 				extra, _ := svc.start(t, fault, true)
-				code, stdout, stderr := relRunMain(t, d.env(append(extra, "LOG_FORMAT", "console")...))
+				code, stdout, stderr := runMainEnv(t, relEnv(d, append(extra, "LOG_FORMAT", "console")...), "run")
 				if code != exitFailed {
 					t.Fatalf("exit %d, want %d\nstderr:\n%s", code, exitFailed, stderr)
 				}
@@ -357,7 +283,7 @@ func TestReliabilityPersistentFaults(t *testing.T) {
 						t.Errorf("the error does not say %q:\n%s", want, last)
 					}
 				}
-				if diff := relDiff(before, readTree(t, d.public)); diff != "" {
+				if diff := diffTrees(before, readTree(t, d.Public)); diff != "" {
 					t.Errorf("the failed run changed the public files:\n%s", diff)
 				}
 				if strings.Contains(stdout+stderr, relStripeKey) || strings.Contains(stdout+stderr, relD1Token) {
@@ -445,8 +371,8 @@ func TestReliabilitySecretsNeverLeak(t *testing.T) {
 		}, exitConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := relNewDirs(t)
-			code, stdout, stderr := relRunMain(t, d.env(tc.extra(t)...))
+			d := newDirs(t)
+			code, stdout, stderr := runMainEnv(t, relEnv(d, tc.extra(t)...), "run")
 			if code != tc.wantCode {
 				t.Fatalf("exit %d, want %d\nstderr:\n%s", code, tc.wantCode, stderr)
 			}
@@ -454,12 +380,12 @@ func TestReliabilitySecretsNeverLeak(t *testing.T) {
 				t.Errorf("only %d bytes of logs: is debug logging on?", len(stderr))
 			}
 			outputs := map[string][]byte{"stdout": []byte(stdout), "stderr": []byte(stderr)}
-			for _, dir := range []string{d.public, d.private} {
+			for _, dir := range []string{d.Public, d.Private} {
 				for p, b := range readTree(t, dir) {
 					outputs[p] = b
 				}
 			}
-			if b, err := os.ReadFile(d.warehouse); err == nil {
+			if b, err := os.ReadFile(d.Warehouse); err == nil {
 				outputs["warehouse.sqlite"] = b
 			}
 			if code == exitOK && len(outputs) < 10 {
@@ -561,30 +487,30 @@ func relShuffledCopy(t *testing.T, seed uint64) (dbPath, ndjsonPath string) {
 // public files and CSV reports, identical warehouse rows.
 func TestReliabilityShuffledInputsSameOutput(t *testing.T) {
 	t.Parallel()
-	base := relNewDirs(t)
-	baseRep, logs, err := relRun(t, base.env())
+	base := newDirs(t)
+	baseRep, err := runEnv(t, relEnv(base))
 	if err != nil {
-		t.Fatalf("%v\n%s", err, logs)
+		t.Fatalf("%v", err)
 	}
-	basePublic, basePrivate := readTree(t, base.public), readTree(t, base.private)
-	baseRows := relSQLiteRows(t, base.warehouse)
+	basePublic, basePrivate := readTree(t, base.Public), readTree(t, base.Private)
+	baseRows := relSQLiteRows(t, base.Warehouse)
 	for _, seed := range []uint64{1, 2} {
 		db, nd := relShuffledCopy(t, seed)
-		d := relNewDirs(t)
-		rep, logs, err := relRun(t, d.env("REFERRALS_SOURCE", "sqlite:"+db, "STRIPE_SOURCE", "file:"+nd))
+		d := newDirs(t)
+		rep, err := runEnv(t, relEnv(d, "REFERRALS_SOURCE", "sqlite:"+db, "STRIPE_SOURCE", "file:"+nd))
 		if err != nil {
-			t.Fatalf("seed %d: %v\n%s", seed, err, logs)
+			t.Fatalf("seed %d: %v", seed, err)
 		}
 		if rep.SnapshotID != baseRep.SnapshotID {
 			t.Errorf("seed %d: snapshot %s, want %s", seed, rep.SnapshotID, baseRep.SnapshotID)
 		}
-		if diff := relDiff(withoutSources(basePublic), withoutSources(readTree(t, d.public))); diff != "" {
+		if diff := diffTrees(withoutSources(basePublic), withoutSources(readTree(t, d.Public))); diff != "" {
 			t.Errorf("seed %d: public files differ:\n%s", seed, diff)
 		}
-		if diff := relDiff(basePrivate, readTree(t, d.private)); diff != "" {
+		if diff := diffTrees(basePrivate, readTree(t, d.Private)); diff != "" {
 			t.Errorf("seed %d: CSV reports differ:\n%s", seed, diff)
 		}
-		if diff := warehousetest.Diff(baseRows, relSQLiteRows(t, d.warehouse)); diff != "" {
+		if diff := warehousetest.Diff(baseRows, relSQLiteRows(t, d.Warehouse)); diff != "" {
 			t.Errorf("seed %d: warehouse rows differ:\n%s", seed, diff)
 		}
 	}
@@ -601,15 +527,15 @@ func TestReliabilityGeneratedDatasetPublishesNoEmail(t *testing.T) {
 	if _, err := synth.Generate(t.Context(), synth.Config{Dir: dir, Referrals: 5000, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	d := relNewDirs(t)
-	_, logs, err := relRun(t, d.env("AS_OF", "2026-07-15T00:00:00Z",
+	d := newDirs(t)
+	_, err := runEnv(t, relEnv(d, "AS_OF", "2026-07-15T00:00:00Z",
 		"REFERRALS_SOURCE", "sqlite:"+filepath.Join(dir, synth.FileReferrals),
 		"STRIPE_SOURCE", "file:"+filepath.Join(dir, synth.FileStripe),
 		"CUSTOM_REFERRAL_PROGRAM_CYCLES", "file://"+filepath.Join(dir, synth.FileCycles), "WAREHOUSE", "none"))
 	if err != nil {
-		t.Fatalf("%v\n%s", err, logs)
+		t.Fatalf("%v", err)
 	}
-	public := readTree(t, d.public)
+	public := readTree(t, d.Public)
 	if len(public) < 500 {
 		t.Fatalf("only %d public files", len(public))
 	}
@@ -622,7 +548,7 @@ func TestReliabilityGeneratedDatasetPublishesNoEmail(t *testing.T) {
 		}
 	}
 	seen := false
-	for _, b := range readTree(t, d.private) {
+	for _, b := range readTree(t, d.Private) {
 		seen = seen || relEmailLike.Match(b)
 	}
 	if !seen {
@@ -706,15 +632,15 @@ func relSHA256(b []byte) string {
 // reason shows up, and the skipped objects are noted in the manifest.
 func TestReliabilityHostileDataset(t *testing.T) {
 	t.Parallel()
-	d := relNewDirs(t)
-	rep, logs, err := relRun(t, d.env(
+	d := newDirs(t)
+	rep, err := runEnv(t, relEnv(d,
 		"REFERRALS_SOURCE", "d1dump:"+filepath.Join("testdata", "hostile", "referrals.sql"),
 		"STRIPE_SOURCE", "file:"+filepath.Join("testdata", "hostile", "stripe.ndjson")))
 	if err != nil {
-		t.Fatalf("%v\n%s", err, logs)
+		t.Fatalf("%v", err)
 	}
 	// Only the three outputs exist under the root, and nothing escaped it.
-	ents, err := os.ReadDir(d.root)
+	ents, err := os.ReadDir(d.Root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,7 +650,7 @@ func TestReliabilityHostileDataset(t *testing.T) {
 		}
 	}
 	safeName := regexp.MustCompile(`^[A-Za-z0-9_~.-]+\.json$`)
-	public := readTree(t, d.public)
+	public := readTree(t, d.Public)
 	prefix := "snapshots/" + rep.SnapshotID + "/referrers/"
 	referrers := 0
 	for p, b := range public {
@@ -754,7 +680,7 @@ func TestReliabilityHostileDataset(t *testing.T) {
 		t.Errorf("%d referrer files for %d distinct refcodes", referrers, len(distinct))
 	}
 	// Every quarantine and exclusion reason is in the warehouse.
-	rows := relSQLiteRows(t, d.warehouse)
+	rows := relSQLiteRows(t, d.Warehouse)
 	reasons := map[string]int{}
 	for _, r := range rows.ReferralDecisions {
 		reasons[r.Reason]++
@@ -783,12 +709,12 @@ func TestReliabilityHostileDataset(t *testing.T) {
 	if err := os.WriteFile(bad, dump, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d2 := relNewDirs(t)
-	_, _, err = relRun(t, d2.env("REFERRALS_SOURCE", "d1dump:"+bad))
+	d2 := newDirs(t)
+	_, err = runEnv(t, relEnv(d2, "REFERRALS_SOURCE", "d1dump:"+bad))
 	if err == nil || !strings.Contains(err.Error(), "payer4@example.com") || !strings.Contains(err.Error(), "rewarded") {
 		t.Errorf("rewarded 'yes': err = %v, want an error naming the row and the column", err)
 	}
-	if len(readTree(t, d2.public)) != 0 {
+	if len(readTree(t, d2.Public)) != 0 {
 		t.Error("a failed run published files")
 	}
 }
