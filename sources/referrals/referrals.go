@@ -97,6 +97,32 @@ func (e *SchemaError) Error() string {
 	return fmt.Sprintf("table %s has no column %q", e.Table, e.Column)
 }
 
+// ReadTables reads the users table, then the referrals table, through a
+// driver's readTable (which calls size with the table's row count, a
+// capacity hint, then row with each row's values in t.Columns order, the
+// slice reused) and converts the rows by the rules of this package.
+func ReadTables(readTable func(t Table, size func(n int64), row func(vals []any) error) error) (pipeline.Referrals, error) {
+	var refs pipeline.Referrals
+	var err error
+	if refs.Users, err = readRows(readTable, UsersTable(), UserFromValues); err != nil {
+		return pipeline.Referrals{}, err
+	}
+	if refs.Rows, err = readRows(readTable, ReferralsTable(), ReferralFromValues); err != nil {
+		return pipeline.Referrals{}, err
+	}
+	return refs, nil
+}
+
+func readRows[T any](readTable func(Table, func(int64), func([]any) error) error, t Table, conv func(vals []any) (T, error)) ([]T, error) {
+	var out []T
+	err := readTable(t, func(n int64) { out = make([]T, 0, n) }, func(vals []any) error {
+		v, err := conv(vals)
+		out = append(out, v)
+		return err
+	})
+	return out, err
+}
+
 // UserFromValues builds a users row from its values in UsersTable column
 // order, as SQLite storage classes (nil, int64, float64, string, []byte).
 func UserFromValues(vals []any) (pipeline.User, error) {

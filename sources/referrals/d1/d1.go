@@ -144,23 +144,14 @@ func (s *Source) ReadReferrals(ctx context.Context) (pipeline.Referrals, error) 
 }
 
 func (s *Source) read(ctx context.Context) (pipeline.Referrals, error) {
-	var refs pipeline.Referrals
-	err := s.readTable(ctx, referrals.UsersTable(), &refs.Notes, func(n int64) { refs.Users = make([]pipeline.User, 0, n) }, func(vals []any) error {
-		u, err := referrals.UserFromValues(vals)
-		refs.Users = append(refs.Users, u)
-		return err
+	var notes []string
+	refs, err := referrals.ReadTables(func(t referrals.Table, size func(int64), row func([]any) error) error {
+		return s.readTable(ctx, t, &notes, size, row)
 	})
 	if err != nil {
 		return pipeline.Referrals{}, err
 	}
-	err = s.readTable(ctx, referrals.ReferralsTable(), &refs.Notes, func(n int64) { refs.Rows = make([]pipeline.ReferralRow, 0, n) }, func(vals []any) error {
-		r, err := referrals.ReferralFromValues(vals)
-		refs.Rows = append(refs.Rows, r)
-		return err
-	})
-	if err != nil {
-		return pipeline.Referrals{}, err
-	}
+	refs.Notes = notes
 	return refs, nil
 }
 

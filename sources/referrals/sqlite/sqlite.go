@@ -99,19 +99,8 @@ func readDB(ctx context.Context, db *sql.DB) (pipeline.Referrals, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
 
-	var refs pipeline.Referrals
-	err = readTable(ctx, tx, referrals.UsersTable(), func(n int64) { refs.Users = make([]pipeline.User, 0, n) }, func(vals []any) error {
-		u, err := referrals.UserFromValues(vals)
-		refs.Users = append(refs.Users, u)
-		return err
-	})
-	if err != nil {
-		return pipeline.Referrals{}, err
-	}
-	err = readTable(ctx, tx, referrals.ReferralsTable(), func(n int64) { refs.Rows = make([]pipeline.ReferralRow, 0, n) }, func(vals []any) error {
-		r, err := referrals.ReferralFromValues(vals)
-		refs.Rows = append(refs.Rows, r)
-		return err
+	refs, err := referrals.ReadTables(func(t referrals.Table, size func(int64), row func([]any) error) error {
+		return readTable(ctx, tx, t, size, row)
 	})
 	if err != nil {
 		return pipeline.Referrals{}, err
