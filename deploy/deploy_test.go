@@ -73,7 +73,7 @@ var secrets = []string{"STRIPE_SECRET_KEY", "D1_API_TOKEN"}
 
 // runtimeVars are read by the Go runtime or a cloud SDK (the credentials of
 // PUBLIC_DIR=s3://...), not by config.go.
-var runtimeVars = map[string]bool{"GOMEMLIMIT": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true}
+var runtimeVars = map[string]bool{"GOMEMLIMIT": true, "GOGC": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true}
 
 // isBucketURL reports whether PUBLIC_DIR names a bucket (no mount needed).
 func isBucketURL(s string) bool {

@@ -71,9 +71,10 @@ type config struct {
 	// For measurements (docs/performance.md), not documented for operators.
 	CPUProfile string `env:"REFRECON_CPUPROFILE"` // write a pprof CPU profile of the run here
 	MemProfile string `env:"REFRECON_MEMPROFILE"` // write a pprof heap profile at the run's peak here
-	// GOMEMLIMIT is the Go runtime's own; it is read here only to know
-	// whether it is set (applyMemoryLimit).
+	// GOMEMLIMIT and GOGC are the Go runtime's own; they are read here
+	// only to know whether they are set (applyMemoryLimit, applyGCPercent).
 	GoMemLimit string `env:"GOMEMLIMIT"`
+	GoGC       string `env:"GOGC"`
 }
 
 // loadConfig reads the environment through lookuper (envconfig.OsLookuper()
