@@ -127,9 +127,29 @@ func TestLoadHTTPErrors(t *testing.T) {
 	}
 }
 
+// A server that sends nothing times out.
 func TestLoadTimeout(t *testing.T) {
+	checkTimesOut(t, "slow.json", nil)
+}
+
+// A body that stalls after the headers times out too.
+func TestLoadTimeoutReadingBody(t *testing.T) {
+	checkTimesOut(t, "stall.json", func(w http.ResponseWriter) {
+		_, _ = w.Write([]byte("[{"))
+		w.(http.Flusher).Flush()
+	})
+}
+
+// checkTimesOut serves name with a handler that calls start (nil: nothing)
+// and then hangs until the client gives up, and checks that a Load with a
+// 20 ms timeout says it timed out.
+func checkTimesOut(t *testing.T, name string, start func(w http.ResponseWriter)) {
+	t.Helper()
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if start != nil {
+			start(w)
+		}
 		select { // hang until the client gives up
 		case <-r.Context().Done():
 		case <-release:
@@ -139,29 +159,8 @@ func TestLoadTimeout(t *testing.T) {
 	defer close(release)
 
 	l := &Loader{Timeout: 20 * time.Millisecond}
-	_, err := l.Load(context.Background(), srv.URL+"/slow.json")
-	if want := "load cycle set from " + srv.URL + "/slow.json: timed out after 20ms"; err == nil || err.Error() != want {
-		t.Fatalf("got %v, want %s", err, want)
-	}
-}
-
-// A body that stalls after the headers times out too.
-func TestLoadTimeoutReadingBody(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte("[{"))
-		w.(http.Flusher).Flush()
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-
-	l := &Loader{Timeout: 20 * time.Millisecond}
-	_, err := l.Load(context.Background(), srv.URL+"/stall.json")
-	if want := "load cycle set from " + srv.URL + "/stall.json: timed out after 20ms"; err == nil || err.Error() != want {
+	_, err := l.Load(context.Background(), srv.URL+"/"+name)
+	if want := "load cycle set from " + srv.URL + "/" + name + ": timed out after 20ms"; err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
 	}
 }
