@@ -12,11 +12,13 @@
 //
 // WriteSnapshot replaces a day: in one transaction it deletes the rows of the
 // snapshot's date from every table and inserts the new rows with multi-row
-// INSERTs through prepared statements. A failed or cancelled write rolls
-// back and leaves the previous rows. Stage does the same but leaves the
-// transaction open, for a run to commit once its other outputs are staged
-// (warehouse.Staged). The database runs in WAL mode with
-// synchronous=NORMAL.
+// INSERTs through prepared statements (a batch binds each value once:
+// snapshot_id, snapshot_date, cycle_id and currency once per INSERT, and a
+// column at its zero value in every row of the batch is a literal). A
+// failed or cancelled write rolls back and leaves the previous rows. Stage
+// does the same but leaves the transaction open, for a run to commit once
+// its other outputs are staged (warehouse.Staged). The database runs in
+// WAL mode with synchronous=NORMAL.
 //
 // The settlement ledger (table settlements, warehouse.LedgerDriver) lives in
 // the same file: created by Open, appended to in transactions by
@@ -34,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -379,29 +382,46 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.S
 	// The shared columns come first in the column list, as ?1..?nShared;
 	// each "?" after them is numbered one above the largest so far, so
 	// the rows' values follow in order.
-	var names, params []string
+	var names, sharedParams []string
+	var rowCols []column // the columns each row binds, in the list's order
 	for _, c := range t.cols {
 		if c.shared > 0 {
 			names = append(names, quoteIdent(c.name))
-			params = append(params, fmt.Sprintf("?%d", c.shared))
+			sharedParams = append(sharedParams, fmt.Sprintf("?%d", c.shared))
 		}
 	}
 	for _, c := range t.cols {
 		if c.shared == 0 {
 			names = append(names, quoteIdent(c.name))
-			params = append(params, "?")
+			rowCols = append(rowCols, c)
 		}
 	}
-	tuple := "(" + strings.Join(params, ",") + ")"
-	prepare := func(k int) (*sql.Stmt, error) {
+	if len(rowCols) > 64 {
+		return fmt.Errorf("table %s has %d columns, at most 64 are supported", t.Name, len(rowCols))
+	}
+	// prepare prepares the INSERT of k rows in which the columns of zero
+	// (bit j: rowCols[j]) hold their zero value in every row, written as
+	// a literal instead of bound (zeroColumns).
+	prepare := func(k int, zero uint64) (*sql.Stmt, error) {
+		params := slices.Clone(sharedParams)
+		for j, c := range rowCols {
+			if zero&(1<<j) != 0 {
+				params = append(params, c.kind.zeroLiteral())
+			} else {
+				params = append(params, "?")
+			}
+		}
+		tuple := "(" + strings.Join(params, ",") + ")"
 		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", quoteIdent(t.Name), strings.Join(names, ","),
 			strings.TrimSuffix(strings.Repeat(tuple+",", k), ","))
 		return tx.PrepareContext(ctx, q)
 	}
-	var full *sql.Stmt
+	// The statements of full batches, by their zero columns: a few shapes
+	// repeat over a table (most rows leave the same columns at zero).
+	full := map[uint64]*sql.Stmt{}
 	defer func() {
-		if full != nil {
-			full.Close()
+		for _, st := range full {
+			st.Close()
 		}
 	}()
 	args := make([]any, 0, t.nShared+per*perRow)
@@ -415,23 +435,24 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.S
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var stmt *sql.Stmt
-		if inBatch == per {
-			if full == nil {
-				var err error
-				if full, err = prepare(per); err != nil {
-					return err
-				}
-			}
-			stmt = full
-		} else {
+		zero := zeroColumns(rowCols, args[t.nShared:], inBatch)
+		bound := args
+		if zero != 0 {
+			bound = dropColumns(args, t.nShared, len(rowCols), zero)
+		}
+		stmt := full[zero]
+		if inBatch != per || stmt == nil {
 			var err error
-			if stmt, err = prepare(inBatch); err != nil {
+			if stmt, err = prepare(inBatch, zero); err != nil {
 				return err
 			}
-			defer stmt.Close()
+			if inBatch == per && len(full) < maxShapes {
+				full[zero] = stmt
+			} else {
+				defer stmt.Close()
+			}
 		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if _, err := stmt.ExecContext(ctx, bound...); err != nil {
 			return err
 		}
 		clear(args) // drop references to the batch's strings
@@ -474,6 +495,85 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.S
 		}
 	}
 	return flush()
+}
+
+// maxShapes bounds the prepared statements kept per table (zero-column
+// shapes of full batches); a batch of another shape prepares its own.
+const maxShapes = 8
+
+// zeroColumns returns the columns (bit j: cols[j]) that hold their zero
+// value (zeroLiteral) in every one of the n rows of args, len(cols) values
+// a row.
+func zeroColumns(cols []column, args []any, n int) uint64 {
+	var zero uint64
+	for j, c := range cols {
+		if c.kind.zeroLiteral() != "" {
+			zero |= 1 << j
+		}
+	}
+	for r := 0; r < n && zero != 0; r++ {
+		row := args[r*len(cols) : (r+1)*len(cols)]
+		for j, c := range cols {
+			if zero&(1<<j) != 0 && !c.kind.isZero(row[j]) {
+				zero &^= 1 << j
+			}
+		}
+	}
+	return zero
+}
+
+// dropColumns removes, in place, the values of the zero columns from each
+// row of args after its first nShared values (perRow values a row), and
+// returns the shortened args.
+func dropColumns(args []any, nShared, perRow int, zero uint64) []any {
+	out := args[:nShared]
+	for i, v := range args[nShared:] {
+		if zero&(1<<(i%perRow)) == 0 {
+			out = append(out, v)
+		}
+	}
+	clear(args[len(out):])
+	return out
+}
+
+// zeroTime is how the zero time.Time is stored (formatTime).
+const zeroTime = "0001-01-01T00:00:00Z"
+
+// zeroLiteral is the SQL literal of the value a column of kind k stores
+// for its Go zero value; "" for kinds always bound (a float's zero may be
+// -0; dates are shared).
+func (k kind) zeroLiteral() string {
+	switch k {
+	case kString:
+		return "''"
+	case kInt, kBool:
+		return "0"
+	case kTime:
+		return "'" + zeroTime + "'"
+	case kJSON:
+		return "'[]'"
+	}
+	return ""
+}
+
+// isZero reports whether v, a value appendValue made for a column of kind
+// k, is the one zeroLiteral writes.
+func (k kind) isZero(v any) bool {
+	switch k {
+	case kString:
+		s, ok := v.(string)
+		return ok && s == ""
+	case kInt, kBool:
+		n, ok := v.(int64)
+		return ok && n == 0
+	case kTime:
+		s, ok := v.(string)
+		return ok && s == zeroTime
+	case kJSON:
+		s, ok := v.(string)
+		return ok && s == "[]"
+	}
+	return false
 }
 
 // sameShared reports whether row's shared columns hold the batch's values.

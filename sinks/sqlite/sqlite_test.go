@@ -158,6 +158,60 @@ func TestManyRows(t *testing.T) {
 	warehousetest.Check(ctx, t, w, s)
 }
 
+// Columns at their zero value in every row of a batch are written as
+// literals, not bound: batches where a column is zero in all rows, in all
+// but one, and in none read back as written, zero times and empty JSON
+// arrays included.
+func TestZeroColumnsPerBatch(t *testing.T) {
+	ctx := context.Background()
+	w := open(t, filepath.Join(t.TempDir(), "w.sqlite"))
+	defer w.Close()
+	s := warehousetest.Day{Date: day}
+	at := time.Unix(1772755200, 0).UTC()
+	for i := range 1234 {
+		r := warehouse.PaymentAccounting{SnapshotID: "x", SnapshotDate: day, CycleID: "c", Seq: int64(i + 1), InvoiceID: fmt.Sprint("in_", i)}
+		switch {
+		case i == 700: // one row of the second batch
+			r.Refunds, r.Pending, r.RefereeEmail = 5, true, "u@example.com"
+		case i >= 1000: // every row of the third
+			r.Claim, r.PaidAt = int64(i), at
+		}
+		s.PaymentAccounting = append(s.PaymentAccounting, r)
+		d := warehouse.ReferralDecision{SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprint("u", i)}
+		if i == 3 {
+			d.Conversions = []warehouse.Conversion{{CycleID: "c", InvoiceID: "in_3"}}
+		}
+		s.ReferralDecisions = append(s.ReferralDecisions, d)
+	}
+	if err := w.WriteSnapshot(ctx, warehousetest.Stream(s)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.ReadDay(ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got.PaymentAccounting {
+		if r != s.PaymentAccounting[i] {
+			t.Fatalf("accounting row %d = %+v, want %+v", i, r, s.PaymentAccounting[i])
+		}
+	}
+	warehousetest.Check(ctx, t, w, s)
+	// Stored as bound values are: the same storage classes.
+	db, err := sql.Open("sqlite", w.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var kinds string
+	if err := db.QueryRow(`SELECT group_concat(DISTINCT typeof(refunds) || typeof(pending) || typeof(referee_email) || typeof(paid_at))
+		FROM payment_accounting`).Scan(&kinds); err != nil || kinds != "integerintegertexttext" {
+		t.Errorf("storage classes of accounting columns: %q, %v", kinds, err)
+	}
+	if err := db.QueryRow(`SELECT group_concat(DISTINCT typeof(conversions) || typeof(clawback)) FROM referral_decisions`).Scan(&kinds); err != nil || kinds != "textinteger" {
+		t.Errorf("storage classes of decision columns: %q, %v", kinds, err)
+	}
+}
+
 func TestSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.sqlite")
 	w := open(t, path)
