@@ -551,3 +551,20 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPublishNextNight publishes the 20k referrers of BenchmarkPublish
+// again under a new snapshot id, as the next night does: every file is
+// linked from the previous snapshot after its content is checked.
+func BenchmarkPublishNextNight(b *testing.B) {
+	res := result(20_000)
+	dir := b.TempDir()
+	if err := public.New(localdir.Open(dir), 100).Publish(context.Background(), info(id1), res); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("20260416T000000Z-%012x", i)
+		if err := public.New(localdir.Open(dir), 100).Publish(context.Background(), info(id), res); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
