@@ -18,7 +18,8 @@
 // failed or cancelled write rolls back and leaves the previous rows. Stage
 // does the same but leaves the transaction open, for a run to commit once
 // its other outputs are staged (warehouse.Staged). The database runs in
-// WAL mode with synchronous=NORMAL.
+// WAL mode with synchronous=NORMAL; a new file gets 64 KiB pages (an
+// existing file keeps its page size).
 //
 // The settlement ledger (table settlements, warehouse.LedgerDriver) lives in
 // the same file: created by Open, appended to in transactions by
@@ -194,10 +195,21 @@ func Open(path string) (*Warehouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
+	st, err := f.Stat()
+	if err == nil {
+		err = f.Close()
+	} else {
+		f.Close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+	if st.Size() == 0 {
+		if err := initFile(u.String()); err != nil {
+			return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
+		}
+	}
 	dsn := u.String() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -212,6 +224,31 @@ func Open(path string) (*Warehouse, error) {
 		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
 	}
 	return w, nil
+}
+
+// pageSize is the page size of a new warehouse file. SQLite's default is
+// 4 KiB; every page a write adds costs two write(2) calls in the WAL
+// (frame header and page), so larger pages mean fewer calls for the same
+// bytes (docs/performance.md, change 22).
+const pageSize = 65536
+
+// initFile gives a new, empty database file its page size and WAL mode:
+// the page size must be set before anything is written, and the
+// connection's own pragmas (the DSN's, applied in name order) would set
+// WAL mode first. An existing file keeps the page size it has.
+func initFile(dsn string) error {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, q := range []string{fmt.Sprintf("PRAGMA page_size = %d", pageSize), "PRAGMA journal_mode = WAL"} {
+		if _, err := db.Exec(q); err != nil {
+			return fmt.Errorf("initialize: %w", err)
+		}
+	}
+	return db.Close()
 }
 
 func (w *Warehouse) createTables(ctx context.Context) error {

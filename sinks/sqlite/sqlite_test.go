@@ -212,6 +212,42 @@ func TestZeroColumnsPerBatch(t *testing.T) {
 	}
 }
 
+// A new file gets 64 KiB pages; an existing file keeps its own.
+func TestPageSize(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.sqlite")
+	db, err := sql.Open("sqlite", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA page_size = 4096; CREATE TABLE x (a)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for path, want := range map[string]int{filepath.Join(dir, "new.sqlite"): 65536, old: 4096} {
+		w := open(t, path)
+		s := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
+		if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
+			t.Fatal(err)
+		}
+		warehousetest.Check(context.Background(), t, w, s)
+		w.Close()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var size int
+		var mode string
+		if err := db.QueryRow("PRAGMA page_size").Scan(&size); err != nil || size != want {
+			t.Errorf("%s: page size %d (%v), want %d", filepath.Base(path), size, err, want)
+		}
+		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("%s: journal mode %q (%v), want wal", filepath.Base(path), mode, err)
+		}
+		db.Close()
+	}
+}
+
 func TestSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.sqlite")
 	w := open(t, path)
