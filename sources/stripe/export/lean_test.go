@@ -242,6 +242,24 @@ func TestLeanMatchesStripeGoOnFixtures(t *testing.T) {
 // leanCases are lines each path must read alike: the lean decoder's
 // happy path, and everything it hands to the stripe-go types.
 var leanCases = []string{
+	// The "id"-then-"object" prefix read without the whole-line scan
+	// (prefixKind): the kind's own pass must still refuse what the scan did.
+	`{"id":"in_1","object":"invoice","object":"customer"}`,
+	`{"id":"in_1","object":"invoice","Object":"customer"}`,
+	`{"id":"in_1","object":"invoice","id":"in_2","status":"paid"}`,
+	`{"id":"in_1","object":"invoice","ID":"in_2"}`,
+	`{"id":"in_1","object":"invoice"}x`,
+	`{"id":"in_1","object":"invoice"} `,
+	`{"id":"in_1","object":"invoice"`,
+	`{"id":"in_1","object":"invoice",}`,
+	`{"id":"in_1","object":"invoice"}`,
+	`{"id":"in_\u0031","object":"invoice"}`,
+	`{"id":"in_1","object":"invoic\u0065"}`,
+	`{"id":"in_1","object":"invoice"   ,"status":"paid"}`,
+	`{"id":"","object":"invoice","status":"paid"}`,
+	`{"id":null,"object":"refund"}`,
+	`{"id":"re_1","object":"refund","amount":"12"}`,
+	`{"id":"cus_1","object":"customers"}`,
 	`{"id":"cus_1","object":"customer","email":"a@b"}`,
 	`{"id":"cus_1","object":"customer","email":null}`,
 	`{"id":"cus_1","object":"customer"}`,
