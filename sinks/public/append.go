@@ -1,10 +1,10 @@
 package public
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/internal/jsonstr"
 )
 
 // The referrer files and leaderboard pages are most of a snapshot (one file
@@ -18,23 +18,9 @@ type jsonAppender interface {
 	appendJSON(b []byte) []byte
 }
 
-// appendString appends s as encoding/json writes a string (with its default
-// HTML-safe escaping).
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 func appendMoney(b []byte, m pipeline.Money) []byte {
 	b = append(b, `{"currency":`...)
-	b = appendString(b, m.Currency)
+	b = jsonstr.Append(b, m.Currency)
 	b = append(b, `,"amount":"`...)
 	b = strconv.AppendInt(b, m.Amount, 10)
 	return append(b, `"}`...)
@@ -89,9 +75,9 @@ func (m *metrics) appendJSON(b []byte) []byte {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, `{"actionType":`...)
-		b = appendString(b, string(a.ActionType))
+		b = jsonstr.Append(b, string(a.ActionType))
 		b = append(b, `,"reason":`...)
-		b = appendString(b, a.Reason)
+		b = jsonstr.Append(b, a.Reason)
 		b = append(b, '}')
 	}
 	return append(b, '}')
@@ -101,13 +87,13 @@ func (e *entry) appendJSON(b []byte) []byte {
 	b = append(b, `{"rank":`...)
 	b = strconv.AppendInt(b, int64(e.Rank), 10)
 	b = append(b, `,"refcode":`...)
-	b = appendString(b, e.Refcode)
+	b = jsonstr.Append(b, e.Refcode)
 	return e.metrics.appendJSON(b)
 }
 
 func (r *referrerCycle) appendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = appendString(b, r.Type)
+	b = jsonstr.Append(b, r.Type)
 	b = append(b, `,"rank":`...)
 	if r.Rank == nil {
 		b = append(b, "null"...)
@@ -119,11 +105,11 @@ func (r *referrerCycle) appendJSON(b []byte) []byte {
 
 func (p leaderboardPage) appendJSON(b []byte) []byte {
 	b = append(b, `{"cycleId":`...)
-	b = appendString(b, p.CycleID)
+	b = jsonstr.Append(b, p.CycleID)
 	b = append(b, `,"status":`...)
-	b = appendString(b, string(p.Status))
+	b = jsonstr.Append(b, string(p.Status))
 	b = append(b, `,"asOf":`...)
-	b = appendString(b, p.AsOf)
+	b = jsonstr.Append(b, p.AsOf)
 	b = append(b, `,"entries":`...)
 	if p.Entries == nil {
 		b = append(b, "null"...)
@@ -155,13 +141,13 @@ func (p leaderboardPage) appendJSON(b []byte) []byte {
 
 func (r referrerFile) appendJSON(b []byte) []byte {
 	b = append(b, `{"refcode":`...)
-	b = appendString(b, r.refcode)
+	b = jsonstr.Append(b, r.refcode)
 	b = append(b, `,"cycles":{`...)
 	for i := range r.cycles {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, r.cycles[i].id)
+		b = jsonstr.Append(b, r.cycles[i].id)
 		b = append(b, ':')
 		if raw := r.cycles[i].raw; raw != nil {
 			b = append(b, raw...)

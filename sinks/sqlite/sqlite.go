@@ -45,6 +45,7 @@ import (
 	"cloud.google.com/go/civil"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/refrecon/refrecon/sinks/internal/jsonstr"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 )
 
@@ -684,7 +685,7 @@ func (e *encoder) appendJSON(b []byte, v reflect.Value) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, s)
+			b = jsonstr.Append(b, s)
 		}
 		return append(b, ']'), nil
 	case []warehouse.Conversion:
@@ -695,7 +696,7 @@ func (e *encoder) appendJSON(b []byte, v reflect.Value) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"cycle_id":`...)
-			b = appendJSONString(b, c.CycleID)
+			b = jsonstr.Append(b, c.CycleID)
 			b = append(b, `,"converted_at":`...)
 			tb, err := c.ConvertedAt.UTC().MarshalJSON()
 			if err != nil {
@@ -703,13 +704,13 @@ func (e *encoder) appendJSON(b []byte, v reflect.Value) ([]byte, error) {
 			}
 			b = append(b, tb...)
 			b = append(b, `,"invoice_id":`...)
-			b = appendJSONString(b, c.InvoiceID)
+			b = jsonstr.Append(b, c.InvoiceID)
 			b = append(b, `,"pending":`...)
 			b = strconv.AppendBool(b, c.Pending)
 			b = append(b, `,"reward_eligible":`...)
 			b = strconv.AppendBool(b, c.RewardEligible)
 			b = append(b, `,"reason":`...)
-			b = appendJSONString(b, c.Reason)
+			b = jsonstr.Append(b, c.Reason)
 			b = append(b, '}')
 		}
 		return append(b, ']'), nil
@@ -719,22 +720,6 @@ func (e *encoder) appendJSON(b []byte, v reflect.Value) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, j...), nil
-}
-
-// appendJSONString appends s as encoding/json encodes it: plain printable
-// ASCII directly, anything else (escapes, HTML characters, non-ASCII, which
-// encoding/json checks for invalid UTF-8 and U+2028/U+2029) through
-// encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s) // a string always encodes
-			return append(b, j...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
