@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -82,13 +83,7 @@ func ApplySettled(res *Result, settled []SettledCycle) {
 		for r := range current {
 			refcodes[r] = true
 		}
-		for _, r := range slices.Sorted(func(yield func(string) bool) {
-			for r := range refcodes {
-				if !yield(r) {
-					return
-				}
-			}
-		}) {
+		for _, r := range slices.Sorted(maps.Keys(refcodes)) {
 			d := AwardDrift{Refcode: r, Settled: s.Awards[r], Current: current[r]}
 			d.Drift = d.Settled - d.Current
 			d.Clawback = d.Drift > 0
