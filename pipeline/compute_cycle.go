@@ -416,7 +416,7 @@ func (e *engine) assignStopReasons() {
 		}
 		stage := stageNoPaidInvoice
 		for pos := v.invLo; pos < v.invHi; pos++ {
-			stage = max(stage, e.invoiceStage(&invoices[e.refInvoices[pos]], e.invNet[pos], v.at))
+			stage = max(stage, e.invoiceStage(&invoices[e.refInvoices[pos]], v.at))
 			if stage == stageOutsideCycles {
 				break
 			}
@@ -453,8 +453,8 @@ var stageReasons = [...]string{
 // (amount_paid - tax <= 0) counts as not paid; one whose refunds took its
 // net amount to 0 is refunded (refunds and credit notes) or disputed (the
 // disputes took what the refunds and credit notes left).
-func (e *engine) invoiceStage(inv *Invoice, net, at int64) int {
-	if s, ok := e.paymentStage(inv, net, at); !ok {
+func (e *engine) invoiceStage(inv *Invoice, at int64) int {
+	if s, ok := e.paymentStage(inv, at); !ok {
 		return s
 	}
 	if len(e.cycles) == 0 {
@@ -470,7 +470,7 @@ func (e *engine) invoiceStage(inv *Invoice, net, at int64) int {
 // paymentStage is how far an invoice gets before any cycle's rules: ok when
 // it is a candidate payment with a positive net amount, otherwise the stage
 // it stops at.
-func (e *engine) paymentStage(inv *Invoice, net, at int64) (int, bool) {
+func (e *engine) paymentStage(inv *Invoice, at int64) (int, bool) {
 	if !e.paid(inv) {
 		return stageNoPaidInvoice, false
 	}
@@ -484,7 +484,7 @@ func (e *engine) paymentStage(inv *Invoice, net, at int64) (int, bool) {
 	if parts.AfterCredits <= 0 {
 		return stageRefunded, false
 	}
-	if net <= 0 {
+	if parts.Net <= 0 {
 		return stageDisputed, false
 	}
 	return 0, true

@@ -171,7 +171,7 @@ func (e *engine) traceInvoices(rt *RowTrace, vi int32) {
 		it := InvoiceTrace{ID: inv.ID, Customer: inv.Customer, Status: inv.Status, Currency: inv.Currency, PaidAt: inv.PaidAt,
 			Prices: inv.Prices, Paid: e.paid(inv), Gross: parts.Gross, Refunded: parts.Refunded, Credited: parts.Credited,
 			Disputed: parts.Disputed, Net: e.invNet[pos]}
-		if s, ok := e.paymentStage(inv, e.invNet[pos], v.at); !ok {
+		if s, ok := e.paymentStage(inv, v.at); !ok {
 			it.Stop = stageReasons[s]
 		} else {
 			for ci := range e.cycles {
