@@ -11,6 +11,14 @@ import (
 	"time"
 )
 
+// digestKind is one kind of input record for DigestInputs: its name, its
+// count and the encoder of its i-th record.
+type digestKind struct {
+	name string
+	n    int
+	enc  func(i int, b []byte) []byte
+}
+
 // DigestInputs counts the inputs and hashes them independently of their
 // order: every record is encoded canonically (each field length-prefixed,
 // integers fixed-width, an invoice's prices and a subscription's price ids
@@ -22,11 +30,7 @@ import (
 // had before refrecon read them.
 func DigestInputs(in Inputs) InputsDigest {
 	r, s := &in.Referrals, &in.Stripe
-	kinds := []struct {
-		name string
-		n    int
-		enc  func(i int, b []byte) []byte
-	}{
+	kinds := []digestKind{
 		{"users", len(r.Users), func(i int, b []byte) []byte {
 			u := &r.Users[i]
 			return appendStr(appendStr(b, u.Email), u.Refcode)
@@ -84,11 +88,7 @@ func DigestInputs(in Inputs) InputsDigest {
 	// keeps the digest (and so the snapshot id) it had before they were
 	// read. With either present both kinds are hashed, after the others.
 	if len(s.Disputes)+len(s.CreditNotes) > 0 {
-		kinds = append(kinds, []struct {
-			name string
-			n    int
-			enc  func(i int, b []byte) []byte
-		}{
+		kinds = append(kinds, []digestKind{
 			{"disputes", len(s.Disputes), func(i int, b []byte) []byte {
 				x := &s.Disputes[i]
 				b = appendStr(appendStr(b, x.ID), x.Charge)
