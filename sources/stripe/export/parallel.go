@@ -145,13 +145,14 @@ type block struct {
 	refunds       []pipeline.Refund
 	disputes      []pipeline.Dispute
 	creditNotes   []pipeline.CreditNote
-	lines         [len(kinds)][]int // per kind (kindIndex), the line of each object
+	lines         [len(kinds)][]int // per kind (its index in kinds), the line of each object
 	skipped       map[string]int
 	err           error // the first line that failed; decoding stops there
 	errLine       int
 }
 
-// kinds are the object types kept, in kindIndex order.
+// kinds are the object types kept; a kind's index here is the one
+// block.decode, block.id and collector.seen use.
 var kinds = [...]string{ObjectCustomer, ObjectSubscription, ObjectInvoice, ObjectRefund, ObjectDispute, ObjectCreditNote}
 
 // id is the id of the i-th object of kind k.
