@@ -505,9 +505,13 @@ var keyLike = regexp.MustCompile(`\b(sk|rk)_(live|test)_[0-9A-Za-z*]+`)
 
 // redact removes the secret key, and anything shaped like a Stripe secret
 // or restricted key, from text.
-func (s *Source) redact(text string) string {
-	if s.key != "" {
-		text = strings.ReplaceAll(text, s.key, "[redacted]")
+func (s *Source) redact(text string) string { return redactKey(s.key, text) }
+
+// redactKey removes key, and anything shaped like a Stripe secret or
+// restricted key, from text: for the reads' errors and the credits'.
+func redactKey(key, text string) string {
+	if key != "" {
+		text = strings.ReplaceAll(text, key, "[redacted]")
 	}
 	return keyLike.ReplaceAllString(text, "[redacted]")
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
@@ -101,11 +100,7 @@ func (c *Creditor) classify(err error) error {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return fmt.Errorf("HTTP %d: %w", code, ErrKeyRefused)
 	case code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout:
-		msg := se.Msg
-		if c.key != "" {
-			msg = strings.ReplaceAll(msg, c.key, "[redacted]")
-		}
-		return retry.Mark(fmt.Errorf("HTTP %d %s: %s", code, se.Type, msg), retry.ErrBadInput)
+		return retry.Mark(fmt.Errorf("HTTP %d %s: %s", code, se.Type, redactKey(c.key, se.Msg)), retry.ErrBadInput)
 	}
 	return err
 }
