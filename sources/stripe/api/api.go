@@ -15,10 +15,11 @@
 // from the invoice lines list, and subscriptions likewise from the
 // subscription items list, so every object is complete.
 //
-// ReadStripe converts with the converters of package sources/stripe; Export writes the
-// objects as Stripe rendered them (raw JSON, completed lists spliced in)
-// in the NDJSON export format, so a run on the export reads exactly what a
-// run on the live API reads.
+// ReadStripe converts the listed objects with the export driver's
+// Objects.Stripe (the converters of package sources/stripe); Export writes
+// the objects as Stripe rendered them (raw JSON, completed lists spliced
+// in) in the NDJSON export format, so a run on the export reads exactly
+// what a run on the live API reads.
 package api
 
 import (
@@ -167,26 +168,15 @@ func (s *Source) ReadStripe(ctx context.Context) (pipeline.Stripe, error) {
 	if err != nil {
 		return pipeline.Stripe{}, err
 	}
-	var out pipeline.Stripe
-	for _, c := range a.customers {
-		out.Customers = append(out.Customers, stripesrc.Customer(c.obj))
+	objs := stripeexport.Objects{
+		Customers:     objects(a.customers),
+		Subscriptions: objects(a.subscriptions),
+		Invoices:      objects(a.invoices),
+		Refunds:       objects(a.refunds),
+		Disputes:      objects(a.disputes),
+		CreditNotes:   objects(a.creditNotes),
 	}
-	for _, c := range a.subscriptions {
-		out.Subscriptions = append(out.Subscriptions, stripesrc.Subscription(c.obj))
-	}
-	for _, c := range a.invoices {
-		out.Invoices = append(out.Invoices, stripesrc.Invoice(c.obj))
-	}
-	for _, c := range a.refunds {
-		out.Refunds = append(out.Refunds, stripesrc.Refund(c.obj))
-	}
-	for _, c := range a.disputes {
-		out.Disputes = append(out.Disputes, stripesrc.Dispute(c.obj))
-	}
-	for _, c := range a.creditNotes {
-		out.CreditNotes = append(out.CreditNotes, stripesrc.CreditNote(c.obj))
-	}
-	return out, nil
+	return objs.Stripe(), nil
 }
 
 // Export lists the account and writes it to w as the export format:
@@ -213,6 +203,14 @@ type item[T any] struct {
 	id  string
 	obj T
 	raw json.RawMessage
+}
+
+func objects[T any](items []item[T]) []T {
+	out := make([]T, len(items))
+	for i, it := range items {
+		out[i] = it.obj
+	}
+	return out
 }
 
 func raws[T any](items []item[T]) []json.RawMessage {
