@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 
+	"github.com/refrecon/refrecon/sources/internal/inputfile"
 	"github.com/refrecon/refrecon/sources/referrals"
 )
 
@@ -18,14 +18,12 @@ type Writer struct {
 }
 
 // OpenWriter opens the existing SQLite file at path read-write (mode=rw:
-// never created).
+// never created). The path is checked first, as for reads (package
+// inputfile): a directory, a named pipe (which SQLite's open would block
+// on) or a device is refused.
 func OpenWriter(path string) (*Writer, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	if _, err := inputfile.Check(path, 0); err != nil {
 		return nil, fmt.Errorf("referrals sqlite:%s: open for writing: %w", path, err)
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("referrals sqlite:%s: is a directory, not a SQLite file", path)
 	}
 	db, err := sql.Open("sqlite", referrals.FileURI(path)+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
