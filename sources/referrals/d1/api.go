@@ -45,7 +45,7 @@ func (e *APIError) Is(target error) bool {
 
 func (e *APIError) Error() string {
 	var b strings.Builder
-	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+	if e.TokenRefused() {
 		fmt.Fprintf(&b, "the D1 API refused the token (HTTP %d)", e.Status)
 	} else {
 		fmt.Fprintf(&b, "the D1 API answered HTTP %d with an error", e.Status)
