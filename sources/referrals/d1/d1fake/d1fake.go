@@ -158,7 +158,7 @@ func NewServer(t testing.TB, dbPath string, opts ...Option) *Server {
 	}
 	ro, err := sql.Open("sqlite", referrals.FileURI(dbPath)+"?mode=ro&_pragma=query_only(1)")
 	if err != nil {
-		t.Fatalf("d1test: open %s: %v", dbPath, err)
+		t.Fatalf("d1fake: open %s: %v", dbPath, err)
 	}
 	s.ro = ro
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -328,7 +328,7 @@ func (s *Server) writable() *sql.DB {
 	if s.rw == nil {
 		db, err := sql.Open("sqlite", referrals.FileURI(s.dbPath))
 		if err != nil {
-			s.t.Errorf("d1test: open %s for writing: %v", s.dbPath, err)
+			s.t.Errorf("d1fake: open %s for writing: %v", s.dbPath, err)
 		}
 		s.rw = db
 	}
