@@ -1,10 +1,12 @@
 package stripefake
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -57,11 +59,7 @@ func (s *Server) BalanceTransactions() []BalanceTransaction {
 	}
 	// ids are cbtxn_fake_<n>: order by n.
 	num := func(id string) int { n, _ := strconv.Atoi(strings.TrimPrefix(id, "cbtxn_fake_")); return n }
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && num(out[j].ID) < num(out[j-1].ID); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortFunc(out, func(a, b BalanceTransaction) int { return cmp.Compare(num(a.ID), num(b.ID)) })
 	return out
 }
 
