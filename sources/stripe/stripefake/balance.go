@@ -154,12 +154,7 @@ func (s *Server) serveBalance(w http.ResponseWriter, r *http.Request, customer, 
 // returns the answer (called with s.mu held).
 func (s *Server) createBalance(cust map[string]json.RawMessage, exists bool, customer string, form url.Values) (int, []byte) {
 	fail := func(status int, code, msg string) (int, []byte) {
-		e := map[string]any{"type": "invalid_request_error", "message": msg}
-		if code != "" {
-			e["code"] = code
-		}
-		b, _ := json.Marshal(map[string]any{"error": e})
-		return status, b
+		return status, errorBody("invalid_request_error", code, msg)
 	}
 	if !exists {
 		return fail(http.StatusNotFound, "resource_missing", fmt.Sprintf("No such customer: '%s'", customer))

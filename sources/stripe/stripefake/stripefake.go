@@ -389,9 +389,16 @@ func str(raw json.RawMessage) string {
 
 func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
 	w.WriteHeader(status)
+	_, _ = w.Write(append(errorBody(typ, code, msg), '\n'))
+}
+
+// errorBody is Stripe's error envelope: {"error": {"type", "message",
+// "code" when there is one}}.
+func errorBody(typ, code, msg string) []byte {
 	e := map[string]any{"type": typ, "message": msg}
 	if code != "" {
 		e["code"] = code
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
+	b, _ := json.Marshal(map[string]any{"error": e})
+	return b
 }
