@@ -48,12 +48,12 @@ func TestDeductions(t *testing.T) {
 	tests := []struct {
 		name       string
 		build      func(w *testWorld)
-		want       parts  // the event's R, N, D and net (when there is an event)
+		want       parts  // the invoice's R, N, D and net (the event's, when there is one)
 		wantReason string // when the net is 0
 	}{
 		// Disputes: needs_response, under_review and lost take their amount.
 		{"lost dispute takes it all", func(w *testWorld) { w.dispute("dp_1", "ch_in_1", 500, "lost", later) },
-			parts{}, ReasonDisputed},
+			parts{d: 500}, ReasonDisputed},
 		{"needs_response takes its amount", func(w *testWorld) { w.dispute("dp_1", "ch_in_1", 200, "needs_response", later) },
 			parts{d: 200, net: 300}, ""},
 		{"under_review takes its amount", func(w *testWorld) { w.dispute("dp_1", "ch_in_1", 499, "under_review", later) },
@@ -70,9 +70,9 @@ func TestDeductions(t *testing.T) {
 		{"dispute created after asOf", func(w *testWorld) { w.dispute("dp_1", "ch_in_1", 500, "lost", after) },
 			parts{net: 500}, ""},
 		{"dispute created at asOf", func(w *testWorld) { w.dispute("dp_1", "ch_in_1", 500, "lost", asOf) },
-			parts{}, ReasonDisputed},
+			parts{d: 500}, ReasonDisputed},
 		{"dispute beyond the amount floors at 0", func(w *testWorld) { w.dispute("dp_1", "ch_in_1", 900, "lost", later) },
-			parts{}, ReasonDisputed},
+			parts{d: 900}, ReasonDisputed},
 		{"disputes summed", func(w *testWorld) {
 			w.dispute("dp_1", "ch_in_1", 100, "lost", later).dispute("dp_2", "ch_in_1", 150, "needs_response", later)
 		}, parts{d: 250, net: 250}, ""},
@@ -87,7 +87,7 @@ func TestDeductions(t *testing.T) {
 		{"dispute on a charge shared by two invoices applies to each", func(w *testWorld) {
 			w.invoice("in_2", "cus_1", "2026-03-11T00:00:00Z", 500, func(i *Invoice) { i.Charge = "ch_in_1" }).
 				dispute("dp_1", "ch_in_1", 500, "lost", later)
-		}, parts{}, ReasonDisputed},
+		}, parts{d: 500}, ReasonDisputed},
 
 		// Credit notes: post_payment and issued, less the refund they name.
 		{"credit note without a refund", func(w *testWorld) { w.creditNote("cn_1", "in_1", 200, "", later) },
@@ -131,18 +131,18 @@ func TestDeductions(t *testing.T) {
 		// Together: refunded when R + N take it all, disputed when D takes the rest.
 		{"refund and dispute: disputed", func(w *testWorld) {
 			w.refund("re_1", "ch_in_1", 300, later, "succeeded").dispute("dp_1", "ch_in_1", 200, "lost", later)
-		}, parts{}, ReasonDisputed},
+		}, parts{r: 300, d: 200}, ReasonDisputed},
 		{"refund of everything and a dispute: refunded", func(w *testWorld) {
 			w.refund("re_1", "ch_in_1", 500, later, "succeeded").dispute("dp_1", "ch_in_1", 500, "lost", later)
-		}, parts{}, ReasonRefunded},
+		}, parts{r: 500, d: 500}, ReasonRefunded},
 		{"refund and credit note take it all, dispute too: refunded", func(w *testWorld) {
 			w.refund("re_1", "ch_in_1", 250, later, "succeeded").creditNote("cn_1", "in_1", 250, "", later).
 				dispute("dp_1", "ch_in_1", 1, "lost", later)
-		}, parts{}, ReasonRefunded},
+		}, parts{r: 250, n: 250, d: 1}, ReasonRefunded},
 		{"one unit left for the dispute: disputed", func(w *testWorld) {
 			w.refund("re_1", "ch_in_1", 250, later, "succeeded").creditNote("cn_1", "in_1", 249, "", later).
 				dispute("dp_1", "ch_in_1", 1, "lost", later)
-		}, parts{}, ReasonDisputed},
+		}, parts{r: 250, n: 249, d: 1}, ReasonDisputed},
 		{"all three leave one unit", func(w *testWorld) {
 			w.refund("re_1", "ch_in_1", 100, later, "succeeded").creditNote("cn_1", "in_1", 100, "", later).
 				dispute("dp_1", "ch_in_1", 299, "needs_response", later)
@@ -150,7 +150,7 @@ func TestDeductions(t *testing.T) {
 		{"tax is not revenue, deductions include tax", func(w *testWorld) {
 			w.in.Stripe.Invoices[0].Tax = 100
 			w.creditNote("cn_1", "in_1", 150, "", later).dispute("dp_1", "ch_in_1", 250, "lost", later)
-		}, parts{}, ReasonDisputed},
+		}, parts{n: 150, d: 250}, ReasonDisputed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +165,15 @@ func TestDeductions(t *testing.T) {
 			if tt.want.net == 0 {
 				if len(events) != 0 || len(d.Conversions) != 0 {
 					t.Errorf("events %+v conversions %+v, want none", events, d.Conversions)
+				}
+				// No event carries the parts: read them from the trace.
+				_, tr, err := ComputeTrace(w.in, setOf(pieCycleMarch()), atTime(asOf), TraceQuery{RefereeEmail: "bob@example.com"})
+				if err != nil || len(tr.Rows) != 1 || len(tr.Rows[0].Invoices) == 0 {
+					t.Fatalf("trace %+v, %v: want bob's row with its invoices", tr, err)
+				}
+				it := tr.Rows[0].Invoices[0]
+				if got := (parts{it.Refunded, it.Credited, it.Disputed, it.Net}); it.ID != "in_1" || got != tt.want {
+					t.Errorf("invoice %s: R %d N %d D %d net %d; want %+v", it.ID, got.r, got.n, got.d, got.net, tt.want)
 				}
 				return
 			}
