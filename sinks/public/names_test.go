@@ -158,3 +158,14 @@ func TestHostileRefcodesStayInside(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"20260415T000000Z-0123456789ab": true, ".tmp-x": true, "a": true,
+		"": false, ".": false, "..": false, "a/b": false, "/a": false, "a/": false, `a\b`: false, "../x": false,
+	} {
+		if got := public.CleanName(name); got != want {
+			t.Errorf("CleanName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

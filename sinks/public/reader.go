@@ -111,6 +111,11 @@ func cleanRel(rel string) bool {
 // '/'-separated relative path. Drivers call it on every key.
 func CleanKey(key string) bool { return cleanRel(key) }
 
+// CleanName reports whether name is one clean path element (not empty,
+// "." or "..", no separator): a snapshot name a driver accepts. Drivers
+// call it on every snapshot id they are given.
+func CleanName(name string) bool { return cleanRel(name) && !strings.Contains(name, "/") }
+
 func readManifest(ctx context.Context, s Storage, id string) (*Manifest, error) {
 	if !safeSnapshotID.MatchString(id) {
 		return nil, fmt.Errorf("snapshot id %q: not a snapshot id", id)

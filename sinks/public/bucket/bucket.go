@@ -387,7 +387,7 @@ func (s *Store) each(ctx context.Context, opts *blob.ListOptions, restart func()
 
 // DeleteSnapshot deletes every object under snapshots/<id>/.
 func (s *Store) DeleteSnapshot(ctx context.Context, id string) error {
-	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+	if !public.CleanName(id) {
 		return fmt.Errorf("snapshot %q: not a snapshot name", id)
 	}
 	prefix := public.SnapshotsDir + "/" + id + "/"
@@ -441,7 +441,7 @@ func (s *Store) parallel(ctx context.Context, n int, f func(ctx context.Context,
 
 // NewSnapshot starts writing snapshots/<id>/ in place.
 func (s *Store) NewSnapshot(_ context.Context, id string) (public.SnapshotWriter, error) {
-	if id == "" || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
+	if !public.CleanName(id) || strings.HasPrefix(id, ".") {
 		return nil, fmt.Errorf("snapshot %q: not a snapshot name", id)
 	}
 	return &snapshot{s: s, prefix: public.SnapshotsDir + "/" + id + "/"}, nil
@@ -511,7 +511,7 @@ func (w *snapshot) Put(ctx context.Context, rel string, data []byte) error {
 // its size and the sha256 its upload recorded in its metadata (an object
 // without one, or with another, is uploaded again).
 func (w *snapshot) Reuse(ctx context.Context, rel, from string, size int64, sum [sha256.Size]byte) bool {
-	if !w.s.opts.Copy || w.closed() || checkKey(rel) != nil || from == "" || strings.ContainsAny(from, `/\`) {
+	if !w.s.opts.Copy || w.closed() || checkKey(rel) != nil || !public.CleanName(from) {
 		return false
 	}
 	src := public.SnapshotsDir + "/" + from + "/" + rel

@@ -117,7 +117,7 @@ func (d *Dir) ListSnapshots(context.Context) ([]string, error) {
 
 // DeleteSnapshot removes snapshots/<id>/.
 func (d *Dir) DeleteSnapshot(_ context.Context, id string) error {
-	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+	if !public.CleanName(id) {
 		return fmt.Errorf("snapshot %q: not a snapshot name", id)
 	}
 	return os.RemoveAll(filepath.Join(d.root, public.SnapshotsDir, id))
@@ -126,7 +126,7 @@ func (d *Dir) DeleteSnapshot(_ context.Context, id string) error {
 // NewSnapshot removes what crashed publishes left behind and starts
 // staging snapshot id in a temporary directory.
 func (d *Dir) NewSnapshot(_ context.Context, id string) (public.SnapshotWriter, error) {
-	if id == "" || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
+	if !public.CleanName(id) || strings.HasPrefix(id, ".") {
 		return nil, fmt.Errorf("snapshot %q: not a snapshot name", id)
 	}
 	snaps := filepath.Join(d.root, public.SnapshotsDir)
@@ -212,7 +212,7 @@ func (s *snapshot) Put(_ context.Context, rel string, data []byte) error {
 // sha256. A file truncated, edited or replaced by hand since it was
 // published is not linked: the caller writes it anew.
 func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64, sum [sha256.Size]byte) bool {
-	if s.tmp == "" || s.failures >= maxLinkFailures || !public.CleanKey(rel) || from == "" || strings.ContainsAny(from, `/\`) {
+	if s.tmp == "" || s.failures >= maxLinkFailures || !public.CleanKey(rel) || !public.CleanName(from) {
 		return false
 	}
 	src := filepath.Join(s.d.root, public.SnapshotsDir, from, filepath.FromSlash(rel))
