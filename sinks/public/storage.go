@@ -3,6 +3,7 @@ package public
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -137,6 +138,17 @@ type Holder struct {
 	Since   time.Time `json:"since"`
 	Expires time.Time `json:"expires,omitzero"`
 	Unknown bool      `json:"-"` // the lock did not say (holder still writing, or not refrecon)
+}
+
+// ParseHolder reads a lock's holder record as a driver stored it (the JSON
+// of a NewHolder): a record that does not parse or names no pid (its
+// holder still writing it, or not refrecon) is Unknown.
+func ParseHolder(record []byte) Holder {
+	var h Holder
+	if json.Unmarshal(record, &h) != nil || h.PID == 0 {
+		return Holder{Unknown: true}
+	}
+	return h
 }
 
 // LockedError is the error for a lock held by someone else. It matches

@@ -677,9 +677,9 @@ func (s *Store) createLock(ctx context.Context, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", s.name, err)
 	}
-	var h public.Holder
-	if json.Unmarshal(cur, &h) != nil || h.PID == 0 {
-		return &public.LockedError{Store: s.name, Holder: public.Holder{Unknown: true}}
+	h := public.ParseHolder(cur)
+	if h.Unknown {
+		return &public.LockedError{Store: s.name, Holder: h}
 	}
 	if !h.Expires.IsZero() && time.Now().After(h.Expires) {
 		// Expired: its holder died. Delete it and try once more; a

@@ -145,9 +145,8 @@ func writeHolder(f *os.File, runID string) error {
 
 func readHolder(f *os.File) public.Holder {
 	b, err := io.ReadAll(io.NewSectionReader(f, 0, 4096))
-	var h public.Holder
-	if err != nil || json.Unmarshal(b, &h) != nil || h.PID == 0 {
+	if err != nil {
 		return public.Holder{Unknown: true}
 	}
-	return h
+	return public.ParseHolder(b)
 }
