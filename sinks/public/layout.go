@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // The names of the layout (SPEC 3.1).
@@ -67,11 +68,8 @@ func parseLatest(b []byte) (string, error) {
 	}
 	id := l.SnapshotID
 	const pre = SnapshotsDir + "/"
-	if id == "" && len(l.Path) > len(pre) && l.Path[:len(pre)] == pre {
-		id = l.Path[len(pre):]
-		if n := len(id); n > 0 && id[n-1] == '/' {
-			id = id[:n-1]
-		}
+	if rest, ok := strings.CutPrefix(l.Path, pre); id == "" && ok {
+		id = strings.TrimSuffix(rest, "/")
 	}
 	if !safeSnapshotID.MatchString(id) {
 		return "", fmt.Errorf("%s: snapshot id %q is not a snapshot id", LatestName, id)
