@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,15 +119,6 @@ var objects = map[string][]byte{
 	"referrers/name.with.dots-_~.json": []byte("{}\n"),
 }
 
-func sortedKeys(m map[string][]byte) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // put stores objects in w, from Parallelism() goroutines when it asks.
 func put(t *testing.T, w public.SnapshotWriter, objs map[string][]byte) {
 	t.Helper()
@@ -134,7 +126,7 @@ func put(t *testing.T, w public.SnapshotWriter, objs map[string][]byte) {
 	if p, ok := w.(public.Parallel); ok {
 		n = max(1, p.Parallelism())
 	}
-	keys := sortedKeys(objs)
+	keys := slices.Sorted(maps.Keys(objs))
 	errs := make(chan error, len(keys))
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
