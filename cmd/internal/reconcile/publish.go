@@ -2,54 +2,32 @@ package reconcile
 
 import (
 	"context"
-	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/public"
 )
 
-// stagedPublish is a public.Publisher.Prepare running beside the private outputs.
-type stagedPublish struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	s      *public.Staged
-	err    error
-}
+// stagedPublish is a public.Publisher.Prepare running beside the private
+// outputs (wait returns the staged snapshot once Prepare has finished).
+type stagedPublish struct{ *background[*public.Staged] }
 
 // stagePublish starts preparing the public snapshot in a goroutine. A panic
 // there fails the publish instead of the process.
-func stagePublish(ctx context.Context, pub *public.Publisher, info pipeline.RunInfo, res *pipeline.Result) *stagedPublish {
-	ctx, cancel := context.WithCancel(ctx)
-	sp := &stagedPublish{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(sp.done)
-		defer func() {
-			if r := recover(); r != nil {
-				sp.err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
-			}
-		}()
-		sp.s, sp.err = pub.Prepare(ctx, info, res)
-	}()
-	return sp
-}
-
-// wait returns the staged snapshot once Prepare has finished.
-func (sp *stagedPublish) wait() (*public.Staged, error) {
-	<-sp.done
-	return sp.s, sp.err
+func stagePublish(ctx context.Context, pub *public.Publisher, info pipeline.RunInfo, res *pipeline.Result) stagedPublish {
+	return stagedPublish{inBackground(ctx, "", func(ctx context.Context, s **public.Staged) (err error) {
+		*s, err = pub.Prepare(ctx, info, res)
+		return err
+	})}
 }
 
 // abort stops a Prepare still running, waits for it and removes what it
 // staged; after a Commit it does nothing.
-func (sp *stagedPublish) abort() error {
-	sp.cancel()
-	<-sp.done
-	if sp.s == nil {
-		return nil
+func (sp stagedPublish) abort() error {
+	if s := sp.stop(); s != nil {
+		return s.Abort()
 	}
-	return sp.s.Abort()
+	return nil
 }
 
 // lockTTL is how long the publication lock stands if the run dies

@@ -12,7 +12,8 @@
 // Run calls the run's jobs in order, each in its own file: read.go (both
 // sources at once), settled.go (the settled cycles and the publish guard),
 // fixtures.go (a fixture run never replaces real data), publish.go (the
-// public snapshot staged beside the private outputs), private.go
+// public snapshot staged beside the private outputs, in the background
+// job of background.go that the warehouse's staging uses too), private.go
 // (PRIVATE_DIR's staged set and its writers) and record.go (the run's final
 // record, peak RSS and heap profile). reconcile.go holds Plan, Report and
 // Run, the comparison with the previous snapshot and the warehouse write.
@@ -430,12 +431,14 @@ func publishedView(old, cur snapdiff.Snapshot, res *pipeline.Result) snapdiff.Sn
 // beside the private outputs and the public staging (stageWarehouse). A
 // nil *stagedWarehouse is no warehouse: every method does nothing.
 type stagedWarehouse struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	w      Warehouse        // set once opened
-	s      warehouse.Staged // set once staged
-	err    error
+	bg     *background[warehouseStaging]
 	closed bool
+}
+
+// warehouseStaging is what the warehouse's staging has done so far.
+type warehouseStaging struct {
+	w Warehouse        // set once opened
+	s warehouse.Staged // set once staged
 }
 
 // stageWarehouse opens p's warehouse and stages the run's rows in it in a
@@ -447,29 +450,19 @@ func stageWarehouse(ctx context.Context, p Plan, out computed, log zerolog.Logge
 	if p.Warehouse == nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	sw := &stagedWarehouse{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(sw.done)
-		defer func() {
-			if r := recover(); r != nil {
-				sw.err = fmt.Errorf("write warehouse: panic: %v\n%s", r, debug.Stack())
-			}
-		}()
+	return &stagedWarehouse{bg: inBackground(ctx, "write warehouse", func(ctx context.Context, st *warehouseStaging) error {
 		start := time.Now()
 		w, err := p.Warehouse(ctx)
 		if err != nil {
-			sw.err = fmt.Errorf("open warehouse: %w", err)
-			return
+			return fmt.Errorf("open warehouse: %w", err)
 		}
-		sw.w = w
-		if sw.s, err = w.Stage(ctx, warehouse.FromResult(out.info, out.res, out.subs)); err != nil {
-			sw.err = fmt.Errorf("write warehouse: %w", err)
-			return
+		st.w = w
+		if st.s, err = w.Stage(ctx, warehouse.FromResult(out.info, out.res, out.subs)); err != nil {
+			return fmt.Errorf("write warehouse: %w", err)
 		}
 		logOutput(log, "warehouse", start)
-	}()
-	return sw
+		return nil
+	})}
 }
 
 // wait returns the staging's error once it has finished.
@@ -477,8 +470,8 @@ func (sw *stagedWarehouse) wait() error {
 	if sw == nil {
 		return nil
 	}
-	<-sw.done
-	return sw.err
+	_, err := sw.bg.wait()
+	return err
 }
 
 // commit commits the staged snapshot (wait returned nil) and closes the
@@ -488,7 +481,8 @@ func (sw *stagedWarehouse) commit(ctx context.Context, log zerolog.Logger) error
 		return nil
 	}
 	start := time.Now()
-	if err := sw.s.Commit(ctx); err != nil {
+	st, _ := sw.bg.wait()
+	if err := st.s.Commit(ctx); err != nil {
 		return fmt.Errorf("write warehouse: %w", err)
 	}
 	log.Info().Str("stage", "private").Str("output", "warehouse_commit").Float64("seconds", time.Since(start).Seconds()).Msg("warehouse committed")
@@ -501,21 +495,20 @@ func (sw *stagedWarehouse) abort() error {
 	if sw == nil {
 		return nil
 	}
-	sw.cancel()
-	<-sw.done
 	var err error
-	if sw.s != nil {
-		err = sw.s.Abort()
+	if st := sw.bg.stop(); st.s != nil {
+		err = st.s.Abort()
 	}
 	return errors.Join(err, sw.close())
 }
 
 func (sw *stagedWarehouse) close() error {
-	if sw.w == nil || sw.closed {
+	st, _ := sw.bg.wait()
+	if st.w == nil || sw.closed {
 		return nil
 	}
 	sw.closed = true
-	if err := sw.w.Close(); err != nil {
+	if err := st.w.Close(); err != nil {
 		return fmt.Errorf("close warehouse: %w", err)
 	}
 	return nil
