@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -68,11 +66,7 @@ func settleCommand(ctx context.Context, verb string, args []string, stdout, stde
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := loadConfig(ctx, envconfig.OsLookuper())
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg, stderr)
+	cfg, log, err := loadEnv(ctx, envconfig.OsLookuper(), stderr)
 	if err != nil {
 		return err
 	}
@@ -89,9 +83,7 @@ func settleCommand(ctx context.Context, verb string, args []string, stdout, stde
 			return err
 		}
 		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(p)
+			return writeJSON(stdout, p)
 		}
 		printPlan(stdout, p)
 		return nil
@@ -198,8 +190,8 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 		sc.Rows = w
 	}
 	if cfg.SettleStripeCredit {
-		if !(cfg.StripeRateLimit > 0) || math.IsInf(cfg.StripeRateLimit, 0) {
-			return fails(fmt.Errorf("STRIPE_RATE_LIMIT %v: want a number of requests per second greater than 0", cfg.StripeRateLimit))
+		if err := checkStripeRateLimit(cfg); err != nil {
+			return fails(err)
 		}
 		stc := stripeapi.Config{SecretKey: cfg.SettleStripeSecretKey, BaseURL: cfg.StripeAPIBase, RateLimit: cfg.StripeRateLimit,
 			Logger: log.With().Str("sink", "stripe credits").Logger()}
@@ -225,7 +217,7 @@ func printPlan(w io.Writer, p *settle.Plan) {
 	for i, a := range p.Awards {
 		total[a.Currency] += a.AwardMinor
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", i+1, a.Refcode, a.ReferrerEmail, pipeline.FormatDecimal(a.Currency, a.AwardMinor),
-			a.Currency, a.Method, dash(a.StripeCustomerID), a.State, dash(a.Reason))
+			a.Currency, a.Method, orDash(a.StripeCustomerID), a.State, orDash(a.Reason))
 	}
 	_ = tw.Flush()
 	for cur, n := range total {
@@ -235,7 +227,7 @@ func printPlan(w io.Writer, p *settle.Plan) {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "REFEREE EMAIL\tREFCODE\tSTATE\tREASON\n")
 	for _, r := range p.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.RefereeEmail, r.Refcode, r.State, dash(r.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.RefereeEmail, r.Refcode, r.State, orDash(r.Reason))
 	}
 	_ = tw.Flush()
 }
@@ -267,11 +259,4 @@ func printApplied(w io.Writer, res *settle.Result) {
 	if res.PayoutFile != "" {
 		fmt.Fprintf(w, "payout file: %s\n", res.PayoutFile)
 	}
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -145,8 +145,8 @@ func newStripeAPISource(cfg *config, log zerolog.Logger) (*stripeapi.Source, err
 	if cfg.StripeSecretKey == "" {
 		return nil, asConfigError(errors.New("STRIPE_SECRET_KEY is not set; the Stripe API needs it"))
 	}
-	if !(cfg.StripeRateLimit > 0) || math.IsInf(cfg.StripeRateLimit, 0) {
-		return nil, asConfigError(fmt.Errorf("STRIPE_RATE_LIMIT %v: want a number of requests per second greater than 0", cfg.StripeRateLimit))
+	if err := checkStripeRateLimit(cfg); err != nil {
+		return nil, asConfigError(err)
 	}
 	sc := stripeapi.Config{
 		SecretKey: cfg.StripeSecretKey,
@@ -160,6 +160,16 @@ func newStripeAPISource(cfg *config, log zerolog.Logger) (*stripeapi.Source, err
 		return nil, asConfigError(fmt.Errorf("STRIPE_SECRET_KEY / STRIPE_API_BASE: %w", err))
 	}
 	return src, nil
+}
+
+// checkStripeRateLimit refuses a STRIPE_RATE_LIMIT that is not a finite
+// number of requests per second greater than 0 (the source's and the
+// settlement's Stripe clients).
+func checkStripeRateLimit(cfg *config) error {
+	if !(cfg.StripeRateLimit > 0) || math.IsInf(cfg.StripeRateLimit, 0) {
+		return fmt.Errorf("STRIPE_RATE_LIMIT %v: want a number of requests per second greater than 0", cfg.StripeRateLimit)
+	}
+	return nil
 }
 
 // embeddedStripe is the Stripe export shipped in fixtures.
