@@ -158,6 +158,18 @@ func SnapshotDate(id string) (civil.Date, error) {
 	return civil.DateOf(t), nil
 }
 
+// setEntries makes entries (in the ledger's order) p's awards and rows.
+func (p *Plan) setEntries(entries []warehouse.Settlement) {
+	p.Awards, p.Rows = nil, nil
+	for _, e := range entries {
+		if e.EntryKind == warehouse.EntryAward {
+			p.Awards = append(p.Awards, e)
+		} else {
+			p.Rows = append(p.Rows, e)
+		}
+	}
+}
+
 // MakePlan checks the preconditions and works out the settlement, writing
 // nothing. When the ledger has the cycle's entries from this snapshot, they
 // are the plan (a resumed or finished settlement).
@@ -189,13 +201,9 @@ func recorded(ctx context.Context, c *Config, ledger *warehouse.Ledger) (*Plan, 
 			return nil, err
 		}
 		p := &Plan{Cycle: c.Cycle, Snapshot: c.Snapshot, Recorded: true}
-		for _, e := range entries {
-			if e.EntryKind == warehouse.EntryAward {
-				p.Awards = append(p.Awards, e)
-				p.Method = e.Method
-			} else {
-				p.Rows = append(p.Rows, e)
-			}
+		p.setEntries(entries)
+		if len(p.Awards) > 0 {
+			p.Method = p.Awards[len(p.Awards)-1].Method
 		}
 		return p, nil
 	}
@@ -302,14 +310,7 @@ func compute(ctx context.Context, c *Config) (*Plan, error) {
 	if err != nil {
 		return nil, fail("snapshot %s: %v", c.Snapshot, err)
 	}
-	p.Awards, p.Rows = nil, nil
-	for _, e := range sorted {
-		if e.EntryKind == warehouse.EntryAward {
-			p.Awards = append(p.Awards, e)
-		} else {
-			p.Rows = append(p.Rows, e)
-		}
-	}
+	p.setEntries(sorted)
 	if len(p.Awards)+len(p.Rows) == 0 {
 		return nil, fail("cycle %s has no award and no reward-eligible referral in snapshot %s: nothing to settle", c.Cycle, c.Snapshot)
 	}
