@@ -302,7 +302,7 @@ func compute(ctx context.Context, c *Config) (*Plan, error) {
 			}
 			e := base
 			e.EntryKind, e.Refcode, e.RefereeEmail, e.ReferrerEmail = warehouse.EntryReferral, d.Refcode, d.RefereeEmail, emails[d.Refcode]
-			e.Currency = cyc.Currency
+			e.Currency = cyc.Rules.Currency
 			p.Rows = append(p.Rows, e)
 		}
 	}
@@ -323,7 +323,6 @@ type cycleDoc struct {
 	Status    string `json:"status"`
 	IsFinal   bool   `json:"isFinal"`
 	SettlesAt string `json:"settlesAt"`
-	Currency  string `json:"-"`
 	Rules     struct {
 		Currency string `json:"currency"`
 	} `json:"rules"`
@@ -345,7 +344,6 @@ func readCycle(ctx context.Context, rd *public.Reader, snap, cycle string) (cycl
 	}
 	for _, cy := range doc.Cycles {
 		if cy.ID == cycle {
-			cy.Currency = cy.Rules.Currency
 			return cy, nil
 		}
 	}
