@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 func entriesOf(t *testing.T, tree map[string][]byte, snap, id string) (entries []json.RawMessage, status, from []string) {
 	t.Helper()
 	for n := 1; ; n++ {
-		b, ok := tree[filepath.Join("snapshots", snap, "cycles", id, "leaderboard", itoa(n)+".json")]
+		b, ok := tree[filepath.Join("snapshots", snap, "cycles", id, "leaderboard", strconv.Itoa(n)+".json")]
 		if !ok {
 			if n == 1 {
 				t.Fatalf("snapshot %s has no leaderboard of %s", snap, id)
@@ -36,8 +37,6 @@ func entriesOf(t *testing.T, tree map[string][]byte, snap, id string) (entries [
 		status, from = append(status, p.Status), append(from, p.SettledFrom)
 	}
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestSettledCyclePublishedAsSettled(t *testing.T) {
 	ctx := context.Background()
