@@ -335,7 +335,7 @@ var totalFields = []struct {
 	{"qualifiedReferrers", false, func(t *Totals) int64 { return t.QualifiedReferrers }},
 }
 
-// rowKey keys a row by its raw email (the referrals table's primary key);
+// rowKeys keys each row by its raw email (the referrals table's primary key);
 // should a source hold the same email twice, the n-th occurrence in
 // (refcode) order pairs with the n-th.
 func rowKeys(rows []Row) map[string]*Row {
