@@ -29,12 +29,12 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/schema"
 )
 
@@ -93,8 +93,6 @@ func Handler(store Store, opt Options) http.Handler {
 	return h
 }
 
-var snapshotPath = regexp.MustCompile(`^/snapshots/([0-9]{8}T[0-9]{6}Z-[0-9a-f]{12})/(.+)$`)
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -108,14 +106,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.document(w, r, newDoc(data), err, h.latest)
 		return
 	case strings.HasPrefix(p, "/snapshots/"):
-		m := snapshotPath.FindStringSubmatch(p)
-		if m == nil {
+		id, rel, _ := strings.Cut(strings.TrimPrefix(p, "/snapshots/"), "/")
+		if !public.IsSnapshotID(id) {
 			break
 		}
-		if _, err := schema.KindOf(m[2]); err != nil {
+		if _, err := schema.KindOf(rel); err != nil {
 			break
 		}
-		key := "snapshots/" + m[1] + "/" + m[2]
+		key := public.SnapshotKey(id, rel)
 		d := h.cache.get(key)
 		var err error
 		if d == nil {
