@@ -11,7 +11,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/refrecon/refrecon/cmd/internal/reconcile"
+	"github.com/refrecon/refrecon/cmd/internal/explain"
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
@@ -76,28 +76,20 @@ func explainCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	q := pipeline.TraceQuery{RefereeEmail: *referee, Refcode: *refcode}
-	ex, err := explain(ctx, cfg, q, *cycle)
+	ex, err := explainConfigured(ctx, cfg, q, *cycle)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return writeJSON(stdout, ex)
 	}
-	writeExplanation(stdout, ex)
+	explain.Write(stdout, ex)
 	return nil
 }
 
-// explanation is what explain prints.
-type explanation struct {
-	AsOf     time.Time                 `json:"asOf"`
-	Rows     []pipeline.RowTrace       `json:"rows,omitempty"`
-	Referrer *pipeline.ReferrerTrace   `json:"referrer,omitempty"`
-	Cycles   map[string]pipeline.Cycle `json:"-"` // by id, for the text
-}
-
-// explain reads the configured inputs and computes the trace q asks for,
-// at AS_OF or the latest snapshot's asOf. Only cycle (when set) is kept.
-func explain(ctx context.Context, cfg *config, q pipeline.TraceQuery, cycle string) (*explanation, error) {
+// explainConfigured wires explain.Explain: the configured sources and cycle
+// set, at AS_OF or the latest snapshot's asOf. Only cycle (when set) is kept.
+func explainConfigured(ctx context.Context, cfg *config, q pipeline.TraceQuery, cycle string) (*explain.Explanation, error) {
 	asOf, err := explainAsOf(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -106,12 +98,13 @@ func explain(ctx context.Context, cfg *config, q pipeline.TraceQuery, cycle stri
 	if err != nil {
 		return nil, err
 	}
-	var p reconcile.Plan
 	var problems []string
-	if p.Referrals, err = newReferralSource(cfg); err != nil {
+	referrals, err := newReferralSource(cfg)
+	if err != nil {
 		problems = append(problems, err.Error())
 	}
-	if p.Stripe, err = newStripeSource(cfg, log); err != nil {
+	stripe, err := newStripeSource(cfg, log)
+	if err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
@@ -121,72 +114,7 @@ func explain(ctx context.Context, cfg *config, q pipeline.TraceQuery, cycle stri
 	if err != nil {
 		return nil, err
 	}
-	if cycle != "" && !hasCycle(set, cycle) {
-		return nil, fmt.Errorf("cycle %q is not in the cycle set", cycle)
-	}
-	in, err := reconcile.Read(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	res, tr, err := pipeline.ComputeTrace(in, set, asOf, q)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case q.RefereeEmail != "" && len(tr.Rows) == 0:
-		return nil, fmt.Errorf("no referrals row has the referee email %q (matched canonically)", q.RefereeEmail)
-	case q.Refcode != "" && tr.Referrer == nil:
-		return nil, fmt.Errorf("no users row has the refcode %q", q.Refcode)
-	}
-	ex := &explanation{AsOf: res.AsOf, Rows: tr.Rows, Referrer: tr.Referrer, Cycles: map[string]pipeline.Cycle{}}
-	for _, cr := range res.Cycles {
-		ex.Cycles[cr.Cycle.ID] = cr.Cycle
-	}
-	if cycle != "" {
-		ex.keepCycle(cycle)
-	}
-	return ex, nil
-}
-
-func hasCycle(set pipeline.CycleSet, id string) bool {
-	for _, c := range set.Cycles {
-		if c.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-// keepCycle drops every other cycle from the explanation.
-func (ex *explanation) keepCycle(id string) {
-	for i := range ex.Rows {
-		r := &ex.Rows[i]
-		var convs []pipeline.Conversion
-		for _, c := range r.Decision.Conversions {
-			if c.CycleID == id {
-				convs = append(convs, c)
-			}
-		}
-		r.Decision.Conversions = convs
-		for j := range r.Invoices {
-			var cs []pipeline.InvoiceCycle
-			for _, c := range r.Invoices[j].Cycles {
-				if c.CycleID == id {
-					cs = append(cs, c)
-				}
-			}
-			r.Invoices[j].Cycles = cs
-		}
-	}
-	if ex.Referrer != nil {
-		var cs []pipeline.ReferrerCycle
-		for _, c := range ex.Referrer.Cycles {
-			if c.Cycle.ID == id {
-				cs = append(cs, c)
-			}
-		}
-		ex.Referrer.Cycles = cs
-	}
+	return explain.Explain(ctx, referrals, stripe, set, asOf, q, cycle)
 }
 
 // explainAsOf is AS_OF, or the asOf of the latest snapshot in PUBLIC_DIR.
@@ -215,136 +143,4 @@ func explainAsOf(ctx context.Context, cfg *config) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("snapshot %s: manifest asOf %q: %w", id, m.AsOf, err)
 	}
 	return t.UTC(), nil
-}
-
-func unixText(s int64) string {
-	if s == 0 {
-		return "-"
-	}
-	return time.Unix(s, 0).UTC().Format("2006-01-02 15:04:05")
-}
-
-// writeExplanation prints an explanation for a person.
-func writeExplanation(w io.Writer, ex *explanation) {
-	fmt.Fprintf(w, "as of %s\n", ex.AsOf.Format(time.RFC3339))
-	for _, r := range ex.Rows {
-		writeRowTrace(w, ex, &r)
-	}
-	if ex.Referrer != nil {
-		writeReferrerTrace(w, ex, ex.Referrer)
-	}
-}
-
-func writeRowTrace(w io.Writer, ex *explanation, r *pipeline.RowTrace) {
-	d := &r.Decision
-	fmt.Fprintf(w, "\nreferral row %q (refcode %q, referred_at %q, selected_plan %q, rewarded %t)\n",
-		d.Row.Email, d.Row.Refcode, d.Row.ReferredAt, d.Row.SelectedPlan, d.Row.Rewarded)
-	if d.CanonicalEmail != "" {
-		fmt.Fprintf(w, "  canonical email: %s\n", d.CanonicalEmail)
-	}
-	switch d.Outcome {
-	case pipeline.Quarantined, pipeline.Excluded:
-		fmt.Fprintf(w, "  outcome: %s (%s): never evaluated against Stripe (SPEC 2.1)\n", d.Outcome, d.Reason)
-		return
-	}
-	fmt.Fprintf(w, "  outcome: valid referral, referred at %s\n", unixText(d.ReferredAt))
-	if len(r.Customers) == 0 {
-		fmt.Fprintln(w, "  matched Stripe customers: none (no customer has the referee's canonical email)")
-	} else {
-		fmt.Fprintf(w, "  matched Stripe customers: %s\n", strings.Join(r.Customers, ", "))
-	}
-	for _, inv := range r.Invoices {
-		fmt.Fprintf(w, "  invoice %s (customer %s): status %s, paid_at %s, %s\n", inv.ID, inv.Customer, inv.Status, unixText(inv.PaidAt), strings.ToUpper(inv.Currency))
-		cur := inv.Currency
-		fmt.Fprintf(w, "    gross %s - refunds %s - credit notes %s - disputes %s = net %s\n",
-			pipeline.FormatDecimal(cur, inv.Gross), pipeline.FormatDecimal(cur, inv.Refunded), pipeline.FormatDecimal(cur, inv.Credited),
-			pipeline.FormatDecimal(cur, inv.Disputed), pipeline.FormatDecimal(cur, inv.Net))
-		if inv.Stop != "" {
-			fmt.Fprintf(w, "    not a candidate payment: %s\n", inv.Stop)
-			continue
-		}
-		for _, c := range inv.Cycles {
-			switch {
-			case !c.Qualifies:
-				fmt.Fprintf(w, "    %s: does not qualify: %s\n", c.CycleID, c.Reason)
-			case !c.InWindow:
-				fmt.Fprintf(w, "    %s: qualifies, but paid outside the window (not a revenue event)\n", c.CycleID)
-			case c.Pending:
-				fmt.Fprintf(w, "    %s: qualifies, a revenue event, pending (in the %d-day hold)\n", c.CycleID, ex.Cycles[c.CycleID].Rules.HoldDays)
-			default:
-				fmt.Fprintf(w, "    %s: qualifies, a revenue event, out of hold\n", c.CycleID)
-			}
-		}
-	}
-	if len(d.Conversions) == 0 {
-		fmt.Fprintf(w, "  converts in no cycle: %s\n", d.Reason)
-	}
-	for _, c := range d.Conversions {
-		min := ex.Cycles[c.CycleID].Rules.MinPaymentsToConvert
-		fmt.Fprintf(w, "  converts in %s at %s (payment #%d: invoice %s), pending %t\n", c.CycleID, unixText(c.ConvertedAt), min, c.InvoiceID, c.Pending)
-		if c.RewardEligible {
-			fmt.Fprintln(w, "    reward eligible")
-		} else {
-			fmt.Fprintf(w, "    not reward eligible: %s\n", c.Reason)
-		}
-	}
-	if d.Clawback {
-		fmt.Fprintln(w, "  clawback candidate: already rewarded, converts in no cycle any more")
-	}
-}
-
-func writeReferrerTrace(w io.Writer, ex *explanation, rt *pipeline.ReferrerTrace) {
-	fmt.Fprintf(w, "\nreferrer %s (%s)\n", rt.Refcode, strings.Join(rt.Emails, ", "))
-	for _, rc := range rt.Cycles {
-		r := rc.Cycle.Rules
-		cur := r.Currency
-		e := rc.Entry
-		fmt.Fprintf(w, "\n  cycle %s (%s, %s)\n", rc.Cycle.ID, r.AwardModel, strings.ToUpper(cur))
-		fmt.Fprintf(w, "    referrals %d, conversions %d (%d pending), revenue %s (%s pending)\n", e.Referrals, e.Conversions,
-			e.PendingConversions, pipeline.FormatDecimal(cur, e.Revenue), pipeline.FormatDecimal(cur, e.PendingRevenue))
-		for _, d := range rc.Referrals {
-			what := d.Reason
-			for _, c := range d.Conversions {
-				if c.CycleID == rc.Cycle.ID {
-					what = "converts here"
-				}
-			}
-			fmt.Fprintf(w, "      referral %s referred %s: %s\n", d.Row.Email, unixText(d.ReferredAt), orDash(what))
-		}
-		if !rc.Ranked {
-			fmt.Fprintln(w, "    unranked: no revenue in this cycle")
-			continue
-		}
-		fmt.Fprintf(w, "    rank %d, score %d, qualified %t", e.Rank, e.Score, e.Qualified)
-		if e.AdminAction != nil {
-			fmt.Fprintf(w, ", admin action %s: %s", e.AdminAction.ActionType, e.AdminAction.Reason)
-		}
-		fmt.Fprintln(w)
-		if p := rc.Pie; p != nil {
-			n := p.MaxQualifiedReferrers
-			if !p.Qualified {
-				fmt.Fprintf(w, "    not qualified (disqualified, a score of 0, or not among the first %d): no award\n", n)
-				continue
-			}
-			if n > 1 {
-				fmt.Fprintf(w, "    weight = score × (2N − 1 − q) = %d × (2×%d − 1 − %d) = %s\n", e.Score, n, p.Position, p.Weight)
-			} else {
-				fmt.Fprintf(w, "    weight = score = %s (N = 1)\n", p.Weight)
-			}
-			fmt.Fprintf(w, "    W (sum of the qualified weights) = %s\n", p.TotalWeight)
-			fmt.Fprintf(w, "    pool × weight / W = %d × %s / %s = %d remainder %s (minor units)\n", p.Pool, p.Weight, p.TotalWeight, p.Quotient, p.Remainder)
-			if p.ExtraUnit {
-				fmt.Fprintln(w, "    + 1 unit: the units left over go to the largest remainders")
-			}
-			fmt.Fprintf(w, "    award %s %s\n", pipeline.FormatDecimal(cur, p.Award), strings.ToUpper(cur))
-			continue
-		}
-		fmt.Fprintf(w, "    revenue events (min qualifying revenue %s, share %d bps):\n", pipeline.FormatDecimal(cur, r.MinQualifyingRevenue.Amount), r.RevenueShareBps)
-		for _, ev := range rc.Events {
-			fmt.Fprintf(w, "      %s %s net %s, accumulated %s, pool before %s, claim %s\n", unixText(ev.PaidAt), ev.InvoiceID,
-				pipeline.FormatDecimal(cur, ev.Net), pipeline.FormatDecimal(cur, ev.AccumulatedRevenue),
-				pipeline.FormatDecimal(cur, ev.PoolBefore), pipeline.FormatDecimal(cur, ev.Claim))
-		}
-		fmt.Fprintf(w, "    award %s %s\n", pipeline.FormatDecimal(cur, e.Award), strings.ToUpper(cur))
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/civil"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/refrecon/refrecon/cmd/internal/explain"
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
@@ -16,7 +17,7 @@ import (
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 )
 
-// explain answers for every referral row and every referrer of the
+// explainConfigured answers for every referral row and every referrer of the
 // fixture run, and what it says agrees with what the run wrote: the
 // warehouse's referral_decisions rows and the published leaderboards.
 func TestE2EExplainAgreesWithTheRun(t *testing.T) {
@@ -37,7 +38,7 @@ func TestE2EExplainAgreesWithTheRun(t *testing.T) {
 		t.Fatalf("%d warehouse rows (err %v), want %d", len(rows), err, rep.Counts.Referrals)
 	}
 	for _, row := range rows {
-		ex, err := explain(t.Context(), cfg, pipeline.TraceQuery{RefereeEmail: row.RefereeEmail}, "")
+		ex, err := explainConfigured(t.Context(), cfg, pipeline.TraceQuery{RefereeEmail: row.RefereeEmail}, "")
 		if err != nil {
 			t.Errorf("explain --referee %q: %v", row.RefereeEmail, err)
 			continue
@@ -94,7 +95,7 @@ func TestE2EExplainAgreesWithTheRun(t *testing.T) {
 		if u.Refcode == "" {
 			continue
 		}
-		ex, err := explain(t.Context(), cfg, pipeline.TraceQuery{Refcode: u.Refcode}, "")
+		ex, err := explainConfigured(t.Context(), cfg, pipeline.TraceQuery{Refcode: u.Refcode}, "")
 		if err != nil {
 			t.Errorf("explain --refcode %q: %v", u.Refcode, err)
 			continue
@@ -159,7 +160,7 @@ func TestE2EExplainCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var ex explanation
+	var ex explain.Explanation
 	if err := json.Unmarshal([]byte(stdout), &ex); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
