@@ -18,9 +18,9 @@ import (
 	"unicode/utf8"
 )
 
-// MaxSettlesAt is the latest settlesAt (endTime + holdDays) a cycle may
+// maxSettlesAt is the latest settlesAt (endTime + holdDays) a cycle may
 // have: the last second RFC 3339 can write (SPEC 1.3).
-var MaxSettlesAt = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+var maxSettlesAt = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
 // Limits of a cycle set document. The SPEC gives only lower bounds; the upper
 // bounds keep day counts convertible to time.Duration and pie-split weights
@@ -531,9 +531,9 @@ func (v *csValidator) rules(n *csNode, path string) (r Rules, timesOK bool) {
 		r.HoldDays = v.integer(x, p("holdDays"), 0, MaxCycleDays)
 		// settlesAt = endTime + holdDays is published as RFC 3339, which has
 		// no year after 9999 (SPEC 1.3).
-		if endOK && r.HoldDays > 0 && r.EndTime.Add(time.Duration(r.HoldDays)*24*time.Hour).After(MaxSettlesAt) {
+		if endOK && r.HoldDays > 0 && r.EndTime.Add(time.Duration(r.HoldDays)*24*time.Hour).After(maxSettlesAt) {
 			v.addf(x.off, p("holdDays"), "endTime %s + %d days passes %s: settlesAt would not be an RFC 3339 time",
-				csFormatTime(r.EndTime), r.HoldDays, csFormatTime(MaxSettlesAt))
+				csFormatTime(r.EndTime), r.HoldDays, csFormatTime(maxSettlesAt))
 		}
 	}
 	if x := f["attributionDays"]; x != nil && x.kind != csNull {
