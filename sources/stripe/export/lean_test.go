@@ -71,7 +71,9 @@ var leanReads = map[string][]string{
 	ObjectSubscription: {"id", "object", "status", "created", "customer.id", "items.data.price.id", "items.data.price.lookup_key"},
 	ObjectInvoice: {"id", "object", "status", "currency", "amount_paid", "tax", "customer.id", "subscription.id", "charge.id",
 		"status_transitions.paid_at", "lines.data.price.id", "lines.data.price.lookup_key"},
-	ObjectRefund: {"id", "object", "amount", "status", "created", "charge.id"},
+	ObjectRefund:     {"id", "object", "amount", "status", "created", "charge.id"},
+	ObjectDispute:    {"id", "object", "amount", "currency", "status", "created", "charge.id"},
+	ObjectCreditNote: {"id", "object", "type", "status", "amount", "created", "invoice.id", "refund.id"},
 }
 
 var decodingKind = regexp.MustCompile(`decoding (\w+): `)
@@ -206,7 +208,7 @@ func (r *recorder) Fatalf(string, ...any) {
 // reads there.
 func TestLeanReadsListsLeanFields(t *testing.T) {
 	for kind, fields := range map[string][]string{ObjectCustomer: customerFields, ObjectSubscription: subscriptionFields,
-		ObjectInvoice: invoiceFields, ObjectRefund: refundFields} {
+		ObjectInvoice: invoiceFields, ObjectRefund: refundFields, ObjectDispute: disputeFields, ObjectCreditNote: creditNoteFields} {
 		var top []string
 		for _, p := range leanReads[kind] {
 			head, _, _ := strings.Cut(p, ".")
