@@ -5,11 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/refrecon/refrecon/sources/internal/inputfile"
+	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
 )
 
 // fifo makes a named pipe nobody writes to: opening it for reading the
@@ -24,25 +24,18 @@ func fifo(t *testing.T) string {
 }
 
 func TestRefusesWhatIsNotARegularFile(t *testing.T) {
-	dir := t.TempDir()
-	for name, tc := range map[string]struct{ path, want string }{
-		"fifo":      {fifo(t), "named pipe"},
-		"dev-zero":  {"/dev/zero", "character device"},
-		"directory": {dir, "directory"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := os.Stat(tc.path); err != nil {
-				t.Skip(err)
-			}
-			_, err := inputfile.ReadAll(context.Background(), tc.path, 0)
-			if !errors.Is(err, inputfile.ErrNotRegular) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ReadAll(%s) = %v, want ErrNotRegular naming %q", tc.path, err, tc.want)
-			}
-			if _, err := inputfile.Check(tc.path, 0); !errors.Is(err, inputfile.ErrNotRegular) {
-				t.Errorf("Check(%s) = %v, want ErrNotRegular", tc.path, err)
-			}
+	t.Run("ReadAll", func(t *testing.T) {
+		inputfiletest.Run(t, func(ctx context.Context, path string) error {
+			_, err := inputfile.ReadAll(ctx, path, 0)
+			return err
 		})
-	}
+	})
+	t.Run("Check", func(t *testing.T) {
+		inputfiletest.Run(t, func(_ context.Context, path string) error {
+			_, err := inputfile.Check(path, 0)
+			return err
+		})
+	})
 }
 
 func TestFollowsSymlinkToRegularFile(t *testing.T) {
