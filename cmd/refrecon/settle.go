@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
@@ -16,7 +15,6 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/settle"
 	"github.com/refrecon/refrecon/pipeline"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
-	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sources/referrals/d1"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
 	stripeapi "github.com/refrecon/refrecon/sources/stripe/api"
@@ -85,12 +83,12 @@ func settleCommand(ctx context.Context, verb string, args []string, stdout, stde
 		if asJSON {
 			return writeJSON(stdout, p)
 		}
-		printPlan(stdout, p)
+		settle.WritePlan(stdout, p)
 		return nil
 	}
 	res, err := settle.Apply(ctx, sc)
 	if res != nil && res.Plan != nil {
-		printApplied(stdout, res)
+		settle.WriteResult(stdout, res)
 	}
 	return err
 }
@@ -203,60 +201,4 @@ func newSettleConfig(ctx context.Context, cfg *config, log zerolog.Logger, apply
 		sc.Creditor = cr
 	}
 	return sc, closeAll, nil
-}
-
-func printPlan(w io.Writer, p *settle.Plan) {
-	state := "not recorded yet: `settle apply` records it"
-	if p.Recorded {
-		state = "recorded in the ledger: `settle apply` resumes it (or has nothing left to do)"
-	}
-	fmt.Fprintf(w, "settle cycle %s from snapshot %s (method %s; %s)\n\n", p.Cycle, p.Snapshot, p.Method, state)
-	var total = map[string]int64{}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "AWARD\tREFCODE\tREFERRER\tAMOUNT\tMETHOD\tSTRIPE CUSTOMER\tSTATE\tREASON\n")
-	for i, a := range p.Awards {
-		total[a.Currency] += a.AwardMinor
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", i+1, a.Refcode, a.ReferrerEmail, pipeline.FormatDecimal(a.Currency, a.AwardMinor),
-			a.Currency, a.Method, orDash(a.StripeCustomerID), a.State, orDash(a.Reason))
-	}
-	_ = tw.Flush()
-	for cur, n := range total {
-		fmt.Fprintf(w, "total awarded: %s %s in %d award(s)\n", pipeline.FormatDecimal(cur, n), cur, len(p.Awards))
-	}
-	fmt.Fprintf(w, "\n%d referral row(s) to mark rewarded = 1:\n", len(p.Rows))
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "REFEREE EMAIL\tREFCODE\tSTATE\tREASON\n")
-	for _, r := range p.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.RefereeEmail, r.Refcode, r.State, orDash(r.Reason))
-	}
-	_ = tw.Flush()
-}
-
-func printApplied(w io.Writer, res *settle.Result) {
-	p := res.Plan
-	count := func(list []warehouse.Settlement) string {
-		n := map[string]int{}
-		for _, e := range list {
-			n[e.State]++
-		}
-		var parts []string
-		for _, s := range []string{warehouse.StateDone, warehouse.StatePending, warehouse.StateUnpayable, warehouse.StateFailed, warehouse.StateSkipped} {
-			if n[s] > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
-			}
-		}
-		if len(parts) == 0 {
-			return "none"
-		}
-		return strings.Join(parts, ", ")
-	}
-	verb := "settled"
-	if res.Resumed {
-		verb = "resumed the settlement of"
-	}
-	fmt.Fprintf(w, "%s cycle %s from snapshot %s (method %s)\n", verb, p.Cycle, p.Snapshot, p.Method)
-	fmt.Fprintf(w, "awards: %s\nreferral rows: %s\n", count(p.Awards), count(p.Rows))
-	if res.PayoutFile != "" {
-		fmt.Fprintf(w, "payout file: %s\n", res.PayoutFile)
-	}
 }

@@ -10,7 +10,8 @@
 // published leaderboard of the cycle, the rows whose referral_decisions (in
 // the warehouse, of that snapshot_id) are rewardEligible in the cycle, and
 // the Stripe customers matched by canonical email in the configured Stripe
-// source. The commands in cmd/refrecon build a Config; nothing here reads
+// source. WritePlan and WriteResult print a plan and an apply's result for
+// a person. The commands in cmd/refrecon build a Config; nothing here reads
 // the environment.
 package settle
 
