@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -28,8 +30,8 @@ func WritePlan(w io.Writer, p *Plan) {
 			a.Currency, a.Method, cmp.Or(a.StripeCustomerID, "-"), a.State, cmp.Or(a.Reason, "-"))
 	}
 	_ = tw.Flush()
-	for cur, n := range total {
-		fmt.Fprintf(w, "total awarded: %s %s in %d award(s)\n", pipeline.FormatDecimal(cur, n), cur, len(p.Awards))
+	for _, cur := range slices.Sorted(maps.Keys(total)) { // one line per currency, in a stable order
+		fmt.Fprintf(w, "total awarded: %s %s in %d award(s)\n", pipeline.FormatDecimal(cur, total[cur]), cur, len(p.Awards))
 	}
 	fmt.Fprintf(w, "\n%d referral row(s) to mark rewarded = 1:\n", len(p.Rows))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
