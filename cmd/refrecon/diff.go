@@ -10,18 +10,14 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"text/tabwriter"
-	"time"
 
-	"cloud.google.com/go/civil"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/cmd/internal/diff"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
-	"github.com/refrecon/refrecon/sinks/warehouse"
 )
 
 func init() {
@@ -111,7 +107,7 @@ func diffCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *asJSON {
 		return writeJSON(stdout, d)
 	}
-	writeDiff(stdout, d)
+	diff.Write(stdout, d)
 	return nil
 }
 
@@ -144,13 +140,6 @@ func readSnapshot(ctx context.Context, r *public.Reader, id string) (snapdiff.Sn
 	return s, err
 }
 
-// decisionReader is a warehouse that returns one snapshot's
-// referral_decisions rows.
-type decisionReader interface {
-	ReferralDecisions(ctx context.Context, date civil.Date, snapshotID string) ([]warehouse.ReferralDecision, error)
-	Close() error
-}
-
 // addWarehouseRows fills the snapshots' referral rows from the warehouse
 // when it holds both (WAREHOUSE=none, a SQLite file that does not exist, or
 // a snapshot whose rows a later run of its day replaced: not compared).
@@ -160,32 +149,11 @@ func addWarehouseRows(ctx context.Context, cfg *config, snaps ...*snapdiff.Snaps
 		return err
 	}
 	defer w.Close()
-	dr, ok := w.(decisionReader)
+	dr, ok := w.(diff.DecisionReader)
 	if !ok {
 		return nil // this driver cannot read rows back
 	}
-	rows := make([][]warehouse.ReferralDecision, len(snaps))
-	for i, s := range snaps {
-		if rows[i], err = dr.ReferralDecisions(ctx, civil.DateOf(s.AsOf.UTC()), s.ID); err != nil {
-			return fmt.Errorf("read warehouse rows of snapshot %s: %w", s.ID, err)
-		}
-		if len(rows[i]) == 0 {
-			return nil
-		}
-	}
-	for i, s := range snaps {
-		s.HasRows = true
-		s.Rows = make([]snapdiff.Row, len(rows[i]))
-		for j, d := range rows[i] {
-			row := snapdiff.Row{Email: d.RefereeEmail, Refcode: d.Refcode, Outcome: d.Outcome, Reason: d.Reason}
-			for _, c := range d.Conversions {
-				row.Conversions = append(row.Conversions, snapdiff.RowConversion{CycleID: c.CycleID, Pending: c.Pending,
-					RewardEligible: c.RewardEligible, Reason: c.Reason})
-			}
-			s.Rows[j] = row
-		}
-	}
-	return nil
+	return diff.AddRows(ctx, dr, snaps...)
 }
 
 // openWarehouseForRead opens WAREHOUSE to read from it; nil when there is
@@ -213,95 +181,6 @@ func openWarehouseForRead(ctx context.Context, cfg *config) (io.Closer, error) {
 		return nil, asConfigError(err)
 	}
 	return w, nil
-}
-
-// writeDiff prints a diff for a person.
-func writeDiff(w io.Writer, d *snapdiff.Diff) {
-	fmt.Fprintf(w, "diff %s (as of %s) -> %s (as of %s)\n", d.Old, d.OldAsOf.UTC().Format(time.RFC3339), d.New, d.NewAsOf.UTC().Format(time.RFC3339))
-	fmt.Fprintln(w, d.Headline())
-	for _, c := range d.Cycles {
-		cur := c.Currency
-		fmt.Fprintf(w, "\ncycle %s (%s)\n", c.CycleID, strings.ToUpper(cur))
-		switch {
-		case c.Added:
-			fmt.Fprintln(w, "  new in this snapshot")
-		case c.Removed:
-			fmt.Fprintln(w, "  no longer in the snapshot")
-		}
-		if c.Status != nil {
-			fmt.Fprintf(w, "  status: %s -> %s\n", c.Status.Old, c.Status.New)
-		}
-		if c.IsFinal != nil {
-			fmt.Fprintf(w, "  final: %t -> %t\n", c.IsFinal.Old, c.IsFinal.New)
-		}
-		for _, t := range c.Totals {
-			if t.Money {
-				fmt.Fprintf(w, "  %s: %s -> %s (%s)\n", t.Field, formatMoney(cur, t.Old), formatMoney(cur, t.New), snapdiff.Signed(cur, t.Delta()))
-			} else {
-				fmt.Fprintf(w, "  %s: %d -> %d (%+d)\n", t.Field, t.Old, t.New, t.Delta())
-			}
-		}
-		if len(c.Entered) > 0 {
-			fmt.Fprintf(w, "  entered the qualified set: %s\n", strings.Join(c.Entered, ", "))
-		}
-		if len(c.Left) > 0 {
-			fmt.Fprintf(w, "  left the qualified set: %s\n", strings.Join(c.Left, ", "))
-		}
-		if len(c.Moves) > 0 {
-			fmt.Fprintln(w, "  leaderboard changes:")
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "    refcode\trank\tscore\tqualified\taward\tchange\t")
-			for _, m := range c.Moves {
-				fmt.Fprintf(tw, "    %s\t%s -> %s\t%d -> %d\t%s -> %s\t%s -> %s\t%s\t\n", m.Refcode, rankText(m.OldRank), rankText(m.NewRank),
-					m.OldScore, m.NewScore, yesNo(m.OldQualified), yesNo(m.NewQualified),
-					pipeline.FormatDecimal(cur, m.OldAward), pipeline.FormatDecimal(cur, m.NewAward), snapdiff.Signed(cur, m.AwardDelta()))
-			}
-			tw.Flush()
-		}
-	}
-	if !d.RowsCompared {
-		fmt.Fprintln(w, "\nreferral rows: not compared (WAREHOUSE is none, does not hold both snapshots, or cannot read them back)")
-		return
-	}
-	fmt.Fprintf(w, "\nreferral rows (warehouse): %d changed\n", len(d.Rows))
-	if len(d.Rows) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  referee\trefcode\toutcome\teligibility per cycle\t")
-	for _, r := range d.Rows {
-		var cycles []string
-		for _, c := range r.Cycles {
-			cycles = append(cycles, fmt.Sprintf("%s: %s -> %s", c.CycleID, orDash(c.Old), orDash(c.New)))
-		}
-		outcome := r.Outcome.New
-		if r.Outcome.Old != r.Outcome.New {
-			outcome = orDash(r.Outcome.Old) + " -> " + orDash(r.Outcome.New)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", r.Email, r.Refcode, outcome, strings.Join(cycles, "; "))
-	}
-	tw.Flush()
-}
-
-func rankText(r int) string {
-	if r == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("#%d", r)
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // writeJSON prints v as indented JSON (the --json output of diff and explain).

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refrecon/refrecon/cmd/internal/diff"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 )
@@ -57,7 +58,7 @@ func TestE2EDiffTwoRunsADayApart(t *testing.T) {
 		t.Errorf("diff from the published files: %+v\nthe run's: %+v", got.Cycles, second.Changes.Cycles)
 	}
 	var w any = (*sqlitewh.Warehouse)(nil)
-	if _, canRead := w.(decisionReader); got.RowsCompared != canRead {
+	if _, canRead := w.(diff.DecisionReader); got.RowsCompared != canRead {
 		t.Errorf("rows compared %t, but the SQLite warehouse can read rows back: %t", got.RowsCompared, canRead)
 	}
 	// A day later the fixtures' pending conversions leave their hold: rows
