@@ -9,13 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/refrecon/refrecon/cmd/internal/diff"
 	"github.com/refrecon/refrecon/sinks/public"
-	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 	sqlitewh "github.com/refrecon/refrecon/sinks/sqlite"
 )
@@ -63,10 +61,12 @@ func diffCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(cfg.PublicDir) == "" {
-		return asConfigError(errors.New("PUBLIC_DIR is empty"))
+	store, closeStore, err := openPublicDir(ctx, cfg)
+	if err != nil {
+		return err
 	}
-	r := public.NewReader(localdir.Open(cfg.PublicDir))
+	defer closeStore()
+	r := public.NewReader(store)
 	var oldID, newID string
 	switch len(ids) {
 	case 2:
@@ -89,7 +89,7 @@ func diffCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if oldID == "" {
-			return fmt.Errorf("PUBLIC_DIR %s: no snapshot before %s to compare with", cfg.PublicDir, newID)
+			return fmt.Errorf("PUBLIC_DIR %s: no snapshot before %s to compare with", store, newID)
 		}
 	}
 	oldSnap, err := readSnapshot(ctx, r, oldID)

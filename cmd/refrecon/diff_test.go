@@ -77,6 +77,11 @@ func TestE2EDiffTwoRunsADayApart(t *testing.T) {
 		}
 	}
 
+	// PUBLIC_DIR as a file:// URL is the same directory, as for run and
+	// serve (it was read as a relative path "file:/...").
+	if code, url, stderr := runMainEnv(t, d.env("", "PUBLIC_DIR", "file://"+d.Public), "diff"); code != exitOK || url != text {
+		t.Errorf("diff with PUBLIC_DIR=file://%s: exit %d, %s\n%s", d.Public, code, stderr, url)
+	}
 	// The same snapshot twice: nothing changed, still exit 0.
 	code, stdout, _ = runMainEnv(t, env, "diff", second.SnapshotID, second.SnapshotID)
 	if code != exitOK || !strings.Contains(stdout, "no change since "+second.SnapshotID) {

@@ -14,7 +14,6 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/explain"
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/public"
-	"github.com/refrecon/refrecon/sinks/public/localdir"
 )
 
 func init() {
@@ -126,10 +125,15 @@ func explainAsOf(ctx context.Context, cfg *config) (time.Time, error) {
 		}
 		return t.UTC(), nil
 	}
-	r := public.NewReader(localdir.Open(cfg.PublicDir))
+	store, closeStore, err := openPublicDir(ctx, cfg)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer closeStore()
+	r := public.NewReader(store)
 	id, err := r.Latest(ctx)
 	if errors.Is(err, public.ErrNoSnapshot) {
-		return time.Time{}, asConfigError(fmt.Errorf("AS_OF is unset and PUBLIC_DIR %s has no snapshot to take the asOf of: set AS_OF", cfg.PublicDir))
+		return time.Time{}, asConfigError(fmt.Errorf("AS_OF is unset and PUBLIC_DIR %s has no snapshot to take the asOf of: set AS_OF", store))
 	}
 	if err != nil {
 		return time.Time{}, err

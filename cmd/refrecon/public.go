@@ -64,3 +64,14 @@ func (pt publicTarget) open(ctx context.Context, cfg *config) (store public.Stor
 	}
 	return b, func() { _ = b.Close() }, nil
 }
+
+// openPublicDir parses PUBLIC_DIR (a bad value is a configuration error)
+// and opens its store, as serve, diff and explain read it. close releases
+// it.
+func openPublicDir(ctx context.Context, cfg *config) (store public.Storage, close func(), err error) {
+	pt, err := parsePublicDir(cfg.PublicDir)
+	if err != nil {
+		return nil, nil, asConfigError(err)
+	}
+	return pt.open(ctx, cfg)
+}

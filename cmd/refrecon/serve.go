@@ -53,12 +53,8 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	pt, err := parsePublicDir(cfg.PublicDir)
-	if err != nil {
-		return asConfigError(err)
-	}
 	// The same store the run publishes to, read-only here.
-	store, closeStore, err := pt.open(ctx, cfg)
+	store, closeStore, err := openPublicDir(ctx, cfg)
 	if err != nil {
 		return err
 	}
