@@ -87,13 +87,38 @@ func (w *Warehouse) ReadSettlements(ctx context.Context, cycleID string) ([]ware
 // whose rows are gone (replaced by a later run of its day) gives none.
 func (w *Warehouse) ReferralDecisions(ctx context.Context, date civil.Date, snapshotID string) ([]warehouse.ReferralDecision, error) {
 	var out []warehouse.ReferralDecision
-	for _, t := range w.tables {
-		if t.Name != warehouse.TableReferralDecisions {
-			continue
-		}
-		if err := w.query(ctx, t, reflect.ValueOf(&out).Elem(), "snapshot_date = ? AND snapshot_id = ?", date.String(), snapshotID); err != nil {
-			return nil, fmt.Errorf("read referral decisions of %s from sqlite warehouse %s: %w", snapshotID, w.path, err)
-		}
+	t, _ := w.table(warehouse.TableReferralDecisions)
+	if err := w.query(ctx, t, reflect.ValueOf(&out).Elem(), "snapshot_date = ? AND snapshot_id = ?", date.String(), snapshotID); err != nil {
+		return nil, fmt.Errorf("read referral decisions of %s from sqlite warehouse %s: %w", snapshotID, w.path, err)
 	}
 	return out, nil
+}
+
+// ReadRows appends to out, a pointer to a slice of the row type of the
+// snapshot table name (warehouse.Tables), that table's rows of date in
+// insertion order; a column added to an older file reads as the zero value.
+// The run only writes snapshots; this reads one back (sqlitetest).
+func (w *Warehouse) ReadRows(ctx context.Context, name string, date civil.Date, out any) error {
+	t, ok := w.table(name)
+	if !ok {
+		return fmt.Errorf("read %s from sqlite warehouse %s: no such snapshot table", name, w.path)
+	}
+	v := reflect.ValueOf(out)
+	if v.Kind() != reflect.Pointer || v.Elem().Type() != reflect.SliceOf(t.RowType()) {
+		return fmt.Errorf("read %s from sqlite warehouse %s: want a *[]%s, got %T", name, w.path, t.RowType(), out)
+	}
+	if err := w.query(ctx, t, v.Elem(), "snapshot_date = ?", date.String()); err != nil {
+		return fmt.Errorf("read %v from sqlite warehouse %s: %s: %w", date, w.path, name, err)
+	}
+	return nil
+}
+
+// table returns the snapshot table named name.
+func (w *Warehouse) table(name string) (table, bool) {
+	for _, t := range w.tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return table{}, false
 }
