@@ -43,14 +43,7 @@ func (w *Warehouse) AppendSettlements(ctx context.Context, rows []warehouse.Sett
 func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Settlement, ifNoneFor string) (bool, error) {
 	media := &spool{dir: w.cfg.TempDir}
 	defer media.remove()
-	seq := func(yield func(any, error) bool) {
-		for i := range rows {
-			if !yield(&rows[i], nil) {
-				return
-			}
-		}
-	}
-	if err := encodeRows(ctx, media, seq); err != nil {
+	if err := encodeRows(ctx, media, warehouse.SettlementRows(rows)); err != nil {
 		return false, fmt.Errorf("encode: %w", err)
 	}
 	if err := w.ensureDataset(ctx); err != nil {

@@ -2,11 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 
 	"cloud.google.com/go/civil"
-	"fmt"
-	"iter"
-	"reflect"
 
 	"github.com/refrecon/refrecon/sinks/warehouse"
 )
@@ -51,14 +50,7 @@ func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Sett
 			return false, nil
 		}
 	}
-	seq := func(yield func(any, error) bool) {
-		for i := range rows {
-			if !yield(&rows[i], nil) {
-				return
-			}
-		}
-	}
-	if err := w.insert(ctx, tx, w.ledger, iter.Seq2[any, error](seq)); err != nil {
+	if err := w.insert(ctx, tx, w.ledger, warehouse.SettlementRows(rows)); err != nil {
 		return false, fmt.Errorf("insert: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

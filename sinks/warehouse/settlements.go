@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -64,6 +65,18 @@ type Settlement struct {
 	Reason               string    `bigquery:"reason" json:"reason"`
 	Seq                  int64     `bigquery:"seq" json:"seq"`
 	RecordedAt           time.Time `bigquery:"recorded_at" json:"recorded_at"`
+}
+
+// SettlementRows yields pointers to rows' elements, as Snapshot.Rows
+// yields a table's rows: the rows a driver's AppendSettlements inserts.
+func SettlementRows(rows []Settlement) iter.Seq2[any, error] {
+	return func(yield func(any, error) bool) {
+		for r := range Values(rows) {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
 }
 
 // EntryKey identifies a ledger entry within the whole ledger.
