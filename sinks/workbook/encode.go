@@ -1,6 +1,7 @@
 package workbook
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -118,7 +119,7 @@ func appendCell(b []byte, col string, row []byte, c *cell, rowStyle int) []byte 
 	b = append(b, col...)
 	b = append(b, row...)
 	b = append(b, '"')
-	if s := cmpOr(c.style, rowStyle); s != 0 {
+	if s := cmp.Or(c.style, rowStyle); s != 0 {
 		b = append(b, ` s="`...)
 		b = strconv.AppendInt(b, int64(s), 10)
 		b = append(b, '"')
@@ -154,13 +155,6 @@ func appendCell(b []byte, col string, row []byte, c *cell, rowStyle int) []byte 
 		b = strconv.AppendFloat(b, x, 'f', -1, 64)
 	}
 	return append(b, `</v></c>`...)
-}
-
-func cmpOr(a, b int) int {
-	if a > 0 {
-		return a
-	}
-	return b
 }
 
 // appendDecimal appends minor units of a currency with exponent exp as the
