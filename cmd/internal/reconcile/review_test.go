@@ -115,7 +115,9 @@ func TestRunWorkbookHoldsTheResult(t *testing.T) {
 		}
 		return s
 	}
+	var entries, events int // checked, so that an empty result cannot pass
 	for _, cr := range rep.Result.Cycles {
+		entries, events = entries+len(cr.Leaderboard), events+len(cr.Events)
 		sheet, cur := workbook.SheetName(cr.Cycle.ID, 1), cr.Cycle.Rules.Currency
 		for i, e := range cr.Leaderboard {
 			row := 3 + i
@@ -146,5 +148,8 @@ func TestRunWorkbookHoldsTheResult(t *testing.T) {
 		if v, _ := num(sheet, 2, totals+9); v != decimal(cur, cr.Totals.Awarded) {
 			t.Errorf("%s awarded %q, want %s", sheet, v, decimal(cur, cr.Totals.Awarded))
 		}
+	}
+	if entries == 0 || events == 0 {
+		t.Errorf("checked %d leaderboard entries and %d accounting lines of %d cycles; the fixtures have both", entries, events, len(rep.Result.Cycles))
 	}
 }
