@@ -19,7 +19,7 @@ import (
 // ReadDay reads the rows of one day of project.dataset back with the real
 // BigQuery client (tabledata.list on each table's partition), for
 // warehousetest.Driver and end-to-end tests: the warehouse driver itself
-// only writes. A day never written, or a missing table, reads as empty.
+// never reads a day back. A day never written, or a missing table, reads as empty.
 func (s *Server) ReadDay(ctx context.Context, project, dataset string, date civil.Date) (warehousetest.Day, error) {
 	day := warehousetest.Day{Date: date}
 	if !date.IsValid() {

@@ -49,8 +49,9 @@ import (
 )
 
 // Driver is a warehouse under test: the driver's WriteSnapshot and Close,
-// and ReadDay, which the driver's test implements (drivers only write; the
-// suite needs to read a day back to check what was stored).
+// and ReadDay, which the driver's test implements (a run never reads a
+// snapshot back, so the drivers' interfaces have no such read; the suite
+// needs one to check what was stored).
 type Driver interface {
 	WriteSnapshot(ctx context.Context, s warehouse.Snapshot) error
 	Close() error
