@@ -15,6 +15,7 @@ import (
 	"github.com/refrecon/refrecon/cmd/internal/reconcile"
 	"github.com/refrecon/refrecon/fixtures"
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
 	stripeapi "github.com/refrecon/refrecon/sources/stripe/api"
 	stripeexport "github.com/refrecon/refrecon/sources/stripe/export"
 	"github.com/rs/zerolog"
@@ -109,12 +110,8 @@ func writeStripeExport(ctx context.Context, src *stripeapi.Source, path string) 
 	if err := os.Rename(tmp, path); err != nil {
 		return 0, err
 	}
-	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		serr := d.Sync()
-		d.Close()
-		if serr != nil {
-			return w.Count(), fmt.Errorf("syncing the directory of %s: %w", path, serr)
-		}
+	if err := localdir.SyncDir(filepath.Dir(path)); err != nil {
+		return w.Count(), fmt.Errorf("syncing the directory of %s: %w", path, err)
 	}
 	return w.Count(), nil
 }
