@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -435,17 +436,7 @@ func TestStaleTempRemovedAndSnapshotReplaced(t *testing.T) {
 	publish(t, dir, 25, id1, res)
 	snap := readTree(t, filepath.Join(dir, "snapshots", id1))
 	if _, ok := snap["referrers/r0006.json"]; !ok {
-		t.Errorf("snapshot not replaced: %v", slices.Sorted(mapsKeys(snap)))
-	}
-}
-
-func mapsKeys(m map[string][]byte) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
+		t.Errorf("snapshot not replaced: %v", slices.Sorted(maps.Keys(snap)))
 	}
 }
 
