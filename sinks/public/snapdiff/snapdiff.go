@@ -15,6 +15,7 @@ package snapdiff
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -224,17 +225,9 @@ func Compare(old, new Snapshot) *Diff {
 
 // unionKeys returns the keys of a and b, each once, sorted.
 func unionKeys[M ~map[string]V, V any](a, b M) []string {
-	keys := make([]string, 0, len(a)+len(b))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
+	keys := slices.AppendSeq(slices.Collect(maps.Keys(a)), maps.Keys(b))
 	slices.Sort(keys)
-	return keys
+	return slices.Compact(keys)
 }
 
 func indexCycles(cs []Cycle) map[string]*Cycle {
