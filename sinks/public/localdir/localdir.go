@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -276,12 +277,7 @@ func (s *snapshot) Flush(context.Context) error {
 			return err
 		}
 	}
-	dirs := make([]string, 0, len(s.dirs))
-	for d := range s.dirs {
-		dirs = append(dirs, d)
-	}
-	slices.Sort(dirs)
-	for _, d := range dirs {
+	for _, d := range slices.Sorted(maps.Keys(s.dirs)) {
 		if err := SyncDir(filepath.Join(s.tmp, filepath.FromSlash(d))); err != nil {
 			return err
 		}
