@@ -461,16 +461,7 @@ func (s *Source) describe(what string, page int, err error) error {
 	}
 	var se *stripe.Error
 	if errors.As(err, &se) {
-		attempts := ""
-		if se.LastResponse != nil {
-			if g := retry.GaveUp(se.LastResponse.Header); g != "" {
-				attempts = ", " + g
-			}
-		}
-		msg := s.redact(se.Msg)
-		if se.RequestID != "" {
-			msg += " (request " + se.RequestID + ")"
-		}
+		attempts, msg := errorParts(s.key, se)
 		if se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden {
 			return fmt.Errorf("stripe api: listing %s: %w (HTTP %d): %s", what, ErrKeyRefused, se.HTTPStatusCode, msg)
 		}
@@ -482,6 +473,23 @@ func (s *Source) describe(what string, page int, err error) error {
 		return retry.Mark(out, c)
 	}
 	return out
+}
+
+// errorParts are what an error text says of a Stripe error answer: how the
+// retries ended (", gave up after ...", "" when they did not give up) and
+// Stripe's message with its request id, the key redacted. For the reads'
+// errors and the credits'.
+func errorParts(key string, se *stripe.Error) (attempts, msg string) {
+	if se.LastResponse != nil {
+		if g := retry.GaveUp(se.LastResponse.Header); g != "" {
+			attempts = ", " + g
+		}
+	}
+	msg = redactKey(key, se.Msg)
+	if se.RequestID != "" {
+		msg += " (request " + se.RequestID + ")"
+	}
+	return attempts, msg
 }
 
 // Error is a Stripe API error answer, described without the key.

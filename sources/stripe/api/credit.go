@@ -69,8 +69,8 @@ func (c *Creditor) Find(ctx context.Context, cr Credit) (string, error) {
 }
 
 // Grant creates the credit (amount -cr.Amount) with cr's idempotency key
-// and returns the balance transaction's id. Errors are classed
-// (sources/retry): a refused key is ErrRefused, another 4xx ErrBadInput.
+// and returns the balance transaction's id. Errors are classed as classify
+// says.
 func (c *Creditor) Grant(ctx context.Context, cr Credit) (string, error) {
 	if cr.Amount <= 0 || cr.Customer == "" || cr.Currency == "" || cr.IdempotencyKey == "" {
 		return "", fmt.Errorf("grant credit to %q: want a customer, a currency, an amount > 0 and an idempotency key", cr.Customer)
@@ -90,17 +90,33 @@ func (c *Creditor) Grant(ctx context.Context, cr Credit) (string, error) {
 	return t.ID, nil
 }
 
-// classify gives a Stripe error its class, without the key in its text.
+// classify gives a failed request's error its class (sources/retry) and a
+// text without the key: a refused key is ErrKeyRefused; another 4xx
+// (a deleted customer's 404 included: that award cannot be credited, the
+// others can) is ErrBadInput; 408, 429 and 5xx, which the transport retried
+// until it gave up, are ErrTransient, as is a broken connection it gave up
+// on. A context error is returned as it is.
 func (c *Creditor) classify(err error) error {
-	var se *stripe.Error
-	if !errors.As(err, &se) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	switch code := se.HTTPStatusCode; {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return fmt.Errorf("HTTP %d: %w", code, ErrKeyRefused)
-	case code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout:
-		return retry.Mark(fmt.Errorf("HTTP %d %s: %s", code, se.Type, redactKey(c.key, se.Msg)), retry.ErrBadInput)
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		// The text is redacted, so the chain is not kept; the class is.
+		out := errors.New(redactKey(c.key, err.Error()))
+		if class := retry.ClassOf(err); class != nil {
+			return retry.Mark(out, class)
+		}
+		return out
 	}
-	return err
+	code := se.HTTPStatusCode
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
+		return fmt.Errorf("HTTP %d: %w", code, ErrKeyRefused)
+	}
+	class := retry.ErrTransient
+	if code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout {
+		class = retry.ErrBadInput
+	}
+	attempts, msg := errorParts(c.key, se)
+	return retry.Mark(fmt.Errorf("HTTP %d %s%s: %s", code, se.Type, attempts, msg), class)
 }

@@ -104,3 +104,41 @@ func TestCreditErrors(t *testing.T) {
 		t.Errorf("%d credits created, want 1", n)
 	}
 }
+
+// TestCreditTransientErrors: a 5xx or a broken connection that outlasts the
+// retries is ErrTransient (settle stops and a re-run resumes), and no key
+// reaches the error's text, even when Stripe's message echoes it.
+func TestCreditTransientErrors(t *testing.T) {
+	ctx := context.Background()
+	fake := stripefake.New(t, key, creditCustomers)
+	fake.WriteKey = writeKey
+	path := "/v1/customers/cus_A/balance_transactions"
+	cr := api.Credit{Customer: "cus_A", Amount: 10, Currency: "usd", Cycle: "c", Snapshot: "s", Refcode: "R", IdempotencyKey: "refrecon-k4"}
+	c := newCreditor(t, fake, writeKey)
+
+	fake.Inject(stripefake.Fault{Path: path, Count: 1000, Status: http.StatusServiceUnavailable, Message: "overloaded; your key " + writeKey + " and sk_live_0therKey9"})
+	_, err := c.Grant(ctx, cr)
+	if !errors.Is(err, retry.ErrTransient) || errors.Is(err, retry.ErrBadInput) {
+		t.Errorf("Grant after 503s = %v, want ErrTransient only", err)
+	}
+	if err != nil && (strings.Contains(err.Error(), writeKey) || strings.Contains(err.Error(), "sk_live_0therKey9")) {
+		t.Errorf("Grant's error shows a key: %v", err)
+	}
+	if err != nil && (!strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "giving up")) {
+		t.Errorf("Grant's error %q does not say HTTP 503 and that the retries gave up", err)
+	}
+	if n := fake.CreatingPosts(); n != 0 {
+		t.Errorf("%d credits created by failed requests, want 0", n)
+	}
+
+	fake = stripefake.New(t, key, creditCustomers)
+	fake.WriteKey = writeKey
+	fake.Inject(stripefake.Fault{Path: path, Count: 1000, Reset: true})
+	_, err = newCreditor(t, fake, writeKey).Find(ctx, cr)
+	if !errors.Is(err, retry.ErrTransient) {
+		t.Errorf("Find over broken connections = %v, want ErrTransient", err)
+	}
+	if err != nil && strings.Contains(err.Error(), writeKey) {
+		t.Errorf("Find's error shows the key: %v", err)
+	}
+}

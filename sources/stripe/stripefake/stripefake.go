@@ -26,6 +26,7 @@ package stripefake
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -51,6 +52,7 @@ type Fault struct {
 	Count int    // how many requests it affects; < 0 = every one from then on
 
 	Status      int           // response status (429, 500, 401, ...); 0 = 200 (for Delay / Malformed)
+	Message     string        // the error's message, when set (a test of what reaches an error text)
 	RetryAfter  string        // Retry-After header, if any
 	ShouldRetry string        // Stripe-Should-Retry header, if any
 	Delay       time.Duration // wait before answering (ends early if the client goes away)
@@ -209,13 +211,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"cus_trunc`))
 			return
 		case fault.Status == http.StatusTooManyRequests:
-			writeError(w, fault.Status, "rate_limit_error", "lock_timeout", "Too many requests hit the API too quickly.")
+			writeError(w, fault.Status, "rate_limit_error", "lock_timeout", cmp.Or(fault.Message, "Too many requests hit the API too quickly."))
 			return
 		case fault.Status >= 500:
-			writeError(w, fault.Status, "api_error", "", "An unknown error occurred (injected).")
+			writeError(w, fault.Status, "api_error", "", cmp.Or(fault.Message, "An unknown error occurred (injected)."))
 			return
 		case fault.Status != 0:
-			writeError(w, fault.Status, "invalid_request_error", "", fmt.Sprintf("Injected status %d.", fault.Status))
+			writeError(w, fault.Status, "invalid_request_error", "", cmp.Or(fault.Message, fmt.Sprintf("Injected status %d.", fault.Status)))
 			return
 		}
 	}
