@@ -50,7 +50,7 @@ func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Sett
 			return false, nil
 		}
 	}
-	if err := w.insert(ctx, tx, w.ledger, warehouse.SettlementRows(rows)); err != nil {
+	if err := insertRows(ctx, tx, w.ledger, warehouse.SettlementRows(rows)); err != nil {
 		return false, fmt.Errorf("insert: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

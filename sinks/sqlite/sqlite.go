@@ -14,7 +14,10 @@
 // snapshot's date from every table and inserts the new rows with multi-row
 // INSERTs through prepared statements (a batch binds each value once:
 // snapshot_id, snapshot_date, cycle_id and currency once per INSERT, and a
-// column at its zero value in every row of the batch is a literal). A
+// column at its zero value in every row of the batch is a literal). Each
+// table's rows are read and encoded into batches by a goroutine of its
+// own, started with the write and a few batches ahead of it, so the
+// writing goroutine only binds and executes. A
 // failed or cancelled write rolls back and leaves the previous rows. Stage
 // does the same but leaves the transaction open, for a run to commit once
 // its other outputs are staged (warehouse.Staged). The database runs in
@@ -37,9 +40,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/civil"
@@ -396,12 +401,25 @@ func (w *Warehouse) stage(ctx context.Context, s warehouse.Snapshot) (_ *sql.Tx,
 			_ = tx.Rollback() // the write's error is the one to report
 		}
 	}()
+	// Every table's rows are encoded by a goroutine of its own, started
+	// now, a few batches ahead of the inserts (encode), so this goroutine
+	// only binds and steps; a table that is slow to start (the sorted
+	// subscriptions) is ready when its turn comes.
+	encs := make([]*encoding, len(w.tables))
+	for i, t := range w.tables {
+		encs[i] = startEncoding(newLayout(t), s.Rows(t.Name))
+	}
+	defer func() {
+		for _, e := range encs {
+			e.stop()
+		}
+	}()
 	date := s.Date.String()
-	for _, t := range w.tables {
+	for i, t := range w.tables {
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE snapshot_date = ?", quoteIdent(t.Name)), date); err != nil {
 			return nil, fmt.Errorf("delete %s rows: %w", t.Name, err)
 		}
-		if err := w.insert(ctx, tx, t, s.Rows(t.Name)); err != nil {
+		if err := insert(ctx, tx, encs[i]); err != nil {
 			return nil, fmt.Errorf("insert %s rows: %w", t.Name, err)
 		}
 	}
@@ -411,49 +429,195 @@ func (w *Warehouse) stage(ctx context.Context, s warehouse.Snapshot) (_ *sql.Tx,
 	return tx, nil
 }
 
-// insert inserts rows in multi-row INSERTs of up to batchRows rows; full
-// batches share one prepared statement. The shared columns are bound once
-// per INSERT.
-func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.Seq2[any, error]) error {
+// layout is how a table's rows are inserted: multi-row INSERTs of up to
+// per rows, the shared columns first in the column list as
+// ?1..?nShared, then each row's columns (rowCols).
+type layout struct {
+	t            table
+	per          int      // rows per full INSERT
+	names        []string // the column list, quoted
+	sharedParams []string // ?1..?nShared
+	rowCols      []column // the columns each row binds, in the list's order
+}
+
+func newLayout(t table) *layout {
 	perRow := len(t.cols) - t.nShared
-	per := min(batchRows, (maxVars-t.nShared)/max(perRow, 1))
-	// The shared columns come first in the column list, as ?1..?nShared;
-	// each "?" after them is numbered one above the largest so far, so
-	// the rows' values follow in order.
-	var names, sharedParams []string
-	var rowCols []column // the columns each row binds, in the list's order
+	l := &layout{t: t, per: min(batchRows, (maxVars-t.nShared)/max(perRow, 1))}
+	// Each "?" after the shared columns is numbered one above the largest
+	// so far, so the rows' values follow in order.
 	for _, c := range t.cols {
 		if c.shared > 0 {
-			names = append(names, quoteIdent(c.name))
-			sharedParams = append(sharedParams, fmt.Sprintf("?%d", c.shared))
+			l.names = append(l.names, quoteIdent(c.name))
+			l.sharedParams = append(l.sharedParams, fmt.Sprintf("?%d", c.shared))
 		}
 	}
 	for _, c := range t.cols {
 		if c.shared == 0 {
-			names = append(names, quoteIdent(c.name))
-			rowCols = append(rowCols, c)
+			l.names = append(l.names, quoteIdent(c.name))
+			l.rowCols = append(l.rowCols, c)
 		}
 	}
-	if len(rowCols) > 64 {
-		return fmt.Errorf("table %s has %d columns, at most 64 are supported", t.Name, len(rowCols))
+	return l
+}
+
+// query is the INSERT of k rows in which the columns of zero (bit j:
+// rowCols[j]) hold their zero value in every row, written as a literal
+// instead of bound (zeroColumns).
+func (l *layout) query(k int, zero uint64) string {
+	params := slices.Clone(l.sharedParams)
+	for j, c := range l.rowCols {
+		if zero&(1<<j) != 0 {
+			params = append(params, c.kind.zeroLiteral())
+		} else {
+			params = append(params, "?")
+		}
 	}
-	// prepare prepares the INSERT of k rows in which the columns of zero
-	// (bit j: rowCols[j]) hold their zero value in every row, written as
-	// a literal instead of bound (zeroColumns).
-	prepare := func(k int, zero uint64) (*sql.Stmt, error) {
-		params := slices.Clone(sharedParams)
-		for j, c := range rowCols {
-			if zero&(1<<j) != 0 {
-				params = append(params, c.kind.zeroLiteral())
-			} else {
-				params = append(params, "?")
+	tuple := "(" + strings.Join(params, ",") + ")"
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", quoteIdent(l.t.Name), strings.Join(l.names, ","),
+		strings.TrimSuffix(strings.Repeat(tuple+",", k), ","))
+}
+
+// batch is one INSERT's rows, encoded: the shared values, then each row's
+// values without the zero columns.
+type batch struct {
+	args []any
+	rows int
+	zero uint64 // the columns written as literals (zeroColumns)
+	err  error  // set on the last batch when the rows failed
+}
+
+// encoding is a table's rows being encoded into batches by a goroutine
+// of its own (encode), at most readyBatches ahead of insert.
+type encoding struct {
+	l     *layout
+	ready chan *batch   // the batches in order; closed after the last
+	free  chan *batch   // batches insert is done with, for reuse
+	quit  chan struct{} // closed by stop
+	done  chan struct{} // closed when the goroutine has returned
+	once  sync.Once
+}
+
+// readyBatches is how many encoded batches may wait for insert.
+const readyBatches = 2
+
+func startEncoding(l *layout, rows iter.Seq2[any, error]) *encoding {
+	e := &encoding{
+		l: l, ready: make(chan *batch, readyBatches), free: make(chan *batch, readyBatches+1),
+		quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	go e.encode(rows)
+	return e
+}
+
+// stop ends the encoding (when insert returns early) and waits for its
+// goroutine: no row is read after stop returns.
+func (e *encoding) stop() {
+	e.once.Do(func() { close(e.quit) })
+	<-e.done
+}
+
+// send hands b to insert; false when the encoding was stopped.
+func (e *encoding) send(b *batch) bool {
+	select {
+	case e.ready <- b:
+		return true
+	case <-e.quit:
+		return false
+	}
+}
+
+// encode reads the rows and sends them in batches of up to l.per rows; a
+// row whose shared columns differ from the batch's starts a new batch. A
+// failure (or a panic) is sent as a last batch with err set.
+func (e *encoding) encode(rows iter.Seq2[any, error]) {
+	defer close(e.done)
+	defer close(e.ready)
+	defer func() {
+		if r := recover(); r != nil {
+			e.send(&batch{err: fmt.Errorf("encode rows: panic: %v\n%s", r, debug.Stack())})
+		}
+	}()
+	l, t := e.l, e.l.t
+	shared := make([]any, t.nShared) // the batch's shared values, as in the row
+	var enc encoder
+	var b *batch
+	n := 0
+	fail := func(err error) {
+		if b == nil {
+			b = &batch{}
+		}
+		b.args, b.rows, b.err = nil, 0, err
+		e.send(b)
+	}
+	flush := func() bool {
+		if b == nil || b.rows == 0 {
+			return true
+		}
+		b.zero = zeroColumns(l.rowCols, b.args[t.nShared:], b.rows)
+		if b.zero != 0 {
+			b.args = dropColumns(b.args, t.nShared, len(l.rowCols), b.zero)
+		}
+		ok := e.send(b)
+		b = nil
+		return ok
+	}
+	if len(l.rowCols) > 64 {
+		fail(fmt.Errorf("table %s has %d columns, at most 64 are supported", t.Name, len(l.rowCols)))
+		return
+	}
+	for row, err := range rows {
+		if err != nil {
+			flush()
+			fail(err)
+			return
+		}
+		rv := reflect.ValueOf(row).Elem()
+		if b != nil && !sameShared(t.cols, shared, rv) && !flush() {
+			return
+		}
+		if b == nil {
+			select {
+			case b = <-e.free:
+			default:
+				b = &batch{args: make([]any, 0, t.nShared+l.per*len(l.rowCols))}
+			}
+			for _, c := range t.cols {
+				if c.shared > 0 {
+					f := rv.Field(c.field)
+					shared[c.shared-1] = f.Interface()
+					if b.args, err = enc.appendValue(b.args, c, f); err != nil {
+						fail(fmt.Errorf("row %d: %w", n, err))
+						return
+					}
+				}
 			}
 		}
-		tuple := "(" + strings.Join(params, ",") + ")"
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", quoteIdent(t.Name), strings.Join(names, ","),
-			strings.TrimSuffix(strings.Repeat(tuple+",", k), ","))
-		return tx.PrepareContext(ctx, q)
+		for _, c := range t.cols {
+			if c.shared == 0 {
+				if b.args, err = enc.appendValue(b.args, c, rv.Field(c.field)); err != nil {
+					fail(fmt.Errorf("row %d: %w", n, err))
+					return
+				}
+			}
+		}
+		n++
+		if b.rows++; b.rows == l.per && !flush() {
+			return
+		}
 	}
+	flush()
+}
+
+// insertRows inserts t's rows (encoded as insert reads them).
+func insertRows(ctx context.Context, tx *sql.Tx, t table, rows iter.Seq2[any, error]) error {
+	e := startEncoding(newLayout(t), rows)
+	defer e.stop()
+	return insert(ctx, tx, e)
+}
+
+// insert inserts the batches of e in order; full batches of a shape
+// share one prepared statement.
+func insert(ctx context.Context, tx *sql.Tx, e *encoding) error {
 	// The statements of full batches, by their zero columns: a few shapes
 	// repeat over a table (most rows leave the same columns at zero).
 	full := map[uint64]*sql.Stmt{}
@@ -462,77 +626,40 @@ func (w *Warehouse) insert(ctx context.Context, tx *sql.Tx, t table, rows iter.S
 			st.Close()
 		}
 	}()
-	args := make([]any, 0, t.nShared+per*perRow)
-	shared := make([]any, t.nShared) // the batch's shared values, as in the row
-	var enc encoder
-	n, inBatch := 0, 0
-	flush := func() error {
-		if inBatch == 0 {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		zero := zeroColumns(rowCols, args[t.nShared:], inBatch)
-		bound := args
-		if zero != 0 {
-			bound = dropColumns(args, t.nShared, len(rowCols), zero)
-		}
-		stmt := full[zero]
-		if inBatch != per || stmt == nil {
+	exec := func(b *batch) error {
+		stmt := full[b.zero]
+		if b.rows != e.l.per || stmt == nil {
 			var err error
-			if stmt, err = prepare(inBatch, zero); err != nil {
+			if stmt, err = tx.PrepareContext(ctx, e.l.query(b.rows, b.zero)); err != nil {
 				return err
 			}
-			if inBatch == per && len(full) < maxShapes {
-				full[zero] = stmt
+			if b.rows == e.l.per && len(full) < maxShapes {
+				full[b.zero] = stmt
 			} else {
 				defer stmt.Close()
 			}
 		}
-		if _, err := stmt.ExecContext(ctx, bound...); err != nil {
+		_, err := stmt.ExecContext(ctx, b.args...)
+		return err
+	}
+	for b := range e.ready {
+		if b.err != nil {
+			return b.err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		clear(args) // drop references to the batch's strings
-		args, inBatch = args[:0], 0
-		return nil
-	}
-	for row, err := range rows {
-		if err != nil {
+		if err := exec(b); err != nil {
 			return err
 		}
-		rv := reflect.ValueOf(row).Elem()
-		if inBatch > 0 && !sameShared(t.cols, shared, rv) {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if inBatch == 0 {
-			for _, c := range t.cols {
-				if c.shared > 0 {
-					f := rv.Field(c.field)
-					shared[c.shared-1] = f.Interface()
-					if args, err = enc.appendValue(args, c, f); err != nil {
-						return fmt.Errorf("row %d: %w", n, err)
-					}
-				}
-			}
-		}
-		for _, c := range t.cols {
-			if c.shared == 0 {
-				if args, err = enc.appendValue(args, c, rv.Field(c.field)); err != nil {
-					return fmt.Errorf("row %d: %w", n, err)
-				}
-			}
-		}
-		n++
-		if inBatch++; inBatch == per {
-			if err := flush(); err != nil {
-				return err
-			}
+		clear(b.args) // drop references to the batch's strings
+		b.args, b.rows = b.args[:0], 0
+		select {
+		case e.free <- b:
+		default:
 		}
 	}
-	return flush()
+	return nil
 }
 
 // maxShapes bounds the prepared statements kept per table (zero-column

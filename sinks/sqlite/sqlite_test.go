@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -491,4 +492,72 @@ func TestFailedBatchStopsStream(t *testing.T) {
 		t.Fatalf("WriteSnapshot = %v, want the injected failure", err)
 	}
 	warehousetest.Check(ctx, t, w, good)
+}
+
+// Each table's rows are encoded in a goroutine of their own, ahead of the
+// inserts: a failure in one table stops every table's reading before
+// Stage returns (no row sequence is still running), and a panic in a row
+// sequence fails the write instead of the process.
+func TestStageStopsEncoding(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.sqlite")
+	w := open(t, path)
+	defer w.Close()
+	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
+	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	var running atomic.Int32
+	endless := func(yield func(*warehouse.Subscription) bool) {
+		running.Add(1)
+		defer running.Add(-1)
+		row := warehouse.Subscription{SnapshotID: "x", SnapshotDate: day, Status: "active"}
+		for i := 0; ; i++ {
+			row.SubscriptionID = fmt.Sprintf("sub_%d", i)
+			if !yield(&row) {
+				return
+			}
+		}
+	}
+	decisions := func(bad func(i int, row *warehouse.ReferralDecision)) func(yield func(*warehouse.ReferralDecision) bool) {
+		return func(yield func(*warehouse.ReferralDecision) bool) {
+			running.Add(1)
+			defer running.Add(-1)
+			for i := range 5000 {
+				row := warehouse.ReferralDecision{SnapshotID: "x", SnapshotDate: day, RefereeEmail: fmt.Sprintf("u%d@example.com", i)}
+				bad(i, &row)
+				if !yield(&row) {
+					return
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		bad  func(i int, row *warehouse.ReferralDecision)
+		want string
+	}{
+		{"wrong date", func(i int, row *warehouse.ReferralDecision) {
+			if i == 2100 {
+				row.SnapshotDate = day.AddDays(1)
+			}
+		}, "snapshot_date"},
+		{"panic", func(i int, row *warehouse.ReferralDecision) {
+			if i == 2100 {
+				panic("boom")
+			}
+		}, "panic: boom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := warehouse.Snapshot{Date: day, ReferralDecisions: decisions(tc.bad), Subscriptions: endless}
+			err := w.WriteSnapshot(ctx, s)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("WriteSnapshot = %v, want an error with %q", err, tc.want)
+			}
+			if n := running.Load(); n != 0 {
+				t.Errorf("%d row sequences still running after WriteSnapshot returned", n)
+			}
+			warehousetest.Check(ctx, t, w, good)
+		})
+	}
 }

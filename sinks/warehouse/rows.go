@@ -23,8 +23,10 @@ import (
 // once). A sequence yields pointers to rows that stay valid only until the
 // next row is asked for (a generator may reuse one variable; readers copy
 // what they keep) and must not be modified; it may be ranged over any
-// number of times and yields the same rows each time. A nil sequence is a
-// table with no rows. Drivers read a table generically with Rows, which
+// number of times and yields the same rows each time; sequences of
+// different tables may be read at the same time (the SQLite driver encodes
+// every table in a goroutine of its own). A nil sequence is a table with
+// no rows. Drivers read a table generically with Rows, which
 // also checks each row's snapshot_date.
 type Snapshot struct {
 	Date               civil.Date // the partition: asOf's UTC date
