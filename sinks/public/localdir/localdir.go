@@ -11,9 +11,13 @@
 //     error, never an overwrite: two refcodes that differ only in case on a
 //     case-insensitive filesystem), by one goroutine: file creation is
 //     kernel CPU, and two writers were no faster.
-//   - Reuse is a hard link to the previous snapshot's file when its size
-//     on disk agrees; after 16 failed links (a filesystem without them) a
-//     snapshot stops trying and writes every file.
+//   - Reuse is a hard link to the previous snapshot's file, kept when the
+//     file it names has the manifest's size and sha256; after 16 failed
+//     links (a filesystem without them) a snapshot stops trying and writes
+//     every file.
+//   - On Linux, files are created, linked and read with raw system calls
+//     relative to open directories (dirfd_linux.go), elsewhere by path
+//     (dirfd_portable.go).
 //   - Flush is one sync(2) on Linux (instead of an fsync per file), then an
 //     fsync of every directory written; elsewhere every file is fsynced.
 //   - List reads the staged tree's directories (getdents, no stat per
@@ -31,7 +35,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -40,7 +43,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/refrecon/refrecon/sinks/public"
 )
@@ -48,7 +50,7 @@ import (
 // Dir is a public.Storage in a local directory.
 type Dir struct {
 	root string
-	// link, when set (tests), replaces os.Link.
+	// link, when set (tests), replaces the hard link Reuse makes.
 	link func(oldname, newname string) error
 }
 
@@ -148,13 +150,14 @@ func (d *Dir) NewSnapshot(_ context.Context, id string) (public.SnapshotWriter, 
 		_ = os.RemoveAll(tmp)
 		return nil, err
 	}
-	link := d.link
-	if link == nil {
-		link = os.Link
+	root, err := openDir(tmp)
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, err
 	}
 	return &snapshot{
 		d: d, tmp: tmp, final: filepath.Join(snaps, id),
-		dirs: map[string]bool{".": true}, written: map[string]int64{}, link: link,
+		dirs: map[string]*dir{".": root}, prev: map[string]*dir{}, written: map[string]int64{}, link: d.link,
 	}, nil
 }
 
@@ -166,28 +169,74 @@ const maxLinkFailures = 16
 // snapshot stages one snapshot; its methods run on one goroutine at a time
 // (it does not implement public.Parallel).
 type snapshot struct {
-	d        *Dir
-	tmp      string // "" once committed or aborted
-	final    string
-	dirs     map[string]bool  // directories made, relative to tmp
-	written  map[string]int64 // files stored, with their sizes
-	link     func(oldname, newname string) error
+	d     *Dir
+	tmp   string // "" once committed or aborted
+	final string
+	// dirs are the directories made, relative to tmp: open (a file's
+	// directory) or nil (only a parent of one).
+	dirs map[string]*dir
+	// prev are the previous snapshots' directories Reuse links from, by
+	// "<snapshot>/<dir>": nil when it could not be opened.
+	prev     map[string]*dir
+	written  map[string]int64                    // files stored, with their sizes
+	link     func(oldname, newname string) error // Dir.link
 	failures int
 }
 
-// mkdirs makes the directory of rel (and its parents) once per snapshot.
-func (s *snapshot) mkdirs(rel string) error {
-	dir := path.Dir(rel)
-	if s.dirs[dir] {
-		return nil
+// split is rel's directory and base name.
+func split(rel string) (dir, name string) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return ".", rel
 	}
-	if err := os.MkdirAll(filepath.Join(s.tmp, filepath.FromSlash(dir)), 0o755); err != nil {
-		return err
+	return rel[:i], rel[i+1:]
+}
+
+// mkdirs makes the directory dir (relative to tmp) and its parents once per
+// snapshot and returns it open.
+func (s *snapshot) mkdirs(dir string) (*dir, error) {
+	if d := s.dirs[dir]; d != nil {
+		return d, nil
 	}
-	for ; !s.dirs[dir]; dir = path.Dir(dir) {
-		s.dirs[dir] = true
+	p := filepath.Join(s.tmp, filepath.FromSlash(dir))
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return nil, err
 	}
-	return nil
+	d, err := openDir(p)
+	if err != nil {
+		return nil, err
+	}
+	s.dirs[dir] = d
+	for dir = path.Dir(dir); ; dir = path.Dir(dir) {
+		if _, ok := s.dirs[dir]; ok {
+			break
+		}
+		s.dirs[dir] = nil
+	}
+	return d, nil
+}
+
+// prevDir is directory dir of snapshot from, open, or nil.
+func (s *snapshot) prevDir(from, dir string) *dir {
+	key := from + "/" + dir
+	d, ok := s.prev[key]
+	if !ok {
+		d, _ = openDir(filepath.Join(s.d.root, public.SnapshotsDir, from, filepath.FromSlash(dir)))
+		s.prev[key] = d
+	}
+	return d
+}
+
+// closeDirs closes the open directories.
+func (s *snapshot) closeDirs() {
+	for _, m := range []map[string]*dir{s.dirs, s.prev} {
+		for k, d := range m {
+			if d != nil {
+				_ = d.close()
+			}
+			delete(m, k)
+		}
+	}
 }
 
 func (s *snapshot) Put(_ context.Context, rel string, data []byte) error {
@@ -197,75 +246,90 @@ func (s *snapshot) Put(_ context.Context, rel string, data []byte) error {
 	if !public.CleanKey(rel) {
 		return fmt.Errorf("key %q: not a clean relative path", rel)
 	}
-	if err := s.mkdirs(rel); err != nil {
+	dirRel, name := split(rel)
+	d, err := s.mkdirs(dirRel)
+	if err != nil {
 		return err
 	}
-	if err := writeNew(filepath.Join(s.tmp, filepath.FromSlash(rel)), data, !haveSyncFS); err != nil {
+	if err := writeNew(d, name, data, !haveSyncFS); err != nil {
 		return err
 	}
 	s.written[rel] = int64(len(data))
 	return nil
 }
 
-// Reuse hard-links the previous snapshot's file when it still has the
-// manifest's bytes: its size on disk first, then, through the new link
-// (the same inode, so what is checked is what the snapshot holds), its
-// sha256. A file truncated, edited or replaced by hand since it was
-// published is not linked: the caller writes it anew.
+// Reuse hard-links the previous snapshot's file and keeps the link when it
+// has the manifest's bytes: checked through the new link (the same inode,
+// so what is checked is what the snapshot holds), a regular file of the
+// manifest's size, then its sha256. A file truncated, edited or replaced
+// by hand since it was published is not kept: the caller writes it anew.
+// The size is not looked up before the link (an lstat per file, which only
+// saved a link and an unlink for a damaged file, docs/performance.md); a
+// file the previous snapshot lacks is not a failure to link.
 func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64, sum [sha256.Size]byte) bool {
 	if s.tmp == "" || s.failures >= maxLinkFailures || !public.CleanKey(rel) || !public.CleanName(from) {
 		return false
 	}
-	src := filepath.Join(s.d.root, public.SnapshotsDir, from, filepath.FromSlash(rel))
-	fi, err := os.Lstat(src)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+	dirRel, name := split(rel)
+	src := s.prevDir(from, dirRel)
+	if src == nil {
 		return false
 	}
-	if s.mkdirs(rel) != nil {
+	dst, err := s.mkdirs(dirRel)
+	if err != nil {
 		return false
 	}
-	dst := filepath.Join(s.tmp, filepath.FromSlash(rel))
-	if err := s.link(src, dst); err != nil {
+	if s.link != nil {
+		err = s.link(filepath.Join(src.path, name), filepath.Join(dst.path, name))
+	} else {
+		err = dst.link(src, name)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false // not in the previous snapshot: not a failure to link
+	}
+	if err != nil {
 		s.failures++
 		return false
 	}
-	if !hasContent(dst, size, sum) {
-		_ = os.Remove(dst)
+	if !dst.hasContent(name, size, sum) {
+		_ = dst.remove(name)
 		return false
 	}
 	s.written[rel] = size
 	return true
 }
 
-// hasContent reports whether the regular file at path (not followed if a
-// symlink) is size bytes long with the given sha256.
-func hasContent(path string, size int64, sum [sha256.Size]byte) bool {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
-		return false
-	}
-	// The file is read whole into a pooled buffer (public files are a few
-	// KiB): io.Copy into the hash allocated a 32 KiB buffer per file, 5 GB
-	// for the 162,000 files a 1M next night links (docs/performance.md).
+// checkContent reports whether read, of a regular file whose size the
+// caller found to be size, gives size bytes with the given sha256. The file
+// is read whole into a pooled buffer (public files are a few KiB): io.Copy
+// into the hash allocated a 32 KiB buffer per file, 5 GB for the 162,000
+// files a 1M next night links (docs/performance.md). It asks for size+1
+// bytes, so a file that grew since its size was taken is refused, and
+// stops once it has size bytes: a read of a regular file returns fewer
+// bytes than asked only at its end, so no second read(2) is needed to see
+// the end of the file (docs/performance.md, session 5).
+func checkContent(read func([]byte) (int, error), size int64, sum [sha256.Size]byte) bool {
 	bp := contentBufs.Get().(*[]byte)
 	defer contentBufs.Put(bp)
 	if int64(cap(*bp)) < size+1 {
 		*bp = make([]byte, size+1)
 	}
 	buf := (*bp)[:size+1]
-	n, err := io.ReadFull(f, buf)
-	if int64(n) != size || err != io.ErrUnexpectedEOF {
+	var n int64
+	for n < size {
+		m, err := read(buf[n:])
+		n += int64(m)
+		if m == 0 || err != nil {
+			break
+		}
+	}
+	if n != size {
 		return false // shorter, longer, or unreadable
 	}
 	return sha256.Sum256(buf[:n]) == sum
 }
 
-// contentBufs holds hasContent's read buffers.
+// contentBufs holds checkContent's read buffers.
 var contentBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 func (s *snapshot) Flush(context.Context) error {
@@ -277,8 +341,14 @@ func (s *snapshot) Flush(context.Context) error {
 			return err
 		}
 	}
-	for _, d := range slices.Sorted(maps.Keys(s.dirs)) {
-		if err := SyncDir(filepath.Join(s.tmp, filepath.FromSlash(d))); err != nil {
+	for _, rel := range slices.Sorted(maps.Keys(s.dirs)) {
+		var err error
+		if d := s.dirs[rel]; d != nil {
+			err = d.sync()
+		} else {
+			err = SyncDir(filepath.Join(s.tmp, filepath.FromSlash(rel)))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -338,6 +408,7 @@ func (s *snapshot) Commit(context.Context) error {
 	if s.tmp == "" {
 		return errors.New("snapshot already committed or aborted")
 	}
+	s.closeDirs()
 	if err := install(s.tmp, s.final); err != nil {
 		return err
 	}
@@ -349,6 +420,7 @@ func (s *snapshot) Abort(context.Context) error {
 	if s.tmp == "" {
 		return nil
 	}
+	s.closeDirs()
 	tmp := s.tmp
 	s.tmp = ""
 	return os.RemoveAll(tmp)
@@ -451,14 +523,14 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-// writeNew writes a snapshot file that must not exist yet. One that exists
-// already is two names that are one on this filesystem (refcodes that
-// differ only in case, on a case-insensitive one): an error, never an
-// overwrite.
-func writeNew(path string, data []byte, sync bool) error {
-	err := writeFile(path, data, sync)
+// writeNew writes the snapshot file name in d, which must not exist yet.
+// One that exists already is two names that are one on this filesystem
+// (refcodes that differ only in case, on a case-insensitive one): an error,
+// never an overwrite.
+func writeNew(d *dir, name string, data []byte, sync bool) error {
+	err := d.create(name, data, sync)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s exists already (two refcodes that differ only in case, on a case-insensitive filesystem?)", path)
+		return fmt.Errorf("%s exists already (two refcodes that differ only in case, on a case-insensitive filesystem?)", filepath.Join(d.path, name))
 	}
 	return err
 }
@@ -491,7 +563,13 @@ func SyncDir(dir string) error {
 		return err
 	}
 	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+	return syncErr(dir, f.Sync())
+}
+
+// syncErr is the error of fsyncing directory dir: none when the filesystem
+// cannot sync a directory (EINVAL).
+func syncErr(dir string, err error) error {
+	if err != nil && !errors.Is(err, os.ErrInvalid) {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
