@@ -144,21 +144,6 @@ func build(ctx context.Context, in Input) page {
 			Awarded: money(cur, cr.Totals.Awarded), Remaining: money(cur, cr.AwardPoolRemaining), Revenue: money(cur, cr.Totals.Revenue),
 			Referrals: cr.Totals.Referrals, Conversions: cr.Totals.Conversions})
 	}
-	if d := in.Changes; d != nil {
-		p.HasPrevious, p.Headline, p.RowsCompared = true, d.Headline(), d.RowsCompared
-		for _, c := range d.Cycles {
-			p.Changes = append(p.Changes, cycleChanges(c)...)
-		}
-		for _, r := range d.Rows {
-			rc := rowChange{Email: r.Email, Refcode: r.Refcode, Old: r.Outcome.Old, New: r.Outcome.New}
-			var parts []string
-			for _, c := range r.Cycles {
-				parts = append(parts, c.CycleID+": "+dash(c.Old)+" → "+dash(c.New))
-			}
-			rc.Cycles = strings.Join(parts, "; ")
-			p.RowChanges = append(p.RowChanges, rc)
-		}
-	}
 	for i := range res.Decisions {
 		if ctx.Err() != nil {
 			break // Write reports the cancellation
@@ -173,12 +158,45 @@ func build(ctx context.Context, in Input) page {
 		}
 	}
 	for i := range res.Cycles {
-		p.Cycles = append(p.Cycles, cycle(&res.Cycles[i], res.AsOf, in.Changes))
+		p.Cycles = append(p.Cycles, cycle(&res.Cycles[i], res.AsOf))
+	}
+	// What needs the comparison with the previous snapshot comes last, so
+	// that the rest is made while it is made (Input.LaterChanges).
+	d := in.Diff()
+	if d != nil {
+		for i := range p.Cycles {
+			p.Cycles[i].Changes = cycleChangesOf(d, p.Cycles[i].ID)
+		}
+		p.HasPrevious, p.Headline, p.RowsCompared = true, d.Headline(), d.RowsCompared
+		for _, c := range d.Cycles {
+			p.Changes = append(p.Changes, cycleChanges(c)...)
+		}
+		for _, r := range d.Rows {
+			rc := rowChange{Email: r.Email, Refcode: r.Refcode, Old: r.Outcome.Old, New: r.Outcome.New}
+			var parts []string
+			for _, c := range r.Cycles {
+				parts = append(parts, c.CycleID+": "+dash(c.Old)+" → "+dash(c.New))
+			}
+			rc.Cycles = strings.Join(parts, "; ")
+			p.RowChanges = append(p.RowChanges, rc)
+		}
 	}
 	return p
 }
 
-func cycle(cr *pipeline.CycleResult, asOf time.Time, d *snapdiff.Diff) cycleView {
+// cycleChangesOf is the changes of cycle id in d (the last when d has
+// several for it), nil for none.
+func cycleChangesOf(d *snapdiff.Diff, id string) []changeRow {
+	var rows []changeRow
+	for _, c := range d.Cycles {
+		if c.CycleID == id {
+			rows = cycleChanges(c)
+		}
+	}
+	return rows
+}
+
+func cycle(cr *pipeline.CycleResult, asOf time.Time) cycleView {
 	r := cr.Cycle.Rules
 	cur := r.Currency
 	t := cr.Totals
@@ -216,13 +234,6 @@ func cycle(cr *pipeline.CycleResult, asOf time.Time, d *snapdiff.Diff) cycleView
 			row.AdminAction = string(a.ActionType) + ": " + a.Reason
 		}
 		v.Top = append(v.Top, row)
-	}
-	if d != nil {
-		for _, c := range d.Cycles {
-			if c.CycleID == cr.Cycle.ID {
-				v.Changes = cycleChanges(c)
-			}
-		}
 	}
 	return v
 }

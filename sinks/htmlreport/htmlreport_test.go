@@ -1,6 +1,7 @@
 package htmlreport_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -128,5 +129,26 @@ func TestReportWithoutPreviousSnapshotOrCycles(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// TestReportLaterChangesSameBytes: a report given the comparison later
+// (LaterChanges, called once the rest is made) has the bytes of one given
+// it at once, and calls it once.
+func TestReportLaterChangesSameBytes(t *testing.T) {
+	_, want := writeReport(t)
+	res := testResult()
+	d, calls := testChanges(res), 0
+	path, err := htmlreport.Write(context.Background(), t.TempDir(), htmlreport.Input{Info: info, Result: res,
+		LaterChanges: func() *snapdiff.Diff { calls++; return d }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) || calls != 1 {
+		t.Errorf("report with LaterChanges differs (%d calls)", calls)
 	}
 }

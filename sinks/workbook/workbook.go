@@ -55,7 +55,9 @@
 //
 // The same inputs give the same bytes: excelize stamps no clock, and the
 // archive is written in entry-name order with every entry dated asOf (see
-// archive). The file is written atomically (package privatefile); the run removes
+// archive). Given the comparison with the previous snapshot later
+// (Input.LaterChanges, as a run does), the workbook deflates every other
+// sheet while it waits (see spool), with the same bytes as a result. The file is written atomically (package privatefile); the run removes
 // the reports of older snapshots once it has published (review.RemoveOlder).
 package workbook
 
@@ -67,6 +69,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,11 +130,12 @@ func Write(ctx context.Context, dir string, in Input) (string, error) {
 // book is one workbook being written.
 type book struct {
 	ctx    context.Context
-	f      *excelize.File
+	dir    string
 	in     Input
 	styles styles
 	emails map[string]string // refcode -> the first referrer's email
-	parts  []*part
+	sheets [][]*part         // the parts of each sheet, in order
+	parts  []*part           // every part, by index
 }
 
 type styles struct {
@@ -140,16 +144,81 @@ type styles struct {
 }
 
 func write(ctx context.Context, out *privatefile.File, dir string, in Input) error {
-	f := excelize.NewFile(excelize.Options{TmpDir: dir})
-	defer f.Close()
-	b := &book{ctx: ctx, f: f, in: in}
-	if err := b.makeStyles(); err != nil {
+	b := &book{ctx: ctx, dir: dir, in: in}
+	f, err := b.newFile()
+	if err != nil {
 		return err
 	}
-	asOf := in.Result.AsOf.UTC().Format(time.RFC3339)
-	if err := f.SetDocProps(&excelize.DocProperties{Creator: "refrecon", Title: "refrecon report " + in.Info.SnapshotID,
-		Created: asOf, Modified: asOf}); err != nil {
+	b.lay(b.summary())
+	b.emails = make(map[string]string, len(in.Result.Referrers))
+	for _, u := range in.Result.Referrers {
+		if _, dup := b.emails[u.Refcode]; !dup {
+			b.emails[u.Refcode] = u.Email
+		}
+	}
+	for i := range in.Result.Cycles {
+		b.lay(b.cycle(&in.Result.Cycles[i]))
+	}
+	b.lay(b.clawbacks())
+	// Every sheet but the changes is known: the spool deflates them while
+	// the comparison with the previous snapshot is made (LaterChanges).
+	// Excelize then writes the whole workbook again, the changes included,
+	// and the writer copies in the spool's sheets where excelize wrote the
+	// same XML around their rows (spool.take).
+	later := in.LaterChanges
+	if later == nil {
+		b.lay(b.changes(in.Changes))
+	}
+	first, err := b.save(f)
+	if err != nil {
 		return err
+	}
+	known := make(map[int]*part, len(b.parts))
+	for _, p := range b.parts {
+		known[p.index] = p
+	}
+	sp, err := startSpool(ctx, first, known, &b.styles)
+	if err != nil {
+		return err
+	}
+	defer sp.stop()
+	final := first
+	if later != nil {
+		b.lay(b.changes(later()))
+		if f, err = b.newFile(); err != nil {
+			return err
+		}
+		if final, err = b.save(f); err != nil {
+			return err
+		}
+	}
+	sp.stopTaking()
+	rows := &rowSource{ctx: ctx, parts: b.parts, written: make([]bool, len(b.parts)), styles: &b.styles}
+	return final.write(out, in.Result.AsOf.UTC(), rows, sp)
+}
+
+// newFile starts an excelize workbook: its styles (the same ids every
+// time), document properties, and the summary sheet, the active one.
+func (b *book) newFile() (*excelize.File, error) {
+	f := excelize.NewFile(excelize.Options{TmpDir: b.dir})
+	// The sheets' cells carry the style ids of the first file, and the
+	// spool reads them while the second is made.
+	st, err := makeStyles(f)
+	switch {
+	case err != nil:
+		f.Close()
+		return nil, err
+	case b.styles.money == nil:
+		b.styles = st
+	case !reflect.DeepEqual(st, b.styles):
+		f.Close()
+		return nil, errors.New("workbook: excelize gave other style ids the second time")
+	}
+	asOf := b.in.Result.AsOf.UTC().Format(time.RFC3339)
+	if err := f.SetDocProps(&excelize.DocProperties{Creator: "refrecon", Title: "refrecon report " + b.in.Info.SnapshotID,
+		Created: asOf, Modified: asOf}); err != nil {
+		f.Close()
+		return nil, err
 	}
 	// The default sheet goes, and the first sheet becomes the active one,
 	// before any sheet is streamed: DeleteSheet and SetActiveSheet read
@@ -159,63 +228,70 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 	// referrals that was 3.6 GB allocated and 2.3 GB peak RSS
 	// (docs/performance.md, change 12).
 	if _, err := f.NewSheet(SummarySheet); err != nil {
-		return err
+		f.Close()
+		return nil, err
 	}
 	if err := f.DeleteSheet("Sheet1"); err != nil {
-		return err
+		f.Close()
+		return nil, err
 	}
 	f.SetActiveSheet(0)
-	if err := b.add(b.summary()); err != nil {
-		return fmt.Errorf("sheet %q: %w", SummarySheet, err)
-	}
-	b.emails = make(map[string]string, len(in.Result.Referrers))
-	for _, u := range in.Result.Referrers {
-		if _, dup := b.emails[u.Refcode]; !dup {
-			b.emails[u.Refcode] = u.Email
+	return f, nil
+}
+
+// save adds every sheet laid out so far to f (a newFile), saves it into an
+// archive, with a placeholder row in each worksheet, and closes f.
+func (b *book) save(f *excelize.File) (*archive, error) {
+	defer f.Close()
+	for _, parts := range b.sheets {
+		if err := b.add(f, parts); err != nil {
+			return nil, fmt.Errorf("sheet %q: %w", parts[0].name, err)
 		}
 	}
-	for i := range in.Result.Cycles {
-		cr := &in.Result.Cycles[i]
-		if err := b.add(b.cycle(cr)); err != nil {
-			return fmt.Errorf("cycle %s: %w", cr.Cycle.ID, err)
-		}
-	}
-	if err := b.add(b.clawbacks()); err != nil {
-		return fmt.Errorf("sheet %q: %w", ClawbackSheet, err)
-	}
-	if err := b.add(b.changes()); err != nil {
-		return fmt.Errorf("sheet %q: %w", ChangesSheet, err)
-	}
-	rows := &rowSource{ctx: ctx, parts: b.parts, written: make([]bool, len(b.parts)), styles: &b.styles}
 	zw := &archive{}
 	f.SetZipWriter(func(_ io.Writer) excelize.ZipWriter { return zw })
 	if _, err := f.WriteTo(io.Discard); err != nil {
-		return err
+		return nil, err
 	}
-	return zw.write(out, in.Result.AsOf.UTC(), rows)
+	return zw, nil
 }
 
-func (b *book) makeStyles() error {
-	var err error
+// lay lays sp out (sheetSpec.layout) and numbers its parts after the
+// parts of the sheets before it.
+func (b *book) lay(sp *sheetSpec) {
+	parts, _ := sp.layout(nil)
+	for _, p := range parts {
+		p.index = len(b.parts)
+		b.parts = append(b.parts, p)
+	}
+	b.sheets = append(b.sheets, parts)
+}
+
+// makeStyles makes the workbook's styles in f.
+func makeStyles(f *excelize.File) (styles, error) {
+	var (
+		err error
+		st  styles
+	)
 	mk := func(s *excelize.Style) int {
 		if err != nil {
 			return 0
 		}
 		var id int
-		id, err = b.f.NewStyle(s)
+		id, err = f.NewStyle(s)
 		return id
 	}
-	b.styles.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true},
+	st.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true},
 		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDE4EE"}}})
-	b.styles.title = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 12}})
+	st.title = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 12}})
 	dateFmt := "yyyy-mm-dd hh:mm:ss"
-	b.styles.date = mk(&excelize.Style{CustomNumFmt: &dateFmt})
-	b.styles.integer = mk(&excelize.Style{NumFmt: 1})
-	b.styles.money = map[int]int{}
+	st.date = mk(&excelize.Style{CustomNumFmt: &dateFmt})
+	st.integer = mk(&excelize.Style{NumFmt: 1})
+	st.money = map[int]int{}
 	for _, exp := range []int{0, 2, 3} {
-		b.styles.money[exp] = mk(&excelize.Style{CustomNumFmt: ptr(moneyFormat(exp))})
+		st.money[exp] = mk(&excelize.Style{CustomNumFmt: ptr(moneyFormat(exp))})
 	}
-	return err
+	return st, err
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -305,9 +381,10 @@ func rowsTable(header []cell, rows [][]cell) table {
 
 // part is one sheet of the workbook: the part-th sheet of a spec.
 type part struct {
-	spec *sheetSpec
-	part int
-	name string
+	spec  *sheetSpec
+	part  int
+	index int // among the workbook's parts: its placeholder
+	name  string
 	// The filter: the first table of the part (header row, last row,
 	// columns); head 0 is none.
 	filterHead, filterLast, filterCols int
@@ -418,20 +495,19 @@ func (sp *sheetSpec) layout(visit func(slot) error) ([]*part, error) {
 	return parts, err
 }
 
-// add lays sp out and adds its parts to the workbook: each a sheet with
-// its column widths, frozen header rows and filter, and a placeholder row
-// that the archive replaces with the part's rows.
-func (b *book) add(sp *sheetSpec) error {
-	parts, _ := sp.layout(nil)
+// add adds a sheet's parts to f: each a sheet with its column widths,
+// frozen header rows and filter, and a placeholder row that the archive
+// replaces with the part's rows.
+func (b *book) add(f *excelize.File, parts []*part) error {
 	for _, p := range parts {
-		if _, err := b.f.NewSheet(p.name); err != nil {
+		if _, err := f.NewSheet(p.name); err != nil {
 			return err
 		}
-		sw, err := b.f.NewStreamWriter(p.name)
+		sw, err := f.NewStreamWriter(p.name)
 		if err != nil {
 			return err
 		}
-		for i, w := range sp.widths {
+		for i, w := range p.spec.widths {
 			if err := sw.SetColWidth(i+1, i+1, w); err != nil {
 				return err
 			}
@@ -440,15 +516,14 @@ func (b *book) add(sp *sheetSpec) error {
 			Selection: []excelize.Selection{{SQRef: "A3", ActiveCell: "A3", Pane: "bottomLeft"}}}); err != nil {
 			return err
 		}
-		if err := sw.SetRow("A1", []any{placeholderPrefix + strconv.Itoa(len(b.parts))}); err != nil {
+		if err := sw.SetRow("A1", []any{placeholderPrefix + strconv.Itoa(p.index)}); err != nil {
 			return err
 		}
-		b.parts = append(b.parts, p)
 		if p.filterHead != 0 {
 			last, _ := excelize.CoordinatesToCellName(p.filterCols, max(p.filterLast, p.filterHead+1))
 			first, _ := excelize.CoordinatesToCellName(1, p.filterHead)
 			// The stream writer writes the worksheet's autoFilter at Flush.
-			if err := b.f.AutoFilter(p.name, first+":"+last, nil); err != nil {
+			if err := f.AutoFilter(p.name, first+":"+last, nil); err != nil {
 				return err
 			}
 		}
@@ -717,8 +792,7 @@ func clawbackRows(b *book) [][]cell {
 
 var changesHeader = strs("cycle id", "change", "refcode or email", "field", "old", "new", "difference")
 
-func (b *book) changes() *sheetSpec {
-	d := b.in.Changes
+func (b *book) changes(d *snapdiff.Diff) *sheetSpec {
 	var title []cell
 	if d == nil {
 		title = []cell{str("changes since the previous snapshot"), str("no previous snapshot")}

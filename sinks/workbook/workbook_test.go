@@ -541,3 +541,94 @@ func TestWorkbookOddTextAndHugeAmounts(t *testing.T) {
 	check("K10", excelize.CellTypeUnset, "9999999999999.99") // a number cell has no type
 	check("G11", excelize.CellTypeInlineString, "-10000000000000.01")
 }
+
+// TestWorkbookSpoolSameBytes writes one workbook, with continuation sheets
+// and changes, in every way the spool can go: not at all (it holds no
+// bytes), everything before the comparison comes (LaterChanges waits for
+// it), one sheet at a time beside the writer, and with the comparison
+// given at once. The files are byte-identical.
+func TestWorkbookSpoolSameBytes(t *testing.T) {
+	defer func(n, s int) { workbook.MaxRows, workbook.SpoolBytes = n, s }(workbook.MaxRows, workbook.SpoolBytes)
+	workbook.MaxRows = 10
+	res := testResult()
+	cr := &res.Cycles[0]
+	for i := range 30 {
+		cr.Leaderboard = append(cr.Leaderboard, pipeline.Entry{Rank: len(cr.Leaderboard) + 1, Refcode: "r" + strconv.Itoa(i), Score: 1, Award: int64(i)})
+	}
+	old := snapdiff.FromResult(pipeline.RunInfo{SnapshotID: "20260414T000000Z-000000000000"}, testResult())
+	old.Cycles[0].Entries[0].Award = 600_000
+	d := snapdiff.Compare(old, snapdiff.FromResult(info, res))
+
+	var spool *workbook.Spool
+	defer workbook.OnSpool(func(s *workbook.Spool) { spool = s })()
+	write := func(spoolBytes int, in workbook.Input) ([]byte, int) {
+		t.Helper()
+		workbook.SpoolBytes = spoolBytes
+		path, err := workbook.Write(context.Background(), t.TempDir(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, spool.Copied()
+	}
+	want, copied := write(0, workbook.Input{Info: info, Result: res, Changes: d})
+	if copied != 0 {
+		t.Fatalf("a spool of 0 bytes gave the writer %d sheets", copied)
+	}
+	sheets := open(t, writeBytes(t, want)).GetSheetList()
+	changes := 0
+	for _, name := range sheets {
+		if strings.HasPrefix(name, workbook.ChangesSheet) {
+			changes++
+		}
+	}
+	if len(sheets)-changes < 6 || changes < 2 {
+		t.Fatalf("sheets %q: want continuation sheets of a cycle and of the changes", sheets)
+	}
+	for _, c := range []struct {
+		name       string
+		spoolBytes int
+		later      bool
+		copied     int // -1: any
+	}{
+		{"before the comparison", 128 << 20, true, len(sheets) - changes},
+		{"one sheet at a time", 1, true, -1},
+		{"comparison at once", 128 << 20, false, -1},
+	} {
+		in := workbook.Input{Info: info, Result: res, Changes: d}
+		if c.later {
+			in.Changes = nil
+			in.LaterChanges = func() *snapdiff.Diff {
+				if c.copied >= 0 {
+					<-spool.Idle() // every sheet but the changes deflated first
+				}
+				return d
+			}
+		}
+		got, copied := write(c.spoolBytes, in)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: the workbook differs from the writer's own", c.name)
+		}
+		if c.copied >= 0 && copied != c.copied {
+			t.Errorf("%s: the writer took %d sheets from the spool, want %d", c.name, copied, c.copied)
+		}
+	}
+	f := open(t, writeBytes(t, want))
+	rows, err := f.GetRows(workbook.ChangesSheet)
+	if err != nil || len(rows) < 3 || rows[2][0] != "cycle-usd" {
+		t.Errorf("changes sheet %q, %v", rows, err)
+	}
+}
+
+// writeBytes writes b into a file of its own and returns its path.
+func writeBytes(t *testing.T, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "book.xlsx")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -58,11 +58,10 @@ func (a *archive) AddFS(fs.FS) error { return errors.New("workbook: AddFS not su
 // Close does nothing: write writes the archive.
 func (a *archive) Close() error { return nil }
 
-// write writes the archive to out in entry-name order, every entry dated
-// modified, each worksheet with its rows from rows.
-func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource) error {
+// sortEntries orders the entries by name, [Content_Types].xml first, as
+// Office writes it.
+func (a *archive) sortEntries() {
 	slices.SortFunc(a.entries, func(x, y archiveEntry) int {
-		// [Content_Types].xml first, as Office writes it; then by name.
 		switch {
 		case x.name == y.name:
 			return 0
@@ -73,31 +72,62 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource) erro
 		}
 		return strings.Compare(x.name, y.name)
 	})
+}
+
+// newDeflater is the compressor of every entry. BestSpeed: deflate was half
+// of the workbook's CPU at level 6; level 1 writes a 100k-referral workbook
+// in 40% less CPU for a 35% larger file (docs/performance.md, change 13).
+// klauspost/compress's deflate, not compress/flate's: at level 1 it takes
+// 40% less CPU for a 2% smaller file (change 16).
+func newDeflater(w io.Writer) *flate.Writer {
+	fw, _ := flate.NewWriter(w, flate.BestSpeed) // level is valid
+	return fw
+}
+
+// write writes the archive to out in entry-name order, every entry dated
+// modified, each worksheet with its rows from rows; a worksheet the spool
+// has deflated already (from the same XML) is copied in as it is.
+func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *spool) error {
+	a.sortEntries()
 	bw := bufio.NewWriterSize(out, 1<<20)
 	zw := zip.NewWriter(bw)
-	var fw *flate.Writer
-	// BestSpeed: deflate was half of the workbook's CPU at level 6; level 1
-	// writes a 100k-referral workbook in 40% less CPU for a 35% larger file
-	// (docs/performance.md, change 13). klauspost/compress's deflate, not
-	// compress/flate's: at level 1 it takes 40% less CPU for a 2% smaller
-	// file (change 16). One compressor, reset per entry.
+	var fw *flate.Writer // one compressor, reset per entry
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		if fw == nil {
-			fw, _ = flate.NewWriter(w, flate.BestSpeed) // level is valid
+			fw = newDeflater(w)
 		} else {
 			fw.Reset(w)
 		}
 		return fw, nil
 	})
 	for _, e := range a.entries {
+		xml := e.data.Bytes()
+		var (
+			p            *placeholder
+			before, rest []byte
+		)
+		if strings.HasPrefix(e.name, "xl/worksheets/") {
+			var err error
+			if p, before, rest, err = rows.find(xml); err != nil {
+				return err
+			}
+		}
+		if p != nil {
+			if d := sp.take(p.index, xml); d != nil {
+				if err := sp.copyTo(zw, d, e.name, modified); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: modified})
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(e.name, "xl/worksheets/") {
-			err = rows.splice(w, e.data.Bytes())
+		if p != nil {
+			rows.buf, err = writeSheet(rows.ctx, w, before, p.part, rest, rows.buf, rows.styles)
 		} else {
-			_, err = w.Write(e.data.Bytes())
+			_, err = w.Write(xml)
 		}
 		if err != nil {
 			return err
@@ -125,39 +155,67 @@ var (
 // their worksheets.
 type rowSource struct {
 	ctx     context.Context
-	parts   []*part
+	parts   []*part // by index
 	written []bool
 	styles  *styles
 	buf     []byte
 }
 
-// splice writes a worksheet that excelize wrote with a placeholder row,
-// the placeholder replaced by the part's rows: excelize writes everything
-// else (sheet views, frozen panes, column widths, the filter).
-func (rs *rowSource) splice(w io.Writer, xml []byte) error {
+// placeholder is the part a worksheet's placeholder row names.
+type placeholder struct {
+	index int
+	part  *part
+}
+
+// find finds the placeholder row of a worksheet that excelize wrote and
+// returns the part it names (nil when the worksheet has none), marked
+// written, and the worksheet's XML before and after the row.
+func (rs *rowSource) find(xml []byte) (*placeholder, []byte, []byte, error) {
+	n, before, after, err := findPlaceholder(xml)
+	if err != nil || n < 0 {
+		return nil, nil, nil, err
+	}
+	if n >= len(rs.parts) || rs.written[n] {
+		return nil, nil, nil, fmt.Errorf("workbook: bad placeholder %d", n)
+	}
+	rs.written[n] = true
+	return &placeholder{index: n, part: rs.parts[n]}, before, after, nil
+}
+
+// findPlaceholder returns the part index a worksheet's placeholder row
+// names (-1 for none) and the XML before and after that row.
+func findPlaceholder(xml []byte) (n int, before, after []byte, err error) {
 	i := bytes.Index(xml, placeholderStart)
 	if i < 0 {
-		_, err := w.Write(xml)
-		return err
+		return -1, nil, nil, nil
 	}
 	rest := xml[i+len(placeholderStart):]
 	j := bytes.Index(rest, placeholderEnd)
 	if j < 0 {
-		return errors.New("workbook: placeholder row not closed")
+		return -1, nil, nil, errors.New("workbook: placeholder row not closed")
 	}
-	n, err := strconv.Atoi(string(rest[:j]))
-	if err != nil || n < 0 || n >= len(rs.parts) || rs.written[n] {
-		return fmt.Errorf("workbook: bad placeholder %q", rest[:j])
+	n, err = strconv.Atoi(string(rest[:j]))
+	if err != nil || n < 0 {
+		return -1, nil, nil, fmt.Errorf("workbook: bad placeholder %q", rest[:j])
 	}
-	rs.written[n] = true
-	if _, err := w.Write(append(xml[:i:i], "<sheetData>"...)); err != nil {
-		return err
+	return n, xml[:i], rest[j+len(placeholderEnd):], nil
+}
+
+// writeSheet writes a worksheet that excelize wrote with a placeholder
+// row, the placeholder replaced by p's rows: excelize writes everything
+// else (sheet views, frozen panes, column widths, the filter). buf is
+// returned, to be reused.
+func writeSheet(ctx context.Context, w io.Writer, before []byte, p *part, after []byte, buf []byte, st *styles) ([]byte, error) {
+	buf = append(append(buf[:0], before...), "<sheetData>"...)
+	if _, err := w.Write(buf); err != nil {
+		return buf[:0], err
 	}
-	if rs.buf, err = rs.parts[n].encode(rs.ctx, w, rs.buf, rs.styles); err != nil {
-		return err
+	buf, err := p.encode(ctx, w, buf[:0], st)
+	if err != nil {
+		return buf, err
 	}
-	_, err = w.Write(append([]byte("</sheetData>"), rest[j+len(placeholderEnd):]...))
-	return err
+	_, err = w.Write(append(append(buf[:0], "</sheetData>"...), after...))
+	return buf[:0], err
 }
 
 func (rs *rowSource) allWritten() error {

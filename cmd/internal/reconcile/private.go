@@ -13,6 +13,7 @@ import (
 	"github.com/refrecon/refrecon/sinks/htmlreport"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
+	"github.com/refrecon/refrecon/sinks/public/snapdiff"
 	"github.com/refrecon/refrecon/sinks/workbook"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -147,19 +148,29 @@ func writePrivate(ctx context.Context, dir string, out computed, log zerolog.Log
 		}
 		return nil
 	})
-	// The review reports show the changes since the previous snapshot:
-	// they wait for the comparison, which the CSV reports do not need.
-	input := func() workbook.Input {
-		return workbook.Input{Info: out.info, Result: out.res, Changes: out.changes()}
+	// The review reports show the changes since the previous snapshot,
+	// which the CSV reports do not need: each starts with what does not
+	// need the comparison and waits for it only when it gets to the
+	// changes (LaterChanges). Each logs how long it waited
+	// (diff_wait_seconds, part of its seconds).
+	review := func(name string, errp *error, write func(context.Context, string, workbook.Input) (string, error)) {
+		g.Go(func() error {
+			start := time.Now()
+			var wait time.Duration
+			in := workbook.Input{Info: out.info, Result: out.res, LaterChanges: func() *snapdiff.Diff {
+				t := time.Now()
+				defer func() { wait += time.Since(t) }()
+				return out.changes()
+			}}
+			if _, *errp = write(ctx, dir, in); *errp == nil {
+				log.Info().Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).
+					Float64("diff_wait_seconds", wait.Seconds()).Msg("private output written")
+			}
+			return nil
+		})
 	}
-	timed("workbook", &xlsxErr, func() error {
-		_, err := workbook.Write(ctx, dir, input())
-		return err
-	})
-	timed("html", &htmlErr, func() error {
-		_, err := htmlreport.Write(ctx, dir, input())
-		return err
-	})
+	review("workbook", &xlsxErr, workbook.Write)
+	review("html", &htmlErr, htmlreport.Write)
 	_ = g.Wait()
 	return errors.Join(csvErr, xlsxErr, htmlErr)
 }

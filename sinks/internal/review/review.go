@@ -15,6 +15,20 @@ type Input struct {
 	// Changes is the comparison with the previous snapshot; nil when there
 	// is none.
 	Changes *snapdiff.Diff
+	// LaterChanges, when set, is called instead of reading Changes: it
+	// waits for the comparison and returns it. A report calls it only once
+	// it has made what does not need the comparison, so that it can start
+	// before the comparison is there.
+	LaterChanges func() *snapdiff.Diff
+}
+
+// Diff is the comparison with the previous snapshot (nil for none),
+// waiting for it when it comes later.
+func (in Input) Diff() *snapdiff.Diff {
+	if in.LaterChanges != nil {
+		return in.LaterChanges()
+	}
+	return in.Changes
 }
 
 // Prefix starts the name of every review report in PRIVATE_DIR.
