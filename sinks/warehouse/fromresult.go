@@ -213,19 +213,7 @@ func (g *resultRows) decisions(yield func(*ReferralDecision) bool) {
 }
 
 func (g *resultRows) subscriptions(yield func(*Subscription) bool) {
-	g.subOrderOnce.Do(func() {
-		order := make([]int32, len(g.subs))
-		for i := range order {
-			order[i] = int32(i)
-		}
-		// Ties broken by position: the order a stable sort gives, at
-		// pdqsort's cost (SortStableFunc took twice as long).
-		slices.SortFunc(order, func(i, j int32) int {
-			a, b := &g.subs[i], &g.subs[j]
-			return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Created, b.Created), cmp.Compare(i, j))
-		})
-		g.subOrder = order
-	})
+	g.subOrderOnce.Do(func() { g.subOrder = subscriptionOrder(g.subs) })
 	var row Subscription
 	for _, i := range g.subOrder {
 		sub := &g.subs[i]
@@ -237,6 +225,61 @@ func (g *resultRows) subscriptions(yield func(*Subscription) bool) {
 			return
 		}
 	}
+}
+
+// subscriptionOrder returns the positions of subs in row order: by id,
+// customer, created time, then position (the order a stable sort by the
+// first three gives). Each id is first compared by a key: the 8 bytes
+// after the prefix every id shares ("sub_"), as a big-endian integer
+// (zero-padded), whose order is the ids' byte order; only ids with equal
+// keys are compared in full. At 1M subscriptions this is a quarter of
+// comparing the strings through the positions (docs/performance.md,
+// change 28).
+func subscriptionOrder(subs []pipeline.Subscription) []int32 {
+	prefix := 0
+	if len(subs) > 0 {
+		first := subs[0].ID
+		prefix = len(first)
+		for i := range subs {
+			id := subs[i].ID
+			n := min(prefix, len(id))
+			j := 0
+			for j < n && id[j] == first[j] {
+				j++
+			}
+			prefix = j
+		}
+	}
+	type keyed struct {
+		key uint64
+		i   int32
+	}
+	keys := make([]keyed, len(subs))
+	for i := range subs {
+		var k uint64
+		id := subs[i].ID[prefix:]
+		for j := range 8 {
+			k <<= 8
+			if j < len(id) {
+				k |= uint64(id[j])
+			}
+		}
+		keys[i] = keyed{k, int32(i)}
+	}
+	// Ties broken by position: the order a stable sort gives, at
+	// pdqsort's cost (SortStableFunc took twice as long).
+	slices.SortFunc(keys, func(x, y keyed) int {
+		if c := cmp.Compare(x.key, y.key); c != 0 {
+			return c
+		}
+		a, b := &subs[x.i], &subs[y.i]
+		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Created, b.Created), cmp.Compare(x.i, y.i))
+	})
+	order := make([]int32, len(keys))
+	for i, k := range keys {
+		order[i] = k.i
+	}
+	return order
 }
 
 // Boost is an entry's finalScoreBoost as a float, for display only: 0 when

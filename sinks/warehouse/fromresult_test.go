@@ -1,6 +1,7 @@
 package warehouse_test
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -247,6 +248,44 @@ func BenchmarkFromResultSubscriptions(b *testing.B) {
 		}
 		if n != len(subs) {
 			b.Fatalf("%d rows, want %d", n, len(subs))
+		}
+	}
+}
+
+// The subscriptions come out in the order a stable sort by id, customer
+// and created time gives, also for ids that share long prefixes, differ
+// only past their first 8 bytes after the shared prefix, are prefixes of
+// each other, are empty or hold bytes above 0x7f.
+func TestSubscriptionOrder(t *testing.T) {
+	info, _, _ := testResult()
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"", "a", "b", "\x00", "\xff", "sub_", "sub_1", "sub_10000000", "sub_1000000000", "é"}
+	for round := range 50 {
+		subs := make([]pipeline.Subscription, 200)
+		for i := range subs {
+			id := "sub_"
+			if round%5 == 0 {
+				id = ""
+			}
+			for range rng.IntN(4) {
+				id += alphabet[rng.IntN(len(alphabet))]
+			}
+			subs[i] = pipeline.Subscription{ID: id, Customer: fmt.Sprintf("cus_%d", rng.IntN(3)), Created: int64(rng.IntN(3)), Status: fmt.Sprint(i)}
+		}
+		want := slices.Clone(subs)
+		slices.SortStableFunc(want, func(a, b pipeline.Subscription) int {
+			return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Created, b.Created))
+		})
+		i := 0
+		for row := range warehouse.FromResult(info, nil, subs).Subscriptions {
+			w := want[i]
+			if row.SubscriptionID != w.ID || row.CustomerID != w.Customer || row.Status != w.Status {
+				t.Fatalf("round %d row %d = %q %q %q, want %q %q %q", round, i, row.SubscriptionID, row.CustomerID, row.Status, w.ID, w.Customer, w.Status)
+			}
+			i++
+		}
+		if i != len(want) {
+			t.Fatalf("round %d: %d rows, want %d", round, i, len(want))
 		}
 	}
 }
