@@ -551,6 +551,33 @@ func BenchmarkPublish(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
+// BenchmarkRender renders and encodes the documents of 20k referrers in 12
+// cycles (the 1M run's shape: a referrer file holds an entry per cycle)
+// without storing them: the publish's CPU beside its writer.
+func BenchmarkRender(b *testing.B) {
+	res := result(20_000)
+	one := res.Cycles[0]
+	res.Cycles = nil
+	for i := range 12 {
+		c := one
+		c.Cycle.ID = fmt.Sprintf("cycle-%02d", i+1)
+		res.Cycles = append(res.Cycles, c)
+	}
+	var buf bytes.Buffer
+	var cpu time.Duration
+	files := 0
+	for b.Loop() {
+		files = 0
+		at := processCPU()
+		if err := public.RenderEncoded(info(id1), res, 25, &buf, func(string) { files++ }); err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU() - at
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(files), "files/op")
+}
+
 // BenchmarkPublishNextNight publishes the 20k referrers of BenchmarkPublish
 // again under a new snapshot id, as the next night does: every file is
 // linked from the previous snapshot after its content is checked.

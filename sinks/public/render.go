@@ -90,8 +90,9 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 		cr := pc.cr
 		err := paginate(cr.Cycle.ID, len(cr.Leaderboard), recordsPerPage, emit, func(lo, hi int, ctx pageContext) any {
 			entries := make([]entry, 0, hi-lo)
-			for _, e := range cr.Leaderboard[lo:hi] {
-				entries = append(entries, entryFor(cr.Cycle, e))
+			boosts := make([]boost, hi-lo)
+			for k := lo; k < hi; k++ {
+				entries = append(entries, entryFor(&cr.Cycle, &cr.Leaderboard[k], &boosts[k-lo]))
 			}
 			return leaderboardPage{CycleID: cr.Cycle.ID, Status: cr.Status, AsOf: asOf, Entries: entries, PageContext: ctx}
 		})
@@ -145,7 +146,12 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 	slices.SortFunc(idOrder, func(a, b int) int { return strings.Compare(idOf(a), idOf(b)) })
 
 	seen := make(map[string]string, len(res.Referrers))
-	rf := referrerFile{cycles: make([]namedCycle, 0, len(res.Cycles))}
+	rf := referrerFile{cycles: make([]namedCycle, 0, len(idOrder))}
+	// Scratch of one referrer file, reused (emit encodes rf before it
+	// returns): each cycle's finalScoreBoost, and the entry of a referrer
+	// a cycle does not list.
+	boosts := make([]boost, len(idOrder))
+	var absent pipeline.Entry
 	for _, u := range res.Referrers {
 		if u.Refcode == "" {
 			continue // a users row without a refcode cannot be referred
@@ -161,7 +167,8 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 		seen[name] = u.Refcode
 		p := pos[u.Refcode]
 		rf.refcode, rf.cycles = pub, rf.cycles[:0] // emit encodes rf before it returns
-		for _, i := range idOrder {
+		absent.Refcode = u.Refcode
+		for j, i := range idOrder {
 			if i < 0 {
 				// A settled cycle: the referrer's settled entry; a refcode
 				// new since then is unranked.
@@ -169,7 +176,7 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 				if raw, ok := st.refs[name]; ok {
 					rf.cycles = append(rf.cycles, namedCycle{id: st.CycleID, raw: raw})
 				} else {
-					rf.cycles = append(rf.cycles, namedCycle{id: st.CycleID, v: referrerCycleFor(st.cycle, pipeline.Entry{Refcode: u.Refcode}, false)})
+					rf.cycles = append(rf.cycles, namedCycle{id: st.CycleID, v: referrerCycleFor(&st.cycle, &absent, false, &boosts[j])})
 				}
 				continue
 			}
@@ -177,11 +184,11 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 			var v referrerCycle
 			switch k := where[i][p]; {
 			case k > 0:
-				v = referrerCycleFor(cr.Cycle, cr.Leaderboard[k-1], true)
+				v = referrerCycleFor(&cr.Cycle, &cr.Leaderboard[k-1], true, &boosts[j])
 			case k < 0:
-				v = referrerCycleFor(cr.Cycle, cr.Unranked[-k-1], false)
+				v = referrerCycleFor(&cr.Cycle, &cr.Unranked[-k-1], false, &boosts[j])
 			default:
-				v = referrerCycleFor(cr.Cycle, pipeline.Entry{Refcode: u.Refcode}, false)
+				v = referrerCycleFor(&cr.Cycle, &absent, false, &boosts[j])
 			}
 			rf.cycles = append(rf.cycles, namedCycle{id: cr.Cycle.ID, v: v})
 		}
