@@ -133,9 +133,9 @@ type book struct {
 	dir    string
 	in     Input
 	styles styles
-	emails map[string]string // refcode -> the first referrer's email
-	sheets [][]*part         // the parts of each sheet, in order
-	parts  []*part           // every part, by index
+	emails emailIndex
+	sheets [][]*part // the parts of each sheet, in order
+	parts  []*part   // every part, by index
 }
 
 type styles struct {
@@ -150,12 +150,7 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 		return err
 	}
 	b.lay(b.summary())
-	b.emails = make(map[string]string, len(in.Result.Referrers))
-	for _, u := range in.Result.Referrers {
-		if _, dup := b.emails[u.Refcode]; !dup {
-			b.emails[u.Refcode] = u.Email
-		}
-	}
+	b.emails = newEmailIndex(in.Result.Referrers)
 	for i := range in.Result.Cycles {
 		b.lay(b.cycle(&in.Result.Cycles[i]))
 	}
@@ -368,15 +363,23 @@ type sheetSpec struct {
 }
 
 // table is a header row (written in the header style, repeated at the top
-// of a continuation sheet) and n rows; row fills r with row i.
+// of a continuation sheet) and n rows; rows makes a rowFunc for one pass
+// over them (a pass's own state: two parts of a sheet may be encoded at
+// once).
 type table struct {
 	header []cell
 	n      int
-	row    func(i int, r []cell) []cell
+	rows   func() rowFunc
 }
 
+// rowFunc fills r with row i of a table, and returns it. It is fastest
+// called in row order.
+type rowFunc func(i int, r []cell) []cell
+
 func rowsTable(header []cell, rows [][]cell) table {
-	return table{header: header, n: len(rows), row: func(i int, r []cell) []cell { return append(r[:0], rows[i]...) }}
+	return table{header: header, n: len(rows), rows: func() rowFunc {
+		return func(i int, r []cell) []cell { return append(r[:0], rows[i]...) }
+	}}
 }
 
 // part is one sheet of the workbook: the part-th sheet of a spec.
@@ -539,6 +542,7 @@ func (b *book) add(f *excelize.File, parts []*part) error {
 func (p *part) encode(ctx context.Context, w io.Writer, buf []byte, styles *styles) ([]byte, error) {
 	var cells []cell
 	n := 0
+	rows := make([]rowFunc, len(p.spec.tables))
 	_, err := p.spec.layout(func(s slot) error {
 		switch {
 		case s.part < p.part:
@@ -553,7 +557,10 @@ func (p *part) encode(ctx context.Context, w io.Writer, buf []byte, styles *styl
 		case headerRow:
 			cells, rowStyle = append(cells[:0], p.spec.tables[s.table].header...), styles.header
 		default:
-			cells = p.spec.tables[s.table].row(s.i, cells)
+			if rows[s.table] == nil {
+				rows[s.table] = p.spec.tables[s.table].rows()
+			}
+			cells = rows[s.table](s.i, cells)
 		}
 		buf = appendRow(buf, s.row, cells, rowStyle)
 		if n++; n&4095 == 0 {
@@ -667,34 +674,44 @@ func (b *book) cycle(cr *pipeline.CycleResult) *sheetSpec {
 	cur := b.currency(cr.Cycle.Rules.Currency)
 	scoreIsMoney := !(cr.Cycle.Rules.AwardModel == pipeline.PieSplit && cr.Cycle.Rules.ScoreBy == pipeline.ScoreByConversions)
 	pie := cr.Cycle.Rules.AwardModel == pipeline.PieSplit
-	unranked := slices.Clone(cr.Unranked)
-	slices.SortStableFunc(unranked, func(a, b pipeline.Entry) int { return strings.Compare(a.Refcode, b.Refcode) })
+	// The unranked in refcode order, as the pipeline gives them: a clone
+	// and sort only if they are not (at 1M referrals the sort of an
+	// already sorted list was ~90 ms a cycle).
+	byRefcode := func(a, b pipeline.Entry) int { return strings.Compare(a.Refcode, b.Refcode) }
+	unranked := cr.Unranked
+	if !slices.IsSortedFunc(unranked, byRefcode) {
+		unranked = slices.Clone(unranked)
+		slices.SortStableFunc(unranked, byRefcode)
+	}
 	ranked := cr.Leaderboard
-	referrer := func(i int, row []cell) []cell {
-		var e *pipeline.Entry
-		if i < len(ranked) {
-			e = &ranked[i]
-		} else {
-			e = &unranked[i-len(ranked)]
+	referrers := func() rowFunc {
+		emails := b.emails.cursor()
+		return func(i int, row []cell) []cell {
+			var e *pipeline.Entry
+			if i < len(ranked) {
+				e = &ranked[i]
+			} else {
+				e = &unranked[i-len(ranked)]
+			}
+			var rank, score, boost, action, reason cell
+			if e.Rank > 0 {
+				rank = num(e.Rank)
+			}
+			if scoreIsMoney {
+				score = cur.cell(e.Score)
+			} else {
+				score = num(e.Score)
+			}
+			if pie && e.BoostDen != 0 {
+				boost = float(float64(e.BoostNum) / float64(e.BoostDen)) // a display ratio, not money
+			}
+			if a := e.AdminAction; a != nil {
+				action, reason = str(string(a.ActionType)), text(a.Reason)
+			}
+			return append(row[:0], rank, text(e.Refcode), text(emails.of(e.Refcode)), boolean(e.Qualified), cur.cell(e.Award), score,
+				num(e.Referrals), num(e.Conversions), num(e.PendingConversions), cur.cell(e.Revenue), cur.cell(e.PendingRevenue),
+				boost, action, reason)
 		}
-		var rank, score, boost, action, reason cell
-		if e.Rank > 0 {
-			rank = num(e.Rank)
-		}
-		if scoreIsMoney {
-			score = cur.cell(e.Score)
-		} else {
-			score = num(e.Score)
-		}
-		if pie && e.BoostDen != 0 {
-			boost = float(float64(e.BoostNum) / float64(e.BoostDen)) // a display ratio, not money
-		}
-		if a := e.AdminAction; a != nil {
-			action, reason = str(string(a.ActionType)), text(a.Reason)
-		}
-		return append(row[:0], rank, text(e.Refcode), text(b.emails[e.Refcode]), boolean(e.Qualified), cur.cell(e.Award), score,
-			num(e.Referrals), num(e.Conversions), num(e.PendingConversions), cur.cell(e.Revenue), cur.cell(e.PendingRevenue),
-			boost, action, reason)
 	}
 	event := func(i int, row []cell) []cell {
 		ev := &cr.Events[i]
@@ -712,8 +729,8 @@ func (b *book) cycle(cr *pipeline.CycleResult) *sheetSpec {
 		{str("remaining"), cur.cell(cr.AwardPoolRemaining)},
 	}
 	totalsHeader := []cell{str("control totals")}
-	referrers := table{header: referrerHeader, n: len(ranked) + len(unranked), row: referrer}
-	trail := table{header: trailHeader, n: len(cr.Events), row: event}
+	referrerTable := table{header: referrerHeader, n: len(ranked) + len(unranked), rows: referrers}
+	trail := table{header: trailHeader, n: len(cr.Events), rows: func() rowFunc { return event }}
 
 	// Size the columns from the first SizeRows rows of each table (the
 	// widest values are the top of the leaderboard's amounts; emails and
@@ -723,6 +740,7 @@ func (b *book) cycle(cr *pipeline.CycleResult) *sheetSpec {
 	z.fit(referrerHeader)
 	z.fit(trailHeader)
 	var row []cell
+	referrer := referrers()
 	for _, span := range [][2]int{{0, len(ranked)}, {len(ranked), len(unranked)}} {
 		for i := range min(span[1], SizeRows) {
 			row = referrer(span[0]+i, row)
@@ -740,7 +758,7 @@ func (b *book) cycle(cr *pipeline.CycleResult) *sheetSpec {
 	title := []cell{str(cr.Cycle.ID), text(cr.Cycle.DisplayName), str(string(cr.Cycle.Rules.AwardModel)), str(cur.code), str(string(cr.Status))}
 	z[0] = max(z[0], min(widthOf(&title[0]), maxColumnWidth))
 	return &sheetSpec{base: cr.Cycle.ID, title: title, widths: z,
-		tables: []table{referrers, trail, rowsTable(totalsHeader, totals)}}
+		tables: []table{referrerTable, trail, rowsTable(totalsHeader, totals)}}
 }
 
 var clawbackHeader = strs("kind", "cycle id", "refcode", "referee email", "referred at", "settled award", "current award",
@@ -874,4 +892,63 @@ func rankCell(r int) cell {
 		return str("unranked")
 	}
 	return num(r)
+}
+
+// emailIndex finds a refcode's email: the first referrer's with that
+// refcode in Result.Referrers. The pipeline gives the referrers in refcode
+// order, and the cycle sheets list most referrers (the unranked) in refcode
+// order too, so a cursor walks the two lists side by side; a row out of
+// that order is found by binary search. At 1M referrals that is about 2.2M
+// look-ups per workbook, which in a map of 200k refcodes cost five times
+// the walk (each a cache miss). Referrers not in refcode order get the
+// map.
+type emailIndex struct {
+	users  []pipeline.User // in refcode order; nil when byCode is used
+	byCode map[string]string
+}
+
+func byUserRefcode(u pipeline.User, refcode string) int { return strings.Compare(u.Refcode, refcode) }
+
+func newEmailIndex(users []pipeline.User) emailIndex {
+	if slices.IsSortedFunc(users, func(a, b pipeline.User) int { return strings.Compare(a.Refcode, b.Refcode) }) {
+		return emailIndex{users: users}
+	}
+	m := make(map[string]string, len(users))
+	for _, u := range users {
+		if _, dup := m[u.Refcode]; !dup {
+			m[u.Refcode] = u.Email
+		}
+	}
+	return emailIndex{byCode: m}
+}
+
+// emailCursor is one pass's position in an emailIndex.
+type emailCursor struct {
+	x *emailIndex
+	j int // the first user whose refcode is not below the last one asked
+}
+
+func (x *emailIndex) cursor() *emailCursor { return &emailCursor{x: x} }
+
+// cursorSteps is how far ahead of the last refcode the cursor walks before
+// it searches instead.
+const cursorSteps = 8
+
+// of is the email of refcode ("" for none).
+func (c *emailCursor) of(refcode string) string {
+	if c.x.byCode != nil {
+		return c.x.byCode[refcode]
+	}
+	us, j := c.x.users, c.j
+	if (j > 0 && us[j-1].Refcode >= refcode) || (j+cursorSteps < len(us) && us[j+cursorSteps].Refcode < refcode) {
+		j, _ = slices.BinarySearchFunc(us, refcode, byUserRefcode)
+	}
+	for j < len(us) && us[j].Refcode < refcode {
+		j++
+	}
+	c.j = j
+	if j < len(us) && us[j].Refcode == refcode {
+		return us[j].Email
+	}
+	return ""
 }

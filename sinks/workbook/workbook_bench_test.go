@@ -2,6 +2,7 @@ package workbook_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -110,6 +111,32 @@ func BenchmarkWorkbook12CyclesSpooled(b *testing.B) {
 		return nil
 	}
 	benchmarkInput(b, workbook.Input{Info: info, Result: res, LaterChanges: later}, 2*100_000/12*12)
+}
+
+// BenchmarkWorkbookUnranked is the shape of a 1M run's referrer tables:
+// 100k referrers in refcode order (as the pipeline gives them), 12 cycles
+// that each rank 5k of them and list the rest unranked, in refcode order.
+func BenchmarkWorkbookUnranked(b *testing.B) {
+	const users, cycles = 100_000, 12
+	res := &pipeline.Result{AsOf: asOf}
+	for i := range users {
+		res.Referrers = append(res.Referrers, pipeline.User{Email: "referrer" + strconv.Itoa(i) + "@example.com",
+			Refcode: fmt.Sprintf("r%07d", i)})
+	}
+	for c := range cycles {
+		cr := pipeline.CycleResult{Cycle: cycle("cycle-"+strconv.Itoa(c), "usd", pipeline.PieSplit, 100_000_000), Status: pipeline.Active}
+		for i, u := range res.Referrers {
+			e := pipeline.Entry{Refcode: u.Refcode, Referrals: 1, Revenue: int64(i % 5000)}
+			if (i*7+c)%20 == 0 {
+				e.Rank, e.Score, e.Conversions = len(cr.Leaderboard)+1, int64(users-i), 1
+				cr.Leaderboard = append(cr.Leaderboard, e)
+			} else {
+				cr.Unranked = append(cr.Unranked, e)
+			}
+		}
+		res.Cycles = append(res.Cycles, cr)
+	}
+	benchmarkResult(b, res, users*cycles)
 }
 
 func benchmarkWorkbook(b *testing.B, n int) { benchmarkResult(b, bigResult(n), 2*n) }
