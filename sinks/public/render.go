@@ -79,7 +79,11 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 		return err
 	}
 
-	// Leaderboard pages.
+	// Leaderboard pages. One page's entries and boosts are scratch reused
+	// for the next page (emit encodes a page before it returns).
+	pageEntries := make([]entry, 0, recordsPerPage)
+	pageBoosts := make([]boost, recordsPerPage)
+	var page leaderboardPage
 	for _, pc := range cycles {
 		if pc.s != nil {
 			if err := renderSettledPages(pc.s, recordsPerPage, emit); err != nil {
@@ -89,12 +93,12 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 		}
 		cr := pc.cr
 		err := paginate(cr.Cycle.ID, len(cr.Leaderboard), recordsPerPage, emit, func(lo, hi int, ctx pageContext) any {
-			entries := make([]entry, 0, hi-lo)
-			boosts := make([]boost, hi-lo)
+			entries := pageEntries[:0]
 			for k := lo; k < hi; k++ {
-				entries = append(entries, entryFor(&cr.Cycle, &cr.Leaderboard[k], &boosts[k-lo]))
+				entries = append(entries, entryFor(&cr.Cycle, &cr.Leaderboard[k], &pageBoosts[k-lo]))
 			}
-			return leaderboardPage{CycleID: cr.Cycle.ID, Status: cr.Status, AsOf: asOf, Entries: entries, PageContext: ctx}
+			page = leaderboardPage{CycleID: cr.Cycle.ID, Status: cr.Status, AsOf: asOf, Entries: entries, PageContext: ctx}
+			return &page
 		})
 		if err != nil {
 			return err
@@ -192,7 +196,7 @@ func render(info pipeline.RunInfo, res *pipeline.Result, recordsPerPage int, set
 			}
 			rf.cycles = append(rf.cycles, namedCycle{id: cr.Cycle.ID, v: v})
 		}
-		if err := emit("referrers/"+name+".json", rf); err != nil {
+		if err := emit("referrers/"+name+".json", &rf); err != nil {
 			return err
 		}
 	}
