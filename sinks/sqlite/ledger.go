@@ -31,19 +31,19 @@ func (w *Warehouse) AppendSettlements(ctx context.Context, rows []warehouse.Sett
 }
 
 func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Settlement, ifNoneFor string) (ok bool, err error) {
-	tx, err := w.db.BeginTx(ctx, nil)
+	tx, err := w.begin(ctx)
 	if err != nil {
-		return false, fmt.Errorf("begin: %w", err)
+		return false, err
 	}
 	defer func() {
 		if err != nil || !ok {
-			_ = tx.Rollback() // the append's error is the one to report
+			_ = tx.rollback() // the append's error is the one to report
 		}
 	}()
 	if ifNoneFor != "" {
 		var n int
 		q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE cycle_id = ?", quoteIdent(w.ledger.Name))
-		if err := tx.QueryRowContext(ctx, q, ifNoneFor).Scan(&n); err != nil {
+		if err := tx.tx.QueryRowContext(ctx, q, ifNoneFor).Scan(&n); err != nil {
 			return false, err
 		}
 		if n > 0 {
@@ -53,7 +53,7 @@ func (w *Warehouse) appendSettlements(ctx context.Context, rows []warehouse.Sett
 	if err := insertRows(ctx, tx, w.ledger, warehouse.SettlementRows(rows)); err != nil {
 		return false, fmt.Errorf("insert: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(); err != nil {
 		return false, fmt.Errorf("commit: %w", err)
 	}
 	return true, nil

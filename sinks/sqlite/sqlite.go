@@ -17,7 +17,8 @@
 // column at its zero value in every row of the batch is a literal). Each
 // table's rows are read and encoded into batches by a goroutine of its
 // own, started with the write and a few batches ahead of it, so the
-// writing goroutine only binds and executes. A
+// writing goroutine only binds and executes (on the driver's statements,
+// with the values in the driver's types, bypassing database/sql). A
 // failed or cancelled write rolls back and leaves the previous rows. Stage
 // does the same but leaves the transaction open, for a run to commit once
 // its other outputs are staged (warehouse.Staged). The database runs in
@@ -32,6 +33,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -350,10 +352,73 @@ func (w *Warehouse) Stage(ctx context.Context, s warehouse.Snapshot) (warehouse.
 	return &staged{w: w, tx: tx, date: s.Date}, nil
 }
 
+// txConn is a transaction on the warehouse's one connection, held as a
+// sql.Conn too, so the inserts can use the driver's statements directly
+// (raw): database/sql's conversion and checks of every argument, a tenth
+// of the writing goroutine at 1M (docs/performance.md, change 32), are
+// skipped; the values are the driver's types already. Commit and rollback
+// end the transaction and give the connection back.
+type txConn struct {
+	conn *sql.Conn
+	tx   *sql.Tx
+}
+
+func (w *Warehouse) begin(ctx context.Context) (*txConn, error) {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	return &txConn{conn: conn, tx: tx}, nil
+}
+
+func (t *txConn) commit() error {
+	err := t.tx.Commit()
+	return errors.Join(err, t.conn.Close())
+}
+
+// rollback rolls back (a transaction rolled back already, by its
+// context, is no error).
+func (t *txConn) rollback() error {
+	err := t.tx.Rollback()
+	if errors.Is(err, sql.ErrTxDone) {
+		err = nil
+	}
+	return errors.Join(err, t.conn.Close())
+}
+
+// raw runs f with the connection's driver connection, inside the open
+// transaction (statements run on the same SQLite connection). f must
+// close the statements it prepares; nothing else uses the connection
+// meanwhile (a cancelled context's rollback waits until f returns).
+func (t *txConn) raw(f func(dc driver.Conn) error) error {
+	return t.conn.Raw(func(c any) error {
+		dc, ok := c.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection %T", c)
+		}
+		return f(dc)
+	})
+}
+
+// execRaw executes q with args on dc.
+func execRaw(ctx context.Context, dc driver.Conn, q string, args ...driver.NamedValue) error {
+	ec, ok := dc.(driver.ExecerContext)
+	if !ok {
+		return fmt.Errorf("driver connection %T cannot execute", dc)
+	}
+	_, err := ec.ExecContext(ctx, q, args)
+	return err
+}
+
 // staged is a snapshot written into a transaction not yet committed.
 type staged struct {
 	w    *Warehouse
-	tx   *sql.Tx
+	tx   *txConn
 	date civil.Date
 	done bool
 }
@@ -365,10 +430,10 @@ func (s *staged) Commit(ctx context.Context) error {
 	}
 	s.done = true
 	if err := ctx.Err(); err != nil {
-		_ = s.tx.Rollback() // the cancellation is the error to report
+		_ = s.tx.rollback() // the cancellation is the error to report
 		return fmt.Errorf("commit snapshot %v to sqlite warehouse %s: %w", s.date, s.w.path, err)
 	}
-	if err := s.tx.Commit(); err != nil {
+	if err := s.tx.commit(); err != nil {
 		return fmt.Errorf("commit snapshot %v to sqlite warehouse %s: %w", s.date, s.w.path, err)
 	}
 	return nil
@@ -380,26 +445,26 @@ func (s *staged) Abort() error {
 		return nil
 	}
 	s.done = true
-	if err := s.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+	if err := s.tx.rollback(); err != nil {
 		return fmt.Errorf("abort snapshot %v in sqlite warehouse %s: %w", s.date, s.w.path, err)
 	}
 	return nil
 }
 
-func (w *Warehouse) stage(ctx context.Context, s warehouse.Snapshot) (_ *sql.Tx, err error) {
+func (w *Warehouse) stage(ctx context.Context, s warehouse.Snapshot) (_ *txConn, err error) {
 	if err := s.ValidateDate(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	tx, err := w.db.BeginTx(ctx, nil)
+	tx, err := w.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback() // the write's error is the one to report
+			_ = tx.rollback() // the write's error is the one to report
 		}
 	}()
 	// Every table's rows are encoded by a goroutine of its own, started
@@ -415,14 +480,20 @@ func (w *Warehouse) stage(ctx context.Context, s warehouse.Snapshot) (_ *sql.Tx,
 			e.stop()
 		}
 	}()
-	date := s.Date.String()
-	for i, t := range w.tables {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE snapshot_date = ?", quoteIdent(t.Name)), date); err != nil {
-			return nil, fmt.Errorf("delete %s rows: %w", t.Name, err)
+	date := driver.NamedValue{Ordinal: 1, Value: s.Date.String()}
+	err = tx.raw(func(dc driver.Conn) error {
+		for i, t := range w.tables {
+			if err := execRaw(ctx, dc, fmt.Sprintf("DELETE FROM %s WHERE snapshot_date = ?", quoteIdent(t.Name)), date); err != nil {
+				return fmt.Errorf("delete %s rows: %w", t.Name, err)
+			}
+			if err := insert(ctx, dc, encs[i]); err != nil {
+				return fmt.Errorf("insert %s rows: %w", t.Name, err)
+			}
 		}
-		if err := insert(ctx, tx, encs[i]); err != nil {
-			return nil, fmt.Errorf("insert %s rows: %w", t.Name, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -481,7 +552,7 @@ func (l *layout) query(k int, zero uint64) string {
 // batch is one INSERT's rows, encoded: the shared values, then each row's
 // values without the zero columns.
 type batch struct {
-	args []any
+	args []driver.NamedValue // ordinals 1..len(args)
 	rows int
 	zero uint64 // the columns written as literals (zeroColumns)
 	err  error  // set on the last batch when the rows failed
@@ -580,7 +651,7 @@ func (e *encoding) encode(rows iter.Seq2[any, error]) {
 			select {
 			case b = <-e.free:
 			default:
-				b = &batch{args: make([]any, 0, t.nShared+l.per*len(l.rowCols))}
+				b = &batch{args: make([]driver.NamedValue, 0, t.nShared+l.per*len(l.rowCols))}
 			}
 			for _, c := range t.cols {
 				if c.shared > 0 {
@@ -610,18 +681,22 @@ func (e *encoding) encode(rows iter.Seq2[any, error]) {
 }
 
 // insertRows inserts t's rows (encoded as insert reads them).
-func insertRows(ctx context.Context, tx *sql.Tx, t table, rows iter.Seq2[any, error]) error {
+func insertRows(ctx context.Context, tx *txConn, t table, rows iter.Seq2[any, error]) error {
 	e := startEncoding(newLayout(t), rows)
 	defer e.stop()
-	return insert(ctx, tx, e)
+	return tx.raw(func(dc driver.Conn) error { return insert(ctx, dc, e) })
 }
 
 // insert inserts the batches of e in order; full batches of a shape
 // share one prepared statement.
-func insert(ctx context.Context, tx *sql.Tx, e *encoding) error {
+func insert(ctx context.Context, dc driver.Conn, e *encoding) error {
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return fmt.Errorf("driver connection %T cannot prepare with a context", dc)
+	}
 	// The statements of full batches, by their zero columns: a few shapes
 	// repeat over a table (most rows leave the same columns at zero).
-	full := map[uint64]*sql.Stmt{}
+	full := map[uint64]driver.Stmt{}
 	defer func() {
 		for _, st := range full {
 			st.Close()
@@ -631,7 +706,7 @@ func insert(ctx context.Context, tx *sql.Tx, e *encoding) error {
 		stmt := full[b.zero]
 		if b.rows != e.l.per || stmt == nil {
 			var err error
-			if stmt, err = tx.PrepareContext(ctx, e.l.query(b.rows, b.zero)); err != nil {
+			if stmt, err = pc.PrepareContext(ctx, e.l.query(b.rows, b.zero)); err != nil {
 				return err
 			}
 			if b.rows == e.l.per && len(full) < maxShapes {
@@ -640,7 +715,11 @@ func insert(ctx context.Context, tx *sql.Tx, e *encoding) error {
 				defer stmt.Close()
 			}
 		}
-		_, err := stmt.ExecContext(ctx, b.args...)
+		sc, ok := stmt.(driver.StmtExecContext)
+		if !ok {
+			return fmt.Errorf("driver statement %T cannot execute with a context", stmt)
+		}
+		_, err := sc.ExecContext(ctx, b.args)
 		return err
 	}
 	for b := range e.ready {
@@ -670,7 +749,7 @@ const maxShapes = 8
 // zeroColumns returns the columns (bit j: cols[j]) that hold their zero
 // value (zeroLiteral) in every one of the n rows of args, len(cols) values
 // a row.
-func zeroColumns(cols []column, args []any, n int) uint64 {
+func zeroColumns(cols []column, args []driver.NamedValue, n int) uint64 {
 	var zero uint64
 	for j, c := range cols {
 		if c.kind.zeroLiteral() != "" {
@@ -680,7 +759,7 @@ func zeroColumns(cols []column, args []any, n int) uint64 {
 	for r := 0; r < n && zero != 0; r++ {
 		row := args[r*len(cols) : (r+1)*len(cols)]
 		for j, c := range cols {
-			if zero&(1<<j) != 0 && !c.kind.isZero(row[j]) {
+			if zero&(1<<j) != 0 && !c.kind.isZero(row[j].Value) {
 				zero &^= 1 << j
 			}
 		}
@@ -690,11 +769,12 @@ func zeroColumns(cols []column, args []any, n int) uint64 {
 
 // dropColumns removes, in place, the values of the zero columns from each
 // row of args after its first nShared values (perRow values a row), and
-// returns the shortened args.
-func dropColumns(args []any, nShared, perRow int, zero uint64) []any {
+// returns the shortened args, renumbered.
+func dropColumns(args []driver.NamedValue, nShared, perRow int, zero uint64) []driver.NamedValue {
 	out := args[:nShared]
 	for i, v := range args[nShared:] {
 		if zero&(1<<(i%perRow)) == 0 {
+			v.Ordinal = len(out) + 1
 			out = append(out, v)
 		}
 	}
@@ -796,31 +876,41 @@ func (e *encoder) since(start int) string {
 }
 
 // appendValue appends the SQLite value of field v of column c.
-func (e *encoder) appendValue(args []any, c column, v reflect.Value) ([]any, error) {
+func (e *encoder) appendValue(args []driver.NamedValue, c column, v reflect.Value) ([]driver.NamedValue, error) {
+	val, err := e.value(c, v)
+	if err != nil {
+		return nil, err
+	}
+	return append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: val}), nil
+}
+
+// value is the SQLite value of field v of column c: a string, int64 or
+// float64.
+func (e *encoder) value(c column, v reflect.Value) (driver.Value, error) {
 	switch c.kind {
 	case kString:
 		s := v.String()
 		e.room(len(s))
 		start := len(e.text)
 		e.text = append(e.text, s...)
-		args = append(args, e.since(start))
+		return e.since(start), nil
 	case kInt:
-		args = append(args, v.Int())
+		return v.Int(), nil
 	case kBool:
 		b := int64(0)
 		if v.Bool() {
 			b = 1
 		}
-		args = append(args, b)
+		return b, nil
 	case kFloat:
-		args = append(args, v.Float())
+		return v.Float(), nil
 	case kDate:
-		args = append(args, v.Addr().Interface().(*civil.Date).String())
+		return v.Addr().Interface().(*civil.Date).String(), nil
 	case kTime:
 		e.room(len(time.RFC3339Nano))
 		start := len(e.text)
 		e.text = appendTime(e.text, *v.Addr().Interface().(*time.Time))
-		args = append(args, e.since(start))
+		return e.since(start), nil
 	case kJSON:
 		e.room(2)
 		start := len(e.text)
@@ -829,9 +919,9 @@ func (e *encoder) appendValue(args []any, c column, v reflect.Value) ([]any, err
 			return nil, fmt.Errorf("column %s: %w", c.name, err)
 		}
 		e.text = b // when appendJSON grew it, a new block holding this block's bytes too
-		args = append(args, e.since(start))
+		return e.since(start), nil
 	}
-	return args, nil
+	return nil, fmt.Errorf("column %s: unknown kind %d", c.name, c.kind)
 }
 
 // appendJSON appends a repeated field's JSON text: what encoding/json gives

@@ -560,4 +560,20 @@ func TestStageStopsEncoding(t *testing.T) {
 			warehousetest.Check(ctx, t, w, good)
 		})
 	}
+	// The failed stagings, an aborted one and a committed one each gave
+	// the warehouse's one connection back.
+	st, err := w.Stage(ctx, good.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
+		t.Fatalf("WriteSnapshot after failed and aborted stagings: %v", err)
+	}
+	if _, err := w.ReadSettlements(ctx, ""); err != nil {
+		t.Fatalf("ReadSettlements after the stagings: %v", err)
+	}
+	warehousetest.Check(ctx, t, w, good)
 }
