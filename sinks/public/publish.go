@@ -252,6 +252,14 @@ func (p *Publisher) writeObjects(ctx context.Context, w SnapshotWriter, info pip
 	if pw, ok := w.(Parallel); ok {
 		workers = max(1, pw.Parallelism())
 	}
+	reuse := func(rel string, data []byte, size int64, sum [sha256.Size]byte) bool {
+		return w.Reuse(ctx, rel, prev.id, size, sum)
+	}
+	if cr, ok := w.(ContentReuser); ok {
+		reuse = func(rel string, data []byte, _ int64, _ [sha256.Size]byte) bool {
+			return cr.ReuseContent(ctx, rel, prev.id, data)
+		}
+	}
 	jobs := make(chan job, 4*workers)
 	perWorker := make([][]FileEntry, workers)
 	linked := make([]int, workers)
@@ -263,7 +271,7 @@ func (p *Publisher) writeObjects(ctx context.Context, w SnapshotWriter, info pip
 					data := j.buf.Bytes()
 					sum := sha256.Sum256(data)
 					size := int64(len(data))
-					if prev.has(j.rel, sum, size) && w.Reuse(ctx, j.rel, prev.id, size, sum) {
+					if prev.has(j.rel, sum, size) && reuse(j.rel, data, size, sum) {
 						linked[k]++
 					} else if err := w.Put(ctx, j.rel, data); err != nil {
 						cancel(fmt.Errorf("%s: %w", j.rel, err))

@@ -102,6 +102,16 @@ type SnapshotWriter interface {
 	Abort(ctx context.Context) error
 }
 
+// ContentReuser is implemented by a SnapshotWriter whose Reuse reads the
+// previous object back (a local file) and can compare it with the bytes
+// themselves, which is cheaper than hashing it and checks no less: the
+// Publisher then calls ReuseContent instead of Reuse. ReuseContent is Reuse
+// with the object's bytes (the manifest's size and sha256 are theirs); it
+// must not keep data after it returns.
+type ContentReuser interface {
+	ReuseContent(ctx context.Context, rel, from string, data []byte) bool
+}
+
 // Parallel is implemented by a SnapshotWriter that wants several Put and
 // Reuse calls at once (a bucket: one request each).
 type Parallel interface {

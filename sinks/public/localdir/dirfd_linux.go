@@ -88,8 +88,9 @@ func (d *dir) remove(name string) error {
 }
 
 // hasContent reports whether the regular file name (not followed if a
-// symlink) is size bytes long with the given sha256.
-func (d *dir) hasContent(name string, size int64, sum [sha256.Size]byte) bool {
+// symlink) is size bytes long and holds want (not nil) or has the sha256
+// sum.
+func (d *dir) hasContent(name string, size int64, want []byte, sum [sha256.Size]byte) bool {
 	fd, err := openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
@@ -106,7 +107,7 @@ func (d *dir) hasContent(name string, size int64, sum [sha256.Size]byte) bool {
 				return n, err
 			}
 		}
-	}, size, sum)
+	}, size, want, sum)
 }
 
 func openat(dirfd int, name string, flags int, mode uint32) (int, error) {

@@ -38,7 +38,7 @@ func (d *dir) link(from *dir, name string) error { return os.Link(from.join(name
 
 func (d *dir) remove(name string) error { return os.Remove(d.join(name)) }
 
-func (d *dir) hasContent(name string, size int64, sum [sha256.Size]byte) bool {
+func (d *dir) hasContent(name string, size int64, want []byte, sum [sha256.Size]byte) bool {
 	f, err := os.OpenFile(d.join(name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return false
@@ -48,5 +48,5 @@ func (d *dir) hasContent(name string, size int64, sum [sha256.Size]byte) bool {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
 		return false
 	}
-	return checkContent(f.Read, size, sum)
+	return checkContent(f.Read, size, want, sum)
 }

@@ -267,6 +267,22 @@ func (s *snapshot) Put(_ context.Context, rel string, data []byte) error {
 // saved a link and an unlink for a damaged file, docs/performance.md); a
 // file the previous snapshot lacks is not a failure to link.
 func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64, sum [sha256.Size]byte) bool {
+	return s.reuse(rel, from, size, nil, sum)
+}
+
+// ReuseContent is Reuse checking the linked file against data itself
+// (public.ContentReuser): a comparison instead of a sha256 of every
+// linked file.
+func (s *snapshot) ReuseContent(_ context.Context, rel, from string, data []byte) bool {
+	if data == nil {
+		data = []byte{} // compared, not hashed
+	}
+	return s.reuse(rel, from, int64(len(data)), data, [sha256.Size]byte{})
+}
+
+// reuse links rel from snapshot from and keeps the link when the file has
+// size bytes that are want (when want is not nil) or have the sha256 sum.
+func (s *snapshot) reuse(rel, from string, size int64, want []byte, sum [sha256.Size]byte) bool {
 	if s.tmp == "" || s.failures >= maxLinkFailures || !public.CleanKey(rel) || !public.CleanName(from) {
 		return false
 	}
@@ -291,7 +307,7 @@ func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64, sum [s
 		s.failures++
 		return false
 	}
-	if !dst.hasContent(name, size, sum) {
+	if !dst.hasContent(name, size, want, sum) {
 		_ = dst.remove(name)
 		return false
 	}
@@ -300,7 +316,8 @@ func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64, sum [s
 }
 
 // checkContent reports whether read, of a regular file whose size the
-// caller found to be size, gives size bytes with the given sha256. The file
+// caller found to be size, gives size bytes: want, when it is not nil, or
+// else bytes with the given sha256. The file
 // is read whole into a pooled buffer (public files are a few KiB): io.Copy
 // into the hash allocated a 32 KiB buffer per file, 5 GB for the 162,000
 // files a 1M next night links (docs/performance.md). It asks for size+1
@@ -308,7 +325,7 @@ func (s *snapshot) Reuse(_ context.Context, rel, from string, size int64, sum [s
 // stops once it has size bytes: a read of a regular file returns fewer
 // bytes than asked only at its end, so no second read(2) is needed to see
 // the end of the file (docs/performance.md, session 5).
-func checkContent(read func([]byte) (int, error), size int64, sum [sha256.Size]byte) bool {
+func checkContent(read func([]byte) (int, error), size int64, want []byte, sum [sha256.Size]byte) bool {
 	bp := contentBufs.Get().(*[]byte)
 	defer contentBufs.Put(bp)
 	if int64(cap(*bp)) < size+1 {
@@ -325,6 +342,9 @@ func checkContent(read func([]byte) (int, error), size int64, sum [sha256.Size]b
 	}
 	if n != size {
 		return false // shorter, longer, or unreadable
+	}
+	if want != nil {
+		return bytes.Equal(buf[:n], want)
 	}
 	return sha256.Sum256(buf[:n]) == sum
 }

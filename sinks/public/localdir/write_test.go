@@ -106,8 +106,11 @@ func TestCheckContent(t *testing.T) {
 		{"longer", append(slices.Clone(want), 'x'), 64, false, false},
 		{"other bytes", []byte("0123456780"), 64, false, false},
 	} {
-		if got := checkContent(reader(c.data, c.chunk, c.fail), int64(len(want)), sum); got != c.ok {
-			t.Errorf("%s: checkContent = %v, want %v", c.name, got, c.ok)
+		if got := checkContent(reader(c.data, c.chunk, c.fail), int64(len(want)), nil, sum); got != c.ok {
+			t.Errorf("%s: checkContent by sha256 = %v, want %v", c.name, got, c.ok)
+		}
+		if got := checkContent(reader(c.data, c.chunk, c.fail), int64(len(want)), want, [sha256.Size]byte{}); got != c.ok {
+			t.Errorf("%s: checkContent by bytes = %v, want %v", c.name, got, c.ok)
 		}
 	}
 }

@@ -290,6 +290,26 @@ func testReuse(t *testing.T, s public.Storage) {
 	if w.Reuse(ctx, "referrers/missing.json", idA, 3, sha256.Sum256([]byte("abc"))) {
 		t.Error("Reuse of an object the previous snapshot does not have succeeded")
 	}
+	if cr, ok := w.(public.ContentReuser); ok {
+		// The same checks against the bytes themselves.
+		k := "cycles/c-1/leaderboard/1.json"
+		if !cr.ReuseContent(ctx, k, idA, objects[k]) {
+			t.Logf("ReuseContent %s: not reused (the driver may decline)", k)
+			if err := w.Put(ctx, k, objects[k]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want[k] = objects[k]
+		if cr.ReuseContent(ctx, "referrers/B.json", idA, append(slices.Clone(b), 'x')) {
+			t.Error("ReuseContent with bytes longer than the previous object succeeded")
+		}
+		if cr.ReuseContent(ctx, "referrers/B.json", idA, other) {
+			t.Error("ReuseContent of an object that has other bytes of the same size succeeded")
+		}
+		if cr.ReuseContent(ctx, "referrers/missing.json", idA, []byte("abc")) {
+			t.Error("ReuseContent of an object the previous snapshot does not have succeeded")
+		}
+	}
 	want["referrers/B.json"] = []byte("new bytes\n")
 	put(t, w, map[string][]byte{"referrers/B.json": want["referrers/B.json"]})
 	if err := w.Flush(ctx); err != nil {
