@@ -52,11 +52,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sinks/internal/privatefile"
+	"github.com/refrecon/refrecon/sinks/internal/review"
 )
 
 // Columns of the reports, in Header order.
@@ -205,12 +205,7 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 			return fmt.Errorf("cycle id %q: not a valid cycle id", cr.Cycle.ID)
 		}
 	}
-	emails := make(map[string]string, len(res.Referrers))
-	for _, u := range res.Referrers {
-		if _, dup := emails[u.Refcode]; !dup {
-			emails[u.Refcode] = u.Email
-		}
-	}
+	emails := review.NewReferrerEmails(res.Referrers)
 	for _, cr := range res.Cycles {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -225,7 +220,7 @@ func (w *Writer) write(ctx context.Context, info pipeline.RunInfo, res *pipeline
 	return nil
 }
 
-func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
+func (w *Writer) writeCycle(ctx context.Context, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails *review.ReferrerEmails) error {
 	return w.writeFile(cr.Cycle.ID, func(bw *bufio.Writer) error { return writeRows(ctx, bw, info, cr, st, emails) })
 }
 
@@ -286,7 +281,7 @@ func (w *Writer) writeFile(name string, fill func(*bufio.Writer) error) error {
 	return f.Commit()
 }
 
-func writeRows(ctx context.Context, w *bufio.Writer, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails map[string]string) error {
+func writeRows(ctx context.Context, w *bufio.Writer, info pipeline.RunInfo, cr pipeline.CycleResult, st *pipeline.SettledResult, emails *review.ReferrerEmails) error {
 	rec := newRecord(numCols)
 	if err := rec.writeStrings(w, Header); err != nil {
 		return err
@@ -300,10 +295,10 @@ func writeRows(ctx context.Context, w *bufio.Writer, info pipeline.RunInfo, cr p
 	}
 	scoreIsMoney := !(cr.Cycle.Rules.AwardModel == pipeline.PieSplit && cr.Cycle.Rules.ScoreBy == pipeline.ScoreByConversions)
 
-	unranked := slices.Clone(cr.Unranked)
-	slices.SortStableFunc(unranked, func(a, b pipeline.Entry) int { return strings.Compare(a.Refcode, b.Refcode) })
+	unranked := review.ByRefcode(cr.Unranked)
 	n := 0
 	for _, list := range [][]pipeline.Entry{cr.Leaderboard, unranked} {
+		email := emails.Cursor() // one pass: the ranked, then the unranked (refcode order)
 		for _, e := range list {
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -315,7 +310,7 @@ func writeRows(ctx context.Context, w *bufio.Writer, info pipeline.RunInfo, cr p
 				rec.int(colRank, int64(e.Rank))
 			}
 			rec.safe(colRefcode, e.Refcode)
-			rec.safe(colReferrerEmail, emails[e.Refcode])
+			rec.safe(colReferrerEmail, email.Of(e.Refcode))
 			rec.bool(colQualified, e.Qualified)
 			rec.money(colAwardMinor, cur, e.Award)
 			rec.int(colScore, e.Score)

@@ -70,7 +70,6 @@ import (
 	"io"
 	"math"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,7 +132,7 @@ type book struct {
 	dir    string
 	in     Input
 	styles styles
-	emails emailIndex
+	emails *review.ReferrerEmails
 	sheets [][]*part // the parts of each sheet, in order
 	parts  []*part   // every part, by index
 }
@@ -150,7 +149,7 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 		return err
 	}
 	b.lay(b.summary())
-	b.emails = newEmailIndex(in.Result.Referrers)
+	b.emails = review.NewReferrerEmails(in.Result.Referrers)
 	for i := range in.Result.Cycles {
 		b.lay(b.cycle(&in.Result.Cycles[i]))
 	}
@@ -674,18 +673,10 @@ func (b *book) cycle(cr *pipeline.CycleResult) *sheetSpec {
 	cur := b.currency(cr.Cycle.Rules.Currency)
 	scoreIsMoney := !(cr.Cycle.Rules.AwardModel == pipeline.PieSplit && cr.Cycle.Rules.ScoreBy == pipeline.ScoreByConversions)
 	pie := cr.Cycle.Rules.AwardModel == pipeline.PieSplit
-	// The unranked in refcode order, as the pipeline gives them: a clone
-	// and sort only if they are not (at 1M referrals the sort of an
-	// already sorted list was ~90 ms a cycle).
-	byRefcode := func(a, b pipeline.Entry) int { return strings.Compare(a.Refcode, b.Refcode) }
-	unranked := cr.Unranked
-	if !slices.IsSortedFunc(unranked, byRefcode) {
-		unranked = slices.Clone(unranked)
-		slices.SortStableFunc(unranked, byRefcode)
-	}
+	unranked := review.ByRefcode(cr.Unranked)
 	ranked := cr.Leaderboard
 	referrers := func() rowFunc {
-		emails := b.emails.cursor()
+		emails := b.emails.Cursor()
 		return func(i int, row []cell) []cell {
 			var e *pipeline.Entry
 			if i < len(ranked) {
@@ -708,7 +699,7 @@ func (b *book) cycle(cr *pipeline.CycleResult) *sheetSpec {
 			if a := e.AdminAction; a != nil {
 				action, reason = str(string(a.ActionType)), text(a.Reason)
 			}
-			return append(row[:0], rank, text(e.Refcode), text(emails.of(e.Refcode)), boolean(e.Qualified), cur.cell(e.Award), score,
+			return append(row[:0], rank, text(e.Refcode), text(emails.Of(e.Refcode)), boolean(e.Qualified), cur.cell(e.Award), score,
 				num(e.Referrals), num(e.Conversions), num(e.PendingConversions), cur.cell(e.Revenue), cur.cell(e.PendingRevenue),
 				boost, action, reason)
 		}
@@ -892,63 +883,4 @@ func rankCell(r int) cell {
 		return str("unranked")
 	}
 	return num(r)
-}
-
-// emailIndex finds a refcode's email: the first referrer's with that
-// refcode in Result.Referrers. The pipeline gives the referrers in refcode
-// order, and the cycle sheets list most referrers (the unranked) in refcode
-// order too, so a cursor walks the two lists side by side; a row out of
-// that order is found by binary search. At 1M referrals that is about 2.2M
-// look-ups per workbook, which in a map of 200k refcodes cost five times
-// the walk (each a cache miss). Referrers not in refcode order get the
-// map.
-type emailIndex struct {
-	users  []pipeline.User // in refcode order; nil when byCode is used
-	byCode map[string]string
-}
-
-func byUserRefcode(u pipeline.User, refcode string) int { return strings.Compare(u.Refcode, refcode) }
-
-func newEmailIndex(users []pipeline.User) emailIndex {
-	if slices.IsSortedFunc(users, func(a, b pipeline.User) int { return strings.Compare(a.Refcode, b.Refcode) }) {
-		return emailIndex{users: users}
-	}
-	m := make(map[string]string, len(users))
-	for _, u := range users {
-		if _, dup := m[u.Refcode]; !dup {
-			m[u.Refcode] = u.Email
-		}
-	}
-	return emailIndex{byCode: m}
-}
-
-// emailCursor is one pass's position in an emailIndex.
-type emailCursor struct {
-	x *emailIndex
-	j int // the first user whose refcode is not below the last one asked
-}
-
-func (x *emailIndex) cursor() *emailCursor { return &emailCursor{x: x} }
-
-// cursorSteps is how far ahead of the last refcode the cursor walks before
-// it searches instead.
-const cursorSteps = 8
-
-// of is the email of refcode ("" for none).
-func (c *emailCursor) of(refcode string) string {
-	if c.x.byCode != nil {
-		return c.x.byCode[refcode]
-	}
-	us, j := c.x.users, c.j
-	if (j > 0 && us[j-1].Refcode >= refcode) || (j+cursorSteps < len(us) && us[j+cursorSteps].Refcode < refcode) {
-		j, _ = slices.BinarySearchFunc(us, refcode, byUserRefcode)
-	}
-	for j < len(us) && us[j].Refcode < refcode {
-		j++
-	}
-	c.j = j
-	if j < len(us) && us[j].Refcode == refcode {
-		return us[j].Email
-	}
-	return ""
 }

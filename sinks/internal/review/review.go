@@ -1,5 +1,6 @@
 // Package review is what finance's review reports (the workbook and the
-// HTML report) are made from, and how their files are named.
+// HTML report) are made from, and how their files are named; and how the
+// private reports (the CSV reports too) find a referrer's email.
 package review
 
 import (
