@@ -35,8 +35,11 @@ staticcheck: $(STATICCHECK)
 
 # Every test under the race detector: the job reads, writes and publishes
 # from several goroutines at once. -race needs cgo (gcc); .ci/run installs it.
+# The local directory driver's portable code (every system but Linux) runs
+# on Linux too, under the localdir_portable tag.
 gotest:
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -tags localdir_portable ./sinks/public/localdir/ ./sinks/public/
 
 # Each fuzz target briefly, on top of its seed corpus in testdata/fuzz. The
 # budget is a count of inputs (20000x), not a duration: with a duration, Go
