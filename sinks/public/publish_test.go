@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sinks/internal/cpumeter"
 	"github.com/refrecon/refrecon/sinks/public"
 	"github.com/refrecon/refrecon/sinks/public/localdir"
 	"github.com/refrecon/refrecon/sinks/public/publictest"
@@ -537,18 +538,18 @@ func TestDocumentShapes(t *testing.T) {
 // creation included; other processes on the machine do not count in it).
 func BenchmarkPublish(b *testing.B) {
 	res := result(20_000)
-	var cpu time.Duration
+	var cpu cpumeter.Meter
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		dir := b.TempDir()
 		b.StartTimer()
-		at := processCPU()
+		cpu.Start()
 		if err := public.New(localdir.Open(dir), 100).Publish(context.Background(), info(id1), res); err != nil {
 			b.Fatal(err)
 		}
-		cpu += processCPU() - at
+		cpu.Stop()
 	}
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	cpu.Report(b)
 }
 
 // result12 is result(n) with its first cycle 12 times (the 1M run's shape:
@@ -570,17 +571,17 @@ func result12(n int) *pipeline.Result {
 func BenchmarkRender(b *testing.B) {
 	res := result12(20_000)
 	var buf bytes.Buffer
-	var cpu time.Duration
+	var cpu cpumeter.Meter
 	files := 0
 	for b.Loop() {
 		files = 0
-		at := processCPU()
+		cpu.Start()
 		if err := public.RenderEncoded(info(id1), res, 25, &buf, func(string) { files++ }); err != nil {
 			b.Fatal(err)
 		}
-		cpu += processCPU() - at
+		cpu.Stop()
 	}
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	cpu.Report(b)
 	b.ReportMetric(float64(files), "files/op")
 }
 
@@ -602,14 +603,14 @@ func benchNextNight(b *testing.B, res *pipeline.Result) {
 	if err := public.New(localdir.Open(dir), 100).Publish(context.Background(), info(id1), res); err != nil {
 		b.Fatal(err)
 	}
-	var cpu time.Duration
+	var cpu cpumeter.Meter
 	for i := 0; b.Loop(); i++ {
 		id := fmt.Sprintf("20260416T000000Z-%012x", i)
-		at := processCPU()
+		cpu.Start()
 		if err := public.New(localdir.Open(dir), 100).Publish(context.Background(), info(id), res); err != nil {
 			b.Fatal(err)
 		}
-		cpu += processCPU() - at
+		cpu.Stop()
 	}
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	cpu.Report(b)
 }

@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/civil"
 
+	"github.com/refrecon/refrecon/sinks/internal/cpumeter"
 	"github.com/refrecon/refrecon/sinks/sqlite"
 	"github.com/refrecon/refrecon/sinks/sqlite/sqlitetest"
 	"github.com/refrecon/refrecon/sinks/warehouse"
@@ -376,16 +376,17 @@ func BenchmarkWriteSnapshot(b *testing.B) {
 	}
 	defer w.Close()
 	s := benchDay()
-	var cpu cpuTime
+	var cpu cpumeter.Meter
 	b.ResetTimer()
 	for b.Loop() {
-		cpu.start()
+		cpu.Start()
 		if err := w.WriteSnapshot(ctx, s.Snapshot()); err != nil {
 			b.Fatal(err)
 		}
-		cpu.stop()
+		cpu.Stop()
 	}
-	cpu.report(b, 300_000)
+	cpu.Report(b)
+	reportRows(b, 300_000)
 }
 
 // BenchmarkWriteSnapshotNextDay writes benchDay's rows as a new day into a
@@ -406,7 +407,7 @@ func BenchmarkWriteSnapshotNewFile(b *testing.B) {
 // benchNewWarehouse times writing s, once per iteration, into a new
 // warehouse file that fill (untimed) wrote first.
 func benchNewWarehouse(b *testing.B, s warehouse.Snapshot, fill func(*sqlite.Warehouse) error) {
-	var cpu cpuTime
+	var cpu cpumeter.Meter
 	for b.Loop() {
 		b.StopTimer()
 		w, err := sqlite.Open(filepath.Join(b.TempDir(), "w.sqlite"))
@@ -417,41 +418,23 @@ func benchNewWarehouse(b *testing.B, s warehouse.Snapshot, fill func(*sqlite.War
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		cpu.start()
+		cpu.Start()
 		if err := w.WriteSnapshot(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}
-		cpu.stop()
+		cpu.Stop()
 		b.StopTimer()
 		if err := w.Close(); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 	}
-	cpu.report(b, 300_000)
+	cpu.Report(b)
+	reportRows(b, 300_000)
 }
 
-// cpuTime adds up the process's CPU time (user and system, every
-// goroutine: SQLite's work, the row encoding and the GC) between start and
-// stop: other processes on the machine do not count in it, as they do in
-// ns/op.
-type cpuTime struct{ total, at time.Duration }
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func (c *cpuTime) start() { c.at = processCPU() }
-func (c *cpuTime) stop()  { c.total += processCPU() - c.at }
-
-// report reports the CPU time per iteration and rows/s: rows per iteration
-// over the wall time.
-func (c *cpuTime) report(b *testing.B, rows int) {
-	b.ReportMetric(float64(c.total.Nanoseconds())/float64(b.N), "cpu-ns/op")
+// reportRows reports rows/s: rows per iteration over the wall time.
+func reportRows(b *testing.B, rows int) {
 	b.ReportMetric(float64(b.N)*float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
 

@@ -1,15 +1,15 @@
 //go:build unix
 
-package public_test
+package cpumeter
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the process's user and system CPU time so far (every
-// goroutine and the kernel's work for it: file creation is system time).
-func processCPU() time.Duration {
+// Process is the process's user and system CPU time so far; 0 if it cannot
+// be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
