@@ -41,42 +41,6 @@ func (d *dir) err(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: d.path + "/" + name, Err: err}
 }
 
-// create makes the file name with data; it must not exist (O_EXCL, which
-// also never follows a symlink). sync fsyncs it before it is closed.
-func (d *dir) create(name string, data []byte, sync bool) error {
-	if !sync {
-		return d.createRaw(name, data)
-	}
-	fd, err := openat(d.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return d.err("open", name, err)
-	}
-	for len(data) > 0 {
-		n, err := unix.Write(fd, data)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil && n == 0 {
-			err = unix.EIO
-		}
-		if err != nil {
-			_ = unix.Close(fd)
-			return d.err("write", name, err)
-		}
-		data = data[n:]
-	}
-	if sync {
-		if err := unix.Fsync(fd); err != nil {
-			_ = unix.Close(fd)
-			return d.err("sync", name, err)
-		}
-	}
-	if err := unix.Close(fd); err != nil {
-		return d.err("close", name, err)
-	}
-	return nil
-}
-
 // link makes name in d a hard link to name in from.
 func (d *dir) link(from *dir, name string) error {
 	if err := unix.Linkat(from.fd, name, d.fd, name, 0); err != nil {
@@ -124,14 +88,17 @@ func openat(dirfd int, name string, flags int, mode uint32) (int, error) {
 	}
 }
 
-// createRaw is create without sync, its three system calls made without
-// telling the Go scheduler (unix.RawSyscall): a file's creation is ~20 µs of
-// kernel CPU that seldom waits for the disk (new entries of a directory in
-// the page cache), and a goroutine that enters the scheduler's syscall
-// state while the other outputs keep both Ps busy has its P taken by
-// sysmon and waits in the global run queue for another after every call
-// (docs/performance.md, session 5).
-func (d *dir) createRaw(name string, data []byte) error {
+// create makes the file name with data; it must not exist (O_EXCL, which
+// also never follows a symlink). sync fsyncs it before it is closed.
+//
+// Its openat, write and close are made with unix.RawSyscall, without
+// telling the Go scheduler: a file's creation is ~20 µs of kernel CPU that
+// seldom waits for the disk (a new entry of a directory in the page cache),
+// and a goroutine that enters the scheduler's syscall state while the
+// other outputs keep both Ps busy has its P taken by sysmon and waits in
+// the global run queue for another after every call (docs/performance.md,
+// session 5). The fsync, which waits for the disk, is an ordinary call.
+func (d *dir) create(name string, data []byte, sync bool) error {
 	p, err := unix.BytePtrFromString(name)
 	if err != nil {
 		return d.err("open", name, err)
@@ -150,6 +117,10 @@ func (d *dir) createRaw(name string, data []byte) error {
 		fd = r
 		break
 	}
+	closeFD := func() unix.Errno {
+		_, _, errno := unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+		return errno
+	}
 	for len(data) > 0 {
 		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)))
 		if errno == unix.EINTR {
@@ -159,12 +130,18 @@ func (d *dir) createRaw(name string, data []byte) error {
 			errno = unix.EIO
 		}
 		if errno != 0 {
-			_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+			closeFD()
 			return d.err("write", name, errno)
 		}
 		data = data[n:]
 	}
-	if _, _, errno := unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0); errno != 0 {
+	if sync {
+		if err := unix.Fsync(int(fd)); err != nil {
+			closeFD()
+			return d.err("sync", name, err)
+		}
+	}
+	if errno := closeFD(); errno != 0 {
 		return d.err("close", name, errno)
 	}
 	return nil
