@@ -34,6 +34,7 @@ import (
 type spool struct {
 	ctx    context.Context
 	styles *styles
+	carry  *carrying // read only: its previous workbook and key
 	mu     sync.Mutex
 	more   *sync.Cond // held bytes went down, or stopped
 	jobs   []*deflated
@@ -68,13 +69,15 @@ type deflated struct {
 	raw   int64         // uncompressed
 	crc   uint32
 	err   error
+	from  *zip.File   // the previous workbook's entry of the same XML, copied instead of data
+	rec   sheetRecord // with a key (carrying)
 }
 
 // startSpool starts deflating the worksheets of a (excelize's save of the
 // sheets known so far, the placeholder rows naming parts), in entry-name
 // order. parts is every part a names, by index.
-func startSpool(ctx context.Context, a *archive, parts map[int]*part, st *styles) (*spool, error) {
-	s := &spool{ctx: ctx, styles: st, byPart: map[int]*deflated{}, done: make(chan struct{})}
+func startSpool(ctx context.Context, a *archive, parts map[int]*part, st *styles, cr *carrying) (*spool, error) {
+	s := &spool{ctx: ctx, styles: st, carry: cr, byPart: map[int]*deflated{}, done: make(chan struct{})}
 	s.more = sync.NewCond(&s.mu)
 	a.sortEntries()
 	for _, e := range a.entries {
@@ -137,19 +140,35 @@ func (s *spool) deflate(d *deflated, fw *flate.Writer, buf []byte) []byte {
 			s.release(out.bufs)
 			out.bufs = nil
 		}
-		d.data, d.size = out.bufs, out.n
+		if d.from == nil {
+			d.data, d.size = out.bufs, out.n
+		}
 	}()
 	_, before, after, err := findPlaceholder(d.xml)
 	if err != nil {
 		d.err = err
 		return buf
 	}
+	var zf *zip.File
+	if zf, d.rec, buf, err = s.carry.c.find(s.ctx, before, d.part, after, buf, s.styles); err != nil || zf != nil {
+		d.err = err
+		if zf != nil {
+			d.from, d.crc, d.size, d.raw = zf, zf.CRC32, int64(zf.CompressedSize64), int64(zf.UncompressedSize64)
+		}
+		return buf
+	}
 	fw.Reset(out)
 	cw := &crcWriter{w: fw, crc: crc32.NewIEEE()}
+	if s.carry.key != "" {
+		cw.dg = newDigester()
+	}
 	if buf, err = writeSheet(s.ctx, cw, before, d.part, after, buf, s.styles); err == nil {
 		err = fw.Close()
 	}
 	d.crc, d.raw, d.err = cw.crc.Sum32(), cw.n, err
+	if cw.dg != nil {
+		d.rec = cw.dg.record("")
+	}
 	return buf
 }
 
@@ -208,11 +227,15 @@ type crcWriter struct {
 		io.Writer
 		Sum32() uint32
 	}
-	n int64
+	n  int64
+	dg *digester // the sheet's record, when one is kept
 }
 
 func (c *crcWriter) Write(p []byte) (int, error) {
 	c.crc.Write(p)
+	if c.dg != nil {
+		c.dg.Write(p)
+	}
 	c.n += int64(len(p))
 	return c.w.Write(p)
 }
@@ -265,35 +288,23 @@ func (s *spool) stop() {
 	<-s.done
 }
 
-// copyTo writes d into zw as the entry name, dated modified: the header
-// archive/zip's CreateHeader writes for a deflated entry of that name
-// (ASCII) and date (data descriptor, version 2.0, MS-DOS date and time,
-// the extended timestamp), with d's bytes as its data; and gives d's
-// chunks back to s.
+// copyTo writes d into zw as the entry name, dated modified (copyEntry),
+// and gives d's chunks back to s.
 func (s *spool) copyTo(zw *zip.Writer, d *deflated, name string, modified time.Time) error {
 	defer func() {
 		s.release(d.data)
 		d.data = nil
 	}()
-	fh := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: modified, Flags: 0x8,
-		CreatorVersion: 20, ReaderVersion: 20, CRC32: d.crc,
-		CompressedSize64: uint64(d.size), UncompressedSize64: uint64(d.raw)}
-	// CreateRaw writes these as they are given (CreateHeader makes them
-	// from Modified, as here).
-	//lint:ignore SA1019 the MS-DOS date and time that CreateHeader writes
-	fh.ModifiedDate = uint16(modified.Day() + int(modified.Month())<<5 + (modified.Year()-1980)<<9)
-	//lint:ignore SA1019 as above
-	fh.ModifiedTime = uint16(modified.Second()/2 + modified.Minute()<<5 + modified.Hour()<<11)
-	mt := uint32(modified.Unix())
-	fh.Extra = []byte{0x55, 0x54, 5, 0, 1, byte(mt), byte(mt >> 8), byte(mt >> 16), byte(mt >> 24)} // extended timestamp (0x5455), mtime
-	w, err := zw.CreateRaw(fh)
-	if err != nil {
-		return err
-	}
-	for _, b := range d.data {
-		if _, err := w.Write(b); err != nil {
-			return err
+	data := func(w io.Writer) error {
+		for _, b := range d.data {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
+	if d.from != nil {
+		data = copyFrom(d.from)
+	}
+	return copyEntry(zw, name, modified, d.crc, d.size, d.raw, data)
 }

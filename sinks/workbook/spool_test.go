@@ -24,12 +24,12 @@ func TestSpoolCopiesTheBytesTheWriterWrites(t *testing.T) {
 	write := func(s *spool) []byte {
 		var out bytes.Buffer
 		rows := &rowSource{ctx: context.Background(), parts: parts, written: make([]bool, 1), styles: st}
-		if err := a.write(&out, modified, rows, s); err != nil {
+		if err := a.write(&out, modified, rows, s, &carrying{key: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		return out.Bytes()
 	}
-	s, err := startSpool(context.Background(), a, map[int]*part{0: parts[0]}, st)
+	s, err := startSpool(context.Background(), a, map[int]*part{0: parts[0]}, st, &carrying{key: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestSpoolCopiesTheBytesTheWriterWrites(t *testing.T) {
 		t.Fatalf("read back %q, %v", got, err)
 	}
 
-	s, err = startSpool(context.Background(), a, map[int]*part{0: parts[0]}, st)
+	s, err = startSpool(context.Background(), a, map[int]*part{0: parts[0]}, st, &carrying{key: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,12 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 	for _, p := range b.parts {
 		known[p.index] = p
 	}
-	sp, err := startSpool(ctx, first, known, &b.styles)
+	// The previous snapshot's workbook, for the sheets it holds with the
+	// same XML (carry.go).
+	key := carryKey(in.Info.CodeVersion)
+	cr := &carrying{key: key, c: openCarry(in.CarryFrom, in.Info.SnapshotID, key)}
+	defer cr.c.close()
+	sp, err := startSpool(ctx, first, known, &b.styles, cr)
 	if err != nil {
 		return err
 	}
@@ -188,7 +193,7 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 	}
 	sp.stopTaking()
 	rows := &rowSource{ctx: ctx, parts: b.parts, written: make([]bool, len(b.parts)), styles: &b.styles}
-	return final.write(out, in.Result.AsOf.UTC(), rows, sp)
+	return final.write(out, in.Result.AsOf.UTC(), rows, sp, cr)
 }
 
 // newFile starts an excelize workbook: its styles (the same ids every

@@ -632,3 +632,85 @@ func writeBytes(t *testing.T, b []byte) string {
 	}
 	return path
 }
+
+// TestWorkbookCarrySameBytes writes a workbook, then the next snapshot's
+// beside it (CarryFrom) from the same result, from a result with one cycle
+// changed, and with previous workbooks the carry must not use: each is
+// byte-identical to the same workbook written with no previous one, and
+// the sheets copied from the previous workbook are the unchanged ones.
+func TestWorkbookCarrySameBytes(t *testing.T) {
+	defer func(n int) { workbook.MaxRows = n }(workbook.MaxRows)
+	workbook.MaxRows = 10
+	big := func() *pipeline.Result {
+		res := testResult()
+		for c := range res.Cycles {
+			cr := &res.Cycles[c]
+			for i := range 30 {
+				cr.Leaderboard = append(cr.Leaderboard, pipeline.Entry{Rank: len(cr.Leaderboard) + 1, Refcode: "r" + strconv.Itoa(i), Score: 1, Award: int64(i)})
+			}
+		}
+		return res
+	}
+	var copied int
+	defer workbook.OnCarried(func(n int) { copied = n })()
+	write := func(dir, carryFrom string, inf pipeline.RunInfo, res *pipeline.Result) []byte {
+		t.Helper()
+		path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: inf, Result: res, CarryFrom: carryFrom})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	prevDir := t.TempDir()
+	write(prevDir, "", info, big())
+	if copied != 0 {
+		t.Fatalf("a workbook with no previous one copied %d sheets", copied)
+	}
+	next := info
+	next.SnapshotID = "20260416T000000Z-0123456789ab"
+	sheets := len(open(t, writeBytes(t, write(t.TempDir(), "", next, big()))).GetSheetList())
+
+	changed := big()
+	changed.Cycles[0].Leaderboard[0].Award++
+	for _, c := range []struct {
+		name   string
+		res    func() *pipeline.Result
+		inf    pipeline.RunInfo
+		copied func(n int) bool
+	}{
+		// All but the run summary and the changes (they name the snapshot).
+		{"the same result", big, next, func(n int) bool { return n == sheets-2 }},
+		// The changed cycle's first sheet (its continuation sheets are the same).
+		{"one cycle changed", func() *pipeline.Result { return changed }, next, func(n int) bool { return n == sheets-3 }},
+		{"other code", big, pipeline.RunInfo{SnapshotID: next.SnapshotID, AsOf: next.AsOf, CodeVersion: "other"}, func(n int) bool { return n == 0 }},
+		{"a dirty tree", big, pipeline.RunInfo{SnapshotID: next.SnapshotID, AsOf: next.AsOf, CodeVersion: "test-dirty"}, func(n int) bool { return n == 0 }},
+	} {
+		want := write(t.TempDir(), "", c.inf, c.res())
+		got := write(t.TempDir(), prevDir, c.inf, c.res())
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: the workbook differs from the one written with no previous workbook", c.name)
+		}
+		if !c.copied(copied) {
+			t.Errorf("%s: %d of %d sheets copied from the previous workbook", c.name, copied, sheets)
+		}
+		open(t, writeBytes(t, got)) // excelize reads it, CRCs checked
+	}
+
+	// The newest other workbook is the one read; one that is not a zip,
+	// or whose records do not match its entries, is no previous workbook.
+	for name, data := range map[string][]byte{
+		"report-20260415T120000Z-0123456789ab.xlsx": []byte("not a zip"),
+	} {
+		if err := os.WriteFile(filepath.Join(prevDir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := write(t.TempDir(), "", next, big())
+	if got := write(t.TempDir(), prevDir, next, big()); !bytes.Equal(got, want) || copied != 0 {
+		t.Errorf("a broken newest workbook: %d sheets copied, same bytes %v", copied, bytes.Equal(got, want))
+	}
+}

@@ -86,8 +86,10 @@ func newDeflater(w io.Writer) *flate.Writer {
 
 // write writes the archive to out in entry-name order, every entry dated
 // modified, each worksheet with its rows from rows; a worksheet the spool
-// has deflated already (from the same XML) is copied in as it is.
-func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *spool) error {
+// has deflated already (from the same XML), or that the previous workbook
+// holds with the same XML (cr, carry.go), is copied in as it is. With a
+// key, the zip comment records every worksheet with rows (carryComment).
+func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *spool, cr *carrying) error {
 	a.sortEntries()
 	bw := bufio.NewWriterSize(out, 1<<20)
 	zw := zip.NewWriter(bw)
@@ -117,6 +119,22 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 				if err := sp.copyTo(zw, d, e.name, modified); err != nil {
 					return err
 				}
+				cr.add(e.name, d.rec)
+				if d.from != nil {
+					cr.copied++
+				}
+				continue
+			}
+			zf, rec, buf, err := cr.c.find(rows.ctx, before, p.part, rest, rows.buf, rows.styles)
+			if rows.buf = buf; err != nil {
+				return err
+			}
+			if zf != nil {
+				if err := copyEntry(zw, e.name, modified, zf.CRC32, int64(zf.CompressedSize64), int64(zf.UncompressedSize64), copyFrom(zf)); err != nil {
+					return err
+				}
+				cr.add(e.name, rec)
+				cr.copied++
 				continue
 			}
 		}
@@ -125,7 +143,15 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 			return err
 		}
 		if p != nil {
+			var dg *digester
+			if cr.key != "" {
+				dg = newDigester()
+				w = io.MultiWriter(w, dg)
+			}
 			rows.buf, err = writeSheet(rows.ctx, w, before, p.part, rest, rows.buf, rows.styles)
+			if dg != nil {
+				cr.add(e.name, dg.record(e.name))
+			}
 		} else {
 			_, err = w.Write(xml)
 		}
@@ -135,6 +161,14 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 	}
 	if err := rows.allWritten(); err != nil {
 		return err
+	}
+	if carried != nil {
+		carried(cr.copied)
+	}
+	if cr.key != "" {
+		if err := zw.SetComment(carryComment(cr.key, cr.recs)); err != nil {
+			return err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return err

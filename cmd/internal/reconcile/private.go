@@ -127,10 +127,12 @@ func lockPrivate(ctx context.Context, p Plan, runID string) (func() error, error
 }
 
 // writePrivate writes the finance CSV reports and the review workbook and
-// HTML report into dir (the run's staging directory) at once. All are
+// HTML report into dir (the run's staging directory) at once; the
+// workbook copies unchanged sheets from the previous one in prevDir
+// (PRIVATE_DIR, review.Input.CarryFrom). All are
 // attempted to the end: one failing does not cancel the others, and every
 // error is reported.
-func writePrivate(ctx context.Context, dir string, out computed, log zerolog.Logger) error {
+func writePrivate(ctx context.Context, dir, prevDir string, out computed, log zerolog.Logger) error {
 	var g errgroup.Group
 	var csvErr, xlsxErr, htmlErr error
 	timed := func(name string, errp *error, f func() error) {
@@ -157,7 +159,7 @@ func writePrivate(ctx context.Context, dir string, out computed, log zerolog.Log
 		g.Go(func() error {
 			start := time.Now()
 			var wait time.Duration
-			in := workbook.Input{Info: out.info, Result: out.res, LaterChanges: func() *snapdiff.Diff {
+			in := workbook.Input{Info: out.info, Result: out.res, CarryFrom: prevDir, LaterChanges: func() *snapdiff.Diff {
 				t := time.Now()
 				defer func() { wait += time.Since(t) }()
 				return out.changes()

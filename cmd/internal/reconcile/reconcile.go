@@ -276,7 +276,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if wh != nil && p.OnWarehouseStaged != nil {
 		p.OnWarehouseStaged(wh.wait())
 	}
-	err = writePrivate(ctx, priv.stage, out, log)
+	err = writePrivate(ctx, priv.stage, p.PrivateDir, out, log)
 	rep.Changes = out.changes()
 	if err != nil {
 		return rep, err

@@ -21,6 +21,13 @@ type Input struct {
 	// it has made what does not need the comparison, so that it can start
 	// before the comparison is there.
 	LaterChanges func() *snapdiff.Diff
+	// CarryFrom, when set, is the directory of the previous run's reports
+	// (a run writes into a staging directory inside PRIVATE_DIR and passes
+	// PRIVATE_DIR): the workbook copies in, as they are, the deflated
+	// worksheets of the newest workbook there that has the same XML
+	// (package workbook, carry.go). The bytes written are the same either
+	// way.
+	CarryFrom string
 }
 
 // Diff is the comparison with the previous snapshot (nil for none),
