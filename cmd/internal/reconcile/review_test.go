@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -151,5 +152,37 @@ func TestRunWorkbookHoldsTheResult(t *testing.T) {
 	}
 	if entries == 0 || events == 0 {
 		t.Errorf("checked %d leaderboard entries and %d accounting lines of %d cycles; the fixtures have both", entries, events, len(rep.Result.Cycles))
+	}
+}
+
+// The next night's workbook copies the unchanged sheets of the previous
+// one (PRIVATE_DIR, workbook's carry): it is byte-identical to the same
+// night's workbook made with no previous workbook beside it.
+func TestNextNightWorkbookSameBytes(t *testing.T) {
+	t.Parallel()
+	nights := func(removePrevious bool) []byte {
+		root := t.TempDir()
+		var logs bytes.Buffer
+		first := mustRun(t, fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs), &logs)
+		p := fixturePlan(t, root, "2026-04-16T00:00:00Z", &logs)
+		prev := filepath.Join(p.PrivateDir, workbook.FileName(first.SnapshotID))
+		if removePrevious {
+			if err := os.Remove(prev); err != nil {
+				t.Fatal(err)
+			}
+		} else if zr, err := zip.OpenReader(prev); err != nil || !strings.HasPrefix(zr.Comment, "refrecon workbook sheets") {
+			t.Fatalf("the first workbook records no sheets (%v)", err)
+		} else {
+			zr.Close()
+		}
+		second := mustRun(t, p, &logs)
+		b, err := os.ReadFile(filepath.Join(p.PrivateDir, workbook.FileName(second.SnapshotID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if !bytes.Equal(nights(false), nights(true)) {
+		t.Error("the next night's workbook differs from the one made with no previous workbook")
 	}
 }
