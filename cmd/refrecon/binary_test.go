@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -20,4 +21,16 @@ func buildBinary(t *testing.T, why string) (bin, tmp string) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin, tmp
+}
+
+// binaryCommand is the built binary run with args and an environment of
+// only PATH, TMPDIR=tmp and env: tmp is where a killed run leaves its
+// temporary files (its fixture copy), for the test to clean up.
+func binaryCommand(bin, tmp string, env map[string]string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return cmd
 }

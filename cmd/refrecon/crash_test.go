@@ -25,11 +25,7 @@ func TestCrashKill9DuringRuns(t *testing.T) {
 	day := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	start := func(i int) *exec.Cmd {
 		env := relEnv(d, "AS_OF", day.AddDate(0, 0, i).Format(time.RFC3339), "KEEP_SNAPSHOTS", "3", "LOG_LEVEL", "error")
-		cmd := exec.Command(bin, "run")
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp} // TMPDIR: a killed run leaves its fixture copy there
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
+		cmd := binaryCommand(bin, tmp, env, "run")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

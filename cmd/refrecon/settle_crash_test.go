@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -54,11 +53,7 @@ func settleCrashRound(t *testing.T, bin, tmp string, seed uint64) {
 
 	env := w.env(fixtureAsOf, true)
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "settle", "apply", "--cycle", settleCycle, "--snapshot", w.snapshot)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
+		cmd := binaryCommand(bin, tmp, env, "settle", "apply", "--cycle", settleCycle, "--snapshot", w.snapshot)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
