@@ -239,11 +239,7 @@ func (a *applier) markRows(ctx context.Context) error {
 }
 
 func (a *applier) markBatch(ctx context.Context, batch []int) error {
-	emails := make([]string, len(batch))
-	for k, i := range batch {
-		emails[k] = a.p.Rows[i].RefereeEmail
-	}
-	states, err := a.c.Rows.RowStates(ctx, emails)
+	states, err := a.c.Rows.RowStates(ctx, a.refereeEmails(batch))
 	if err != nil {
 		return err
 	}
@@ -274,10 +270,7 @@ func (a *applier) markBatch(ctx context.Context, batch []int) error {
 	if len(write) == 0 {
 		return nil
 	}
-	toWrite := make([]string, len(write))
-	for k, i := range write {
-		toWrite[k] = a.p.Rows[i].RefereeEmail
-	}
+	toWrite := a.refereeEmails(write)
 	if err := a.c.Rows.MarkRewarded(ctx, toWrite); err != nil {
 		return err
 	}
@@ -299,6 +292,17 @@ func (a *applier) markBatch(ctx context.Context, batch []int) error {
 		}
 	}
 	return a.recordRows(ctx, done)
+}
+
+// refereeEmails returns the referee emails of the plan's rows at the
+// indexes rows, in that order: the keys the referral rows are read and
+// updated by.
+func (a *applier) refereeEmails(rows []int) []string {
+	emails := make([]string, len(rows))
+	for k, i := range rows {
+		emails[k] = a.p.Rows[i].RefereeEmail
+	}
+	return emails
 }
 
 // recordRows appends the lists' entries to the ledger and then, the
