@@ -208,6 +208,17 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
+// appendDecoded decodes line into a new T and appends it to list; on an
+// error it appends nothing.
+func appendDecoded[T any](list *[]*T, line []byte) error {
+	v := new(T)
+	if err := json.Unmarshal(line, v); err != nil {
+		return err
+	}
+	*list = append(*list, v)
+	return nil
+}
+
 func decodeLine(objs *Objects, seen map[[2]string]int, line []byte, lineNo int) error {
 	if line[0] != '{' {
 		return errors.New("not a JSON object")
@@ -226,35 +237,17 @@ func decodeLine(objs *Objects, seen map[[2]string]int, line []byte, lineNo int) 
 	var err error
 	switch kind {
 	case ObjectCustomer:
-		var v stripe.Customer
-		if err = json.Unmarshal(line, &v); err == nil {
-			objs.Customers = append(objs.Customers, &v)
-		}
+		err = appendDecoded(&objs.Customers, line)
 	case ObjectSubscription:
-		var v stripe.Subscription
-		if err = json.Unmarshal(line, &v); err == nil {
-			objs.Subscriptions = append(objs.Subscriptions, &v)
-		}
+		err = appendDecoded(&objs.Subscriptions, line)
 	case ObjectInvoice:
-		var v stripe.Invoice
-		if err = json.Unmarshal(line, &v); err == nil {
-			objs.Invoices = append(objs.Invoices, &v)
-		}
+		err = appendDecoded(&objs.Invoices, line)
 	case ObjectRefund:
-		var v stripe.Refund
-		if err = json.Unmarshal(line, &v); err == nil {
-			objs.Refunds = append(objs.Refunds, &v)
-		}
+		err = appendDecoded(&objs.Refunds, line)
 	case ObjectDispute:
-		var v stripe.Dispute
-		if err = json.Unmarshal(line, &v); err == nil {
-			objs.Disputes = append(objs.Disputes, &v)
-		}
+		err = appendDecoded(&objs.Disputes, line)
 	case ObjectCreditNote:
-		var v stripe.CreditNote
-		if err = json.Unmarshal(line, &v); err == nil {
-			objs.CreditNotes = append(objs.CreditNotes, &v)
-		}
+		err = appendDecoded(&objs.CreditNotes, line)
 	default:
 		if objs.Skipped == nil {
 			objs.Skipped = map[string]int{}
