@@ -58,15 +58,13 @@ func Invoice(in *stripe.Invoice) pipeline.Invoice {
 		Currency:   strings.ToLower(string(in.Currency)),
 		AmountPaid: in.AmountPaid,
 		Tax:        in.Tax,
+		Charge:     chargeID(in.Charge),
 	}
 	if in.Customer != nil {
 		out.Customer = in.Customer.ID
 	}
 	if in.Subscription != nil {
 		out.Subscription = in.Subscription.ID
-	}
-	if in.Charge != nil {
-		out.Charge = in.Charge.ID
 	}
 	if in.StatusTransitions != nil {
 		out.PaidAt = in.StatusTransitions.PaidAt
@@ -87,16 +85,13 @@ func Refund(r *stripe.Refund) pipeline.Refund {
 	if r == nil {
 		return pipeline.Refund{}
 	}
-	out := pipeline.Refund{
+	return pipeline.Refund{
 		ID:      r.ID,
 		Amount:  r.Amount,
+		Charge:  chargeID(r.Charge),
 		Status:  string(r.Status),
 		Created: r.Created,
 	}
-	if r.Charge != nil {
-		out.Charge = r.Charge.ID
-	}
-	return out
 }
 
 // Dispute reduces a stripe-go dispute to the pipeline's type; a null charge
@@ -105,17 +100,14 @@ func Dispute(d *stripe.Dispute) pipeline.Dispute {
 	if d == nil {
 		return pipeline.Dispute{}
 	}
-	out := pipeline.Dispute{
+	return pipeline.Dispute{
 		ID:       d.ID,
 		Amount:   d.Amount,
 		Currency: strings.ToLower(string(d.Currency)),
+		Charge:   chargeID(d.Charge),
 		Status:   string(d.Status),
 		Created:  d.Created,
 	}
-	if d.Charge != nil {
-		out.Charge = d.Charge.ID
-	}
-	return out
 }
 
 // CreditNote reduces a stripe-go credit note to the pipeline's type; a null
@@ -138,4 +130,12 @@ func CreditNote(c *stripe.CreditNote) pipeline.CreditNote {
 		out.Refund = c.Refund.ID
 	}
 	return out
+}
+
+// chargeID is the id of a charge an object refers to; "" when it is null.
+func chargeID(c *stripe.Charge) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
 }
