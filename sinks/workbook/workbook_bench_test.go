@@ -113,6 +113,26 @@ func BenchmarkWorkbook12CyclesSpooled(b *testing.B) {
 	benchmarkInput(b, workbook.Input{Info: info, Result: res, LaterChanges: later}, 2*100_000/12*12)
 }
 
+// BenchmarkWorkbook12CyclesNextNight is BenchmarkWorkbook12Cycles the next
+// night: the previous snapshot's workbook of the same result is beside it
+// (CarryFrom), so every cycle's sheets are copied from it after being
+// encoded into a digest (carry.go), the best case of the carry.
+func BenchmarkWorkbook12CyclesNextNight(b *testing.B) {
+	res := twelveCycles()
+	prev := b.TempDir()
+	if _, err := workbook.Write(context.Background(), prev, workbook.Input{Info: info, Result: res}); err != nil {
+		b.Fatal(err)
+	}
+	copied := 0
+	defer workbook.OnCarried(func(n int) { copied = n })()
+	next := info
+	next.SnapshotID = "20260416T000000Z-0123456789ab"
+	benchmarkInput(b, workbook.Input{Info: next, Result: res, CarryFrom: prev}, 2*100_000/12*12)
+	if copied == 0 {
+		b.Fatal("no sheet copied from the previous workbook")
+	}
+}
+
 // BenchmarkWorkbookUnranked is the shape of a 1M run's referrer tables:
 // 100k referrers in refcode order (as the pipeline gives them), 12 cycles
 // that each rank 5k of them and list the rest unranked, in refcode order.
