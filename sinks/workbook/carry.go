@@ -151,9 +151,11 @@ type carry struct {
 	prefixes map[[16]byte]bool
 }
 
-// openCarry opens the newest workbook in dir but snapshotID's when it
-// records its sheets under key; nil when there is none, or it cannot be
-// read (a cache: the workbook is then deflated in full).
+// openCarry opens the workbook in dir that the one of snapshotID is most
+// likely to share sheets with, when it records its sheets under key:
+// snapshotID's own (a re-run; the new file replaces it only once written),
+// else the newest. Nil when there is none, or it cannot be read (a cache:
+// the workbook is then deflated in full).
 func openCarry(dir, snapshotID, key string) *carry {
 	if dir == "" || key == "" {
 		return nil
@@ -165,9 +167,14 @@ func openCarry(dir, snapshotID, key string) *carry {
 	newest, self := "", review.FileName(snapshotID, review.Workbook)
 	for _, e := range ents {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasPrefix(n, review.Prefix) && strings.HasSuffix(n, review.Workbook) && n != self && n > newest {
-			newest = n
+		if !e.Type().IsRegular() || !strings.HasPrefix(n, review.Prefix) || !strings.HasSuffix(n, review.Workbook) {
+			continue
 		}
+		if n == self {
+			newest = n
+			break
+		}
+		newest = max(newest, n)
 	}
 	if newest == "" {
 		return nil

@@ -688,6 +688,8 @@ func TestWorkbookCarrySameBytes(t *testing.T) {
 		{"one cycle changed", func() *pipeline.Result { return changed }, next, func(n int) bool { return n == sheets-3 }},
 		{"other code", big, pipeline.RunInfo{SnapshotID: next.SnapshotID, AsOf: next.AsOf, CodeVersion: "other"}, func(n int) bool { return n == 0 }},
 		{"a dirty tree", big, pipeline.RunInfo{SnapshotID: next.SnapshotID, AsOf: next.AsOf, CodeVersion: "test-dirty"}, func(n int) bool { return n == 0 }},
+		// The same snapshot again (a re-run): its own workbook, every sheet.
+		{"a re-run", big, info, func(n int) bool { return n == sheets }},
 	} {
 		want := write(t.TempDir(), "", c.inf, c.res())
 		got := write(t.TempDir(), prevDir, c.inf, c.res())
