@@ -109,24 +109,25 @@ type Objects struct {
 
 // Stripe converts the objects to the pipeline's types.
 func (o *Objects) Stripe() pipeline.Stripe {
-	var out pipeline.Stripe
-	for _, c := range o.Customers {
-		out.Customers = append(out.Customers, stripesrc.Customer(c))
+	return pipeline.Stripe{
+		Customers:     convertAll(o.Customers, stripesrc.Customer),
+		Subscriptions: convertAll(o.Subscriptions, stripesrc.Subscription),
+		Invoices:      convertAll(o.Invoices, stripesrc.Invoice),
+		Refunds:       convertAll(o.Refunds, stripesrc.Refund),
+		Disputes:      convertAll(o.Disputes, stripesrc.Dispute),
+		CreditNotes:   convertAll(o.CreditNotes, stripesrc.CreditNote),
 	}
-	for _, s := range o.Subscriptions {
-		out.Subscriptions = append(out.Subscriptions, stripesrc.Subscription(s))
+}
+
+// convertAll converts each object with convert, in order; nil when there
+// is none.
+func convertAll[S, T any](objs []S, convert func(S) T) []T {
+	if len(objs) == 0 {
+		return nil
 	}
-	for _, in := range o.Invoices {
-		out.Invoices = append(out.Invoices, stripesrc.Invoice(in))
-	}
-	for _, r := range o.Refunds {
-		out.Refunds = append(out.Refunds, stripesrc.Refund(r))
-	}
-	for _, d := range o.Disputes {
-		out.Disputes = append(out.Disputes, stripesrc.Dispute(d))
-	}
-	for _, c := range o.CreditNotes {
-		out.CreditNotes = append(out.CreditNotes, stripesrc.CreditNote(c))
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		out[i] = convert(o)
 	}
 	return out
 }
