@@ -205,6 +205,7 @@ type item[T any] struct {
 	raw json.RawMessage
 }
 
+// objects returns the decoded objects of items, in order.
 func objects[T any](items []item[T]) []T {
 	out := make([]T, len(items))
 	for i, it := range items {
@@ -213,6 +214,7 @@ func objects[T any](items []item[T]) []T {
 	return out
 }
 
+// raws returns the objects of items as Stripe rendered them, in order.
 func raws[T any](items []item[T]) []json.RawMessage {
 	out := make([]json.RawMessage, len(items))
 	for i, it := range items {
@@ -315,13 +317,8 @@ func (s *Source) completeLines(ctx context.Context, it *item[*stripe.Invoice]) e
 	if err != nil {
 		return err
 	}
-	inv.Lines.Data = inv.Lines.Data[:0]
-	for _, l := range lines {
-		inv.Lines.Data = append(inv.Lines.Data, l.obj)
-	}
-	inv.Lines.HasMore = false
-	it.raw, err = splice(it.raw, "lines", raws(lines))
-	if err != nil {
+	inv.Lines.Data, inv.Lines.HasMore = objects(lines), false
+	if it.raw, err = splice(it.raw, "lines", raws(lines)); err != nil {
 		return fmt.Errorf("stripe api: invoice %s: %w", inv.ID, err)
 	}
 	return nil
@@ -340,13 +337,8 @@ func (s *Source) completeItems(ctx context.Context, it *item[*stripe.Subscriptio
 	if err != nil {
 		return err
 	}
-	sub.Items.Data = sub.Items.Data[:0]
-	for _, l := range items {
-		sub.Items.Data = append(sub.Items.Data, l.obj)
-	}
-	sub.Items.HasMore = false
-	it.raw, err = splice(it.raw, "items", raws(items))
-	if err != nil {
+	sub.Items.Data, sub.Items.HasMore = objects(items), false
+	if it.raw, err = splice(it.raw, "items", raws(items)); err != nil {
 		return fmt.Errorf("stripe api: subscription %s: %w", sub.ID, err)
 	}
 	return nil
