@@ -23,9 +23,7 @@ func init() {
 	register(&command{
 		name:    "cycles validate",
 		summary: "load and validate a cycle set (default: the configured one); print a summary or every error",
-		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return cyclesValidateCommand(ctx, args, stdout, stderr, envconfig.OsLookuper())
-		},
+		run:     withOSEnv(cyclesValidateCommand),
 	})
 	register(&command{
 		name:    "cycles default",

@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/sethvargo/go-envconfig"
 )
 
 // command is one sub-command. Commands register themselves from their own
@@ -29,6 +31,14 @@ type command struct {
 	name    string // "run", "cycles validate", "stripe export"
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// withOSEnv is a command that takes its environment as a Lookuper (so that
+// tests can pass a map) run with the process's environment.
+func withOSEnv(f func(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) error) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return f(ctx, args, stdout, stderr, envconfig.OsLookuper())
+	}
 }
 
 var commands = map[string]*command{}

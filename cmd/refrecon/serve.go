@@ -15,9 +15,7 @@ func init() {
 	register(&command{
 		name:    "serve",
 		summary: "serve PUBLIC_DIR read-only over HTTP, with a viewer of the latest snapshot at /",
-		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return serveCommand(ctx, args, stdout, stderr, envconfig.OsLookuper())
-		},
+		run:     withOSEnv(serveCommand),
 	})
 }
 

@@ -26,9 +26,7 @@ func init() {
 	register(&command{
 		name:    "stripe export",
 		summary: "write the live Stripe data as an NDJSON export, for offline replay",
-		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return stripeExportCommand(ctx, args, stdout, stderr, envconfig.OsLookuper())
-		},
+		run:     withOSEnv(stripeExportCommand),
 	})
 }
 
