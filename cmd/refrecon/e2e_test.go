@@ -546,7 +546,7 @@ func TestE2EMissingRequiredColumn(t *testing.T) {
 			} else {
 				ddl = append(ddl, `CREATE TABLE referrals (email TEXT PRIMARY KEY, refcode TEXT, referred_at DATETIME, selected_plan TEXT, rewarded BOOLEAN)`)
 			}
-			writeSQLite(t, src, ddl...)
+			execSQLite(t, src, ddl...)
 			code, stdout, stderr := runMainEnv(t, d.env(fixtureAsOf, "REFERRALS_SOURCE", "sqlite:"+src, "LOG_LEVEL", "error"), "run")
 			if code != exitFailed {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitFailed, stdout, stderr)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"database/sql"
-	"encoding/csv"
 	"encoding/json"
 	"maps"
 	"os"
@@ -14,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/refrecon/refrecon/pipeline"
-	"github.com/refrecon/refrecon/sources/referrals"
 )
 
 // publishedEntries returns the leaderboard entries of cycle id in snapshot
@@ -85,19 +82,9 @@ func TestSettledCycleStaysFrozen(t *testing.T) {
 
 	// Changed data: a new referrer and a referral of it; the pool of cycle-1
 	// doubled in the cycle set; pages of 3.
-	db, err := sql.Open("sqlite", referrals.FileURI(w.dbPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	execSQLite(t, w.dbPath,
 		`INSERT INTO users (email, refcode) VALUES ('newcomer@example.com', 'NEWCOMER')`,
-		`INSERT INTO referrals (email, refcode, referred_at) VALUES ('friend-of-newcomer@example.com', 'NEWCOMER', '2025-12-10 10:00:00')`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+		`INSERT INTO referrals (email, refcode, referred_at) VALUES ('friend-of-newcomer@example.com', 'NEWCOMER', '2025-12-10 10:00:00')`)
 	edited := cycleSetFile(t, w.dirs.Root, func(cs []map[string]any) []map[string]any {
 		rules := cs[0]["rules"].(map[string]any)
 		rules["awardPool"] = map[string]any{"currency": "usd", "amount": "2000000"}
@@ -199,11 +186,7 @@ func TestSettledCycleStaysFrozen(t *testing.T) {
 
 	// The current numbers, privately: the doubled pool doubles every award,
 	// so every settled referrer's drift is negative.
-	wh, err := sql.Open("sqlite", "file:"+w.dirs.Warehouse+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wh.Close()
+	wh := openDB(t, w.dirs.Warehouse)
 	var rows, drifting int
 	var settledSum, awardSum int64
 	if err := wh.QueryRow(`SELECT COUNT(*), COALESCE(SUM(award_drift != 0), 0), COALESCE(SUM(settled_award), 0), COALESCE(SUM(award), 0)
@@ -213,15 +196,7 @@ func TestSettledCycleStaysFrozen(t *testing.T) {
 	if rows == 0 || drifting == 0 || settledSum != 1_000_000 || awardSum != 2_000_000 {
 		t.Errorf("warehouse: %d settled rows, %d drifting, settled %d, current %d; want settled 1000000, current 2000000", rows, drifting, settledSum, awardSum)
 	}
-	f, err := os.Open(filepath.Join(w.dirs.Private, settleCycle+".csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readCSV(t, filepath.Join(w.dirs.Private, settleCycle+".csv"))
 	col := func(name string) int { return slices.Index(recs[0], name) }
 	total := recs[len(recs)-1]
 	if total[col("record_type")] != "total" || total[col("settled_from")] != w.snapshot ||
@@ -273,14 +248,7 @@ func TestSettledCycleStaysFrozen(t *testing.T) {
 func TestPublishGuard(t *testing.T) {
 	w := newSettleWorld(t, false)
 	before := readTree(t, w.dirs.Public)
-	db, err := sql.Open("sqlite", referrals.FileURI(w.dbPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DELETE FROM referrals WHERE rowid % 2 = 0`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	execSQLite(t, w.dbPath, `DELETE FROM referrals WHERE rowid % 2 = 0`)
 	env := w.env("2026-04-16T00:00:00Z", false)
 	code, _, stderr := runMainEnv(t, env, "run")
 	if code != exitFailed || !strings.Contains(stderr, "publish guard") || !strings.Contains(stderr, "referrals ") || !strings.Contains(stderr, "PUBLISH_GUARD_MAX_DROP") {
@@ -296,14 +264,7 @@ func TestPublishGuard(t *testing.T) {
 		t.Error("run --force did not publish")
 	}
 	// --force was for that run: the next drop is refused again.
-	db, err = sql.Open("sqlite", referrals.FileURI(w.dbPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DELETE FROM users WHERE rowid % 2 = 0`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	execSQLite(t, w.dbPath, `DELETE FROM users WHERE rowid % 2 = 0`)
 	code, _, stderr = runMainEnv(t, w.env("2026-04-17T00:00:00Z", false), "run")
 	if code != exitFailed || !strings.Contains(stderr, "users ") {
 		t.Fatalf("the next truncated run: exit %d, stderr:\n%s", code, stderr)

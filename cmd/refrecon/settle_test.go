@@ -64,14 +64,7 @@ func newSettleWorldIn(t *testing.T, w *settleWorld, viaD1 bool, extraStripe []by
 	if err := os.WriteFile(w.dbPath, fixtures.ReferralsSQLite, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", referrals.FileURI(w.dbPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(referralstest.UpdateLogSQL); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	execSQLite(t, w.dbPath, referralstest.UpdateLogSQL)
 	w.stripe = stripefake.New(t, settleReadKey, append(append([]byte(nil), fixtures.StripeNDJSON...), extraStripe...))
 	w.stripe.WriteKey = settleWriteKey
 	if viaD1 {
@@ -205,15 +198,7 @@ func (w *settleWorld) checkSettled(t *testing.T) {
 	if len(writes) > 0 {
 		t.Errorf("rows written that the ledger does not name: %v", writes)
 	}
-	f, err := os.Open(filepath.Join(w.dirs.Private, csvreport.PayoutName(settleCycle, w.snapshot)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readCSV(t, filepath.Join(w.dirs.Private, csvreport.PayoutName(settleCycle, w.snapshot)))
 	if len(recs) != awards+1 || !reflect.DeepEqual(recs[0], csvreport.PayoutHeader) {
 		t.Errorf("payout file: %d lines (header %v), want a header and %d awards", len(recs), recs[0], awards)
 	}
@@ -492,4 +477,19 @@ func TestE2ESettleBucket(t *testing.T) {
 	if _, err := os.Stat(w.dirs.Public); err == nil {
 		t.Error("a local PUBLIC_DIR was written with PUBLIC_DIR=s3://")
 	}
+}
+
+// readCSV returns the records of the CSV file at path.
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return recs
 }

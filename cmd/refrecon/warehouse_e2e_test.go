@@ -15,15 +15,17 @@ import (
 	"github.com/refrecon/refrecon/sinks/sqlite/sqlitetest"
 	"github.com/refrecon/refrecon/sinks/warehouse"
 	"github.com/refrecon/refrecon/sinks/warehouse/warehousetest"
+	"github.com/refrecon/refrecon/sources/referrals"
 	sqlitesrc "github.com/refrecon/refrecon/sources/referrals/sqlite"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
-// writeSQLite creates a SQLite file at path by running stmts.
-func writeSQLite(t *testing.T, path string, stmts ...string) {
+// execSQLite runs stmts, in order, on the SQLite file at path (created
+// when it does not exist).
+func execSQLite(t *testing.T, path string, stmts ...string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", referrals.FileURI(path))
 	if err != nil {
 		t.Fatal(err)
 	}
