@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/sourcetest"
 	"github.com/refrecon/refrecon/sources/referrals"
 	"github.com/refrecon/refrecon/sources/referrals/d1"
 	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
@@ -157,14 +158,7 @@ func TestPersistentServerErrorGivesUp(t *testing.T) {
 	srv := d1fake.NewServer(t, path, d1fake.WithFaultFrom(1, d1fake.InternalError()))
 	src, sl := newSource(t, srv, func(c *d1.Config) { c.Retry.MaxInterval = 4 * time.Second })
 	_, err := src.ReadReferrals(context.Background())
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{"HTTP 500", "code 7500: Internal error", "giving up after 7 attempts", "list columns of table users"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not contain %q", err, want)
-		}
-	}
+	sourcetest.CheckError(t, err, []string{"HTTP 500", "code 7500: Internal error", "giving up after 7 attempts", "list columns of table users"})
 	if n := len(srv.Requests()); n != 7 {
 		t.Errorf("%d requests, want 7 (1 + 6 retries)", n)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refrecon/refrecon/sources/internal/sourcetest"
 	"github.com/refrecon/refrecon/sources/referrals/d1"
 	"github.com/refrecon/refrecon/sources/referrals/d1/d1fake"
 )
@@ -30,14 +31,7 @@ func TestPersistentTruncationFails(t *testing.T) {
 	srv := d1fake.NewServer(t, path, d1fake.WithFaultFrom(3, d1fake.TruncatedBody()))
 	src, _ := newSource(t, srv, func(c *d1.Config) { c.PageSize = 2; c.Retry.MaxAttempts = 3 })
 	_, err := src.ReadReferrals(context.Background())
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{"read table users, page 1", "reading the response body", "giving up after 3 attempts"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not contain %q", err, want)
-		}
-	}
+	sourcetest.CheckError(t, err, []string{"read table users, page 1", "reading the response body", "giving up after 3 attempts"})
 	if strings.Contains(err.Error(), srv.Token) {
 		t.Error("the error holds the token")
 	}

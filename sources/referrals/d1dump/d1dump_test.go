@@ -10,6 +10,7 @@ import (
 
 	"github.com/refrecon/refrecon/pipeline"
 	"github.com/refrecon/refrecon/sources/internal/inputfile/inputfiletest"
+	"github.com/refrecon/refrecon/sources/internal/sourcetest"
 	"github.com/refrecon/refrecon/sources/referrals/d1dump"
 	"github.com/refrecon/refrecon/sources/referrals/referralstest"
 )
@@ -76,14 +77,7 @@ func TestBadDumpNamesFileAndSQLiteMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := d1dump.New(path).ReadReferrals(context.Background())
-	if err == nil {
-		t.Fatal("no error for a dump with a syntax error")
-	}
-	for _, want := range []string{path, `near "INTOO"`, "syntax error"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not contain %q", err, want)
-		}
-	}
+	sourcetest.CheckError(t, err, []string{path, `near "INTOO"`, "syntax error"})
 }
 
 func TestDumpCannotAttach(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refrecon/refrecon/pipeline"
+	"github.com/refrecon/refrecon/sources/internal/sourcetest"
 	"github.com/refrecon/refrecon/sources/retry"
 	"github.com/refrecon/refrecon/sources/retry/retrytest"
 	"github.com/refrecon/refrecon/sources/stripe/api"
@@ -185,14 +186,7 @@ func TestPersistentServerErrorFails(t *testing.T) {
 	fake.Inject(stripefake.Fault{Path: "/v1/refunds", After: 1, Count: -1, Status: 500})
 	src, _ := newSource(t, fake.URL, func(c *api.Config) { c.Retry.MaxAttempts = 4 })
 	_, err := src.ReadStripe(t.Context())
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{"stripe", "refunds", "page 2", "HTTP 500", "after 4 attempts", "unknown error"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not contain %q", err, want)
-		}
-	}
+	sourcetest.CheckError(t, err, []string{"stripe", "refunds", "page 2", "HTTP 500", "after 4 attempts", "unknown error"})
 	var se *api.Error
 	if !errors.As(err, &se) || se.Status != 500 || !errors.Is(err, retry.ErrTransient) {
 		t.Errorf("error is not a *api.Error with status 500, of class retry.ErrTransient: %#v", err)
