@@ -107,6 +107,18 @@ func startSchedule(opts scheduleOptions, job func(context.Context) error) (stop 
 	return func() error { cancel(); return <-done }, logs
 }
 
+// scheduleFor runs the schedule with job for d of the bubble's time, then
+// stops it as SIGTERM would, failing t unless it returns nil.
+func scheduleFor(t *testing.T, opts scheduleOptions, job func(context.Context) error, d time.Duration) *logBuffer {
+	t.Helper()
+	stop, logs := startSchedule(opts, job)
+	time.Sleep(d)
+	if err := stop(); err != nil {
+		t.Fatalf("schedule returned %v", err)
+	}
+	return logs
+}
+
 func defaults(spec string) scheduleOptions {
 	return scheduleOptions{Spec: spec, RunTimeout: time.Hour, ShutdownGrace: 5 * time.Minute}
 }
@@ -128,11 +140,7 @@ func timeField(t *testing.T, r map[string]any, key string) time.Time {
 func TestScheduleFiresEveryMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var job jobRecorder
-		stop, logs := startSchedule(defaults("* * * * *"), job.run)
-		time.Sleep(5*time.Minute + 30*time.Second)
-		if err := stop(); err != nil {
-			t.Fatalf("schedule returned %v", err)
-		}
+		logs := scheduleFor(t, defaults("* * * * *"), job.run, 5*time.Minute+30*time.Second)
 		want := []time.Time{at(1, 0), at(2, 0), at(3, 0), at(4, 0), at(5, 0)}
 		if !equalTimes(job.starts, want) {
 			t.Errorf("runs started at %v, want %v", job.starts, want)
@@ -159,11 +167,7 @@ func TestScheduleFiresEveryMinute(t *testing.T) {
 func TestScheduleSkipsOverlappingRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		job := jobRecorder{body: sleeping(90 * time.Second)}
-		stop, logs := startSchedule(defaults("* * * * *"), job.run)
-		time.Sleep(3*time.Minute + 30*time.Second) // mid-way through the run started at 3:00
-		if err := stop(); err != nil {
-			t.Fatalf("schedule returned %v", err)
-		}
+		logs := scheduleFor(t, defaults("* * * * *"), job.run, 3*time.Minute+30*time.Second) // mid-way through the run started at 3:00
 		if got := time.Now(); !got.Equal(at(4, 30)) {
 			t.Errorf("schedule returned at %v, want %v (when the run in progress ended)", got, at(4, 30))
 		}
@@ -185,11 +189,7 @@ func TestSchedulePanicIsRecovered(t *testing.T) {
 			}
 			return nil
 		}}
-		stop, logs := startSchedule(defaults("* * * * *"), job.run)
-		time.Sleep(3*time.Minute + 30*time.Second)
-		if err := stop(); err != nil {
-			t.Fatalf("schedule returned %v", err)
-		}
+		logs := scheduleFor(t, defaults("* * * * *"), job.run, 3*time.Minute+30*time.Second)
 		if len(job.starts) != 3 {
 			t.Errorf("%d runs, want 3: the runs after a panic must still happen", len(job.starts))
 		}
@@ -223,11 +223,7 @@ func TestScheduleReportedErrorNotLoggedTwice(t *testing.T) {
 		job := jobRecorder{body: func(ctx context.Context, n int) error {
 			return &reportedError{err: errors.New("already in the run finished record")}
 		}}
-		stop, logs := startSchedule(defaults("* * * * *"), job.run)
-		time.Sleep(90 * time.Second)
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
+		logs := scheduleFor(t, defaults("* * * * *"), job.run, 90*time.Second)
 		f := logs.records(t, "scheduled run failed")
 		if len(f) != 1 || f[0]["error"] != nil || f[0]["level"] != "error" {
 			t.Errorf("failure records %v, want one at error level without the error repeated", f)
@@ -277,11 +273,7 @@ func TestScheduledRunEmitsRunFinished(t *testing.T) {
 func TestScheduleShutdownLetsRunFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		job := jobRecorder{body: sleeping(2 * time.Minute)}
-		stop, logs := startSchedule(defaults("* * * * *"), job.run)
-		time.Sleep(90 * time.Second) // SIGTERM mid-run
-		if err := stop(); err != nil {
-			t.Fatalf("schedule returned %v, want nil", err)
-		}
+		logs := scheduleFor(t, defaults("* * * * *"), job.run, 90*time.Second) // SIGTERM mid-run
 		if got := time.Now(); !got.Equal(at(3, 0)) {
 			t.Errorf("returned at %v, want %v", got, at(3, 0))
 		}
@@ -322,11 +314,7 @@ func TestScheduleRunTimeout(t *testing.T) {
 		job := jobRecorder{body: untilCancelled}
 		opts := defaults("*/30 * * * *")
 		opts.RunTimeout = 10 * time.Minute
-		stop, logs := startSchedule(opts, job.run)
-		time.Sleep(45 * time.Minute)
-		if err := stop(); err != nil {
-			t.Fatalf("schedule returned %v", err)
-		}
+		logs := scheduleFor(t, opts, job.run, 45*time.Minute)
 		if len(job.ends) != 1 || !job.ends[0].Equal(at(40, 0)) || !errors.Is(job.errs[0], context.DeadlineExceeded) {
 			t.Errorf("run ended %v with %v, want at %v by RUN_TIMEOUT", job.ends, job.errs, at(40, 0))
 		}
@@ -340,11 +328,7 @@ func TestScheduleCronTZ(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var job jobRecorder
 		// 04:00 in New York on 2000-01-01 (EST, UTC-5) is 09:00 UTC.
-		stop, logs := startSchedule(defaults("CRON_TZ=America/New_York 0 4 * * *"), job.run)
-		time.Sleep(10 * time.Hour)
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
+		logs := scheduleFor(t, defaults("CRON_TZ=America/New_York 0 4 * * *"), job.run, 10*time.Hour)
 		if want := []time.Time{at(9*60, 0)}; !equalTimes(job.starts, want) {
 			t.Errorf("runs at %v, want %v", job.starts, want)
 		}
