@@ -213,9 +213,22 @@ func TestIncrementalChecksPreviousSize(t *testing.T) {
 	if err := os.WriteFile(edited, []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The same size, other bytes: found by the check of the link.
+	sameSize := filepath.Join(snapDir(dir, id1), "referrers", "ref0009.json")
+	b, err := os.ReadFile(sameSize)
+	if err != nil || len(b) < 2 {
+		t.Fatal(err)
+	}
+	b[1] ^= 1
+	if err := os.WriteFile(sameSize, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	publish(t, d, id2, true)
 	if sameFile(t, edited, filepath.Join(snapDir(dir, id2), "referrers", "ref0007.json")) {
 		t.Error("a previous file of another size was linked")
+	}
+	if sameFile(t, sameSize, filepath.Join(snapDir(dir, id2), "referrers", "ref0009.json")) {
+		t.Error("a previous file of the same size and other bytes was linked")
 	}
 	if !sameFile(t, filepath.Join(snapDir(dir, id1), "referrers", "ref0008.json"), filepath.Join(snapDir(dir, id2), "referrers", "ref0008.json")) {
 		t.Error("an unchanged file was not linked")
