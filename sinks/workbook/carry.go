@@ -88,6 +88,11 @@ var compressVersion = func() string {
 	return "unknown"
 }()
 
+// complete says r is a whole sheet's record (a worksheet's XML is never
+// empty): carry.find went to the end of the sheet, and its deflate need
+// not digest it again.
+func (r sheetRecord) complete() bool { return r.dg.size > 0 }
+
 // digester is the sheetRecord of the XML written to it.
 type digester struct {
 	h      hash.Hash
@@ -273,8 +278,9 @@ func (p probe) Write(b []byte) (int, error) {
 
 // find encodes the worksheet that writeSheet would write into a digest
 // only, and returns the previous workbook's entry with the same XML (nil
-// for none) and the sheet's record (valid with an entry). buf is returned,
-// to be reused.
+// for none) and the sheet's record when it encoded the whole sheet (else
+// the zero record: it gave up at the first MiB). buf is returned, to be
+// reused.
 func (c *carry) find(ctx context.Context, before []byte, p *part, after []byte, buf []byte, st *styles) (*zip.File, sheetRecord, []byte, error) {
 	if c == nil {
 		return nil, sheetRecord{}, buf, nil

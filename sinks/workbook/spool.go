@@ -159,8 +159,8 @@ func (s *spool) deflate(d *deflated, fw *flate.Writer, buf []byte) []byte {
 	}
 	fw.Reset(out)
 	cw := &crcWriter{w: fw, crc: crc32.NewIEEE()}
-	if s.carry.key != "" {
-		cw.dg = newDigester()
+	if s.carry.key != "" && !d.rec.complete() {
+		cw.dg = newDigester() // find gave up before the end of the sheet
 	}
 	if buf, err = writeSheet(s.ctx, cw, before, d.part, after, buf, s.styles); err == nil {
 		err = fw.Close()

@@ -114,6 +114,7 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 				return err
 			}
 		}
+		var rec sheetRecord // the sheet's, once known
 		if p != nil {
 			if d := sp.take(p.index, xml); d != nil {
 				if err := sp.copyTo(zw, d, e.name, modified); err != nil {
@@ -125,8 +126,9 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 				}
 				continue
 			}
-			zf, rec, buf, err := cr.c.find(rows.ctx, before, p.part, rest, rows.buf, rows.styles)
-			if rows.buf = buf; err != nil {
+			var zf *zip.File
+			var err error
+			if zf, rec, rows.buf, err = cr.c.find(rows.ctx, before, p.part, rest, rows.buf, rows.styles); err != nil {
 				return err
 			}
 			if zf != nil {
@@ -144,14 +146,15 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 		}
 		if p != nil {
 			var dg *digester
-			if cr.key != "" {
+			if cr.key != "" && !rec.complete() {
 				dg = newDigester()
 				w = io.MultiWriter(w, dg)
 			}
 			rows.buf, err = writeSheet(rows.ctx, w, before, p.part, rest, rows.buf, rows.styles)
 			if dg != nil {
-				cr.add(e.name, dg.record(e.name))
+				rec = dg.record(e.name)
 			}
+			cr.add(e.name, rec)
 		} else {
 			_, err = w.Write(xml)
 		}
