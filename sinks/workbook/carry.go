@@ -346,10 +346,6 @@ type carrying struct {
 	copied int // sheets copied from c
 }
 
-// carried, when set (tests), is called with how many sheets each workbook
-// copied from the previous one.
-var carried func(int)
-
 // add records the sheet written as the entry name.
 func (cr *carrying) add(name string, r sheetRecord) {
 	if cr.key != "" {

@@ -20,11 +20,3 @@ func OnSpool(f func(*Spool)) (restore func()) {
 	spoolStarted = f
 	return func() { spoolStarted = old }
 }
-
-// OnCarried makes every workbook written call f with how many worksheets
-// it copied from the previous workbook, until restore is called.
-func OnCarried(f func(int)) (restore func()) {
-	old := carried
-	carried = f
-	return func() { carried = old }
-}

@@ -114,16 +114,35 @@ func RemoveOlder(dir, snapshotID string) error {
 
 // Write writes dir/report-<snapshot>.xlsx and returns its path.
 func Write(ctx context.Context, dir string, in Input) (string, error) {
+	w, err := WriteReport(ctx, dir, in)
+	return w.Path, err
+}
+
+// Written is what WriteReport wrote.
+type Written struct {
+	Path string
+	// Sheets is how many worksheets with rows the workbook has, and Copied
+	// how many of them were copied, deflated, from the previous workbook
+	// (Input.CarryFrom, carry.go).
+	Sheets, Copied int
+}
+
+// WriteReport is Write, saying how much of the workbook was copied from
+// the previous one.
+func WriteReport(ctx context.Context, dir string, in Input) (Written, error) {
 	if in.Result == nil {
-		return "", errors.New("write workbook: no result")
+		return Written{}, errors.New("write workbook: no result")
 	}
-	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), func(f *privatefile.File) error {
-		return write(ctx, f, dir, in)
+	var w Written
+	path, err := privatefile.Write(dir, FileName(in.Info.SnapshotID), func(f *privatefile.File) (err error) {
+		w.Sheets, w.Copied, err = write(ctx, f, dir, in)
+		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("write workbook: %w", err)
+		return Written{}, fmt.Errorf("write workbook: %w", err)
 	}
-	return path, nil
+	w.Path = path
+	return w, nil
 }
 
 // book is one workbook being written.
@@ -142,11 +161,11 @@ type styles struct {
 	money                        map[int]int // currency exponent -> style
 }
 
-func write(ctx context.Context, out *privatefile.File, dir string, in Input) error {
+func write(ctx context.Context, out *privatefile.File, dir string, in Input) (sheets, copied int, err error) {
 	b := &book{ctx: ctx, dir: dir, in: in}
 	f, err := b.newFile()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	b.lay(b.summary())
 	b.emails = review.NewReferrerEmails(in.Result.Referrers)
@@ -165,7 +184,7 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 	}
 	first, err := b.save(f)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	known := make(map[int]*part, len(b.parts))
 	for _, p := range b.parts {
@@ -178,22 +197,25 @@ func write(ctx context.Context, out *privatefile.File, dir string, in Input) err
 	defer cr.c.close()
 	sp, err := startSpool(ctx, first, known, &b.styles, cr)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer sp.stop()
 	final := first
 	if later != nil {
 		b.lay(b.changes(later()))
 		if f, err = b.newFile(); err != nil {
-			return err
+			return 0, 0, err
 		}
 		if final, err = b.save(f); err != nil {
-			return err
+			return 0, 0, err
 		}
 	}
 	sp.stopTaking()
 	rows := &rowSource{ctx: ctx, parts: b.parts, written: make([]bool, len(b.parts)), styles: &b.styles}
-	return final.write(out, in.Result.AsOf.UTC(), rows, sp, cr)
+	if err := final.write(out, in.Result.AsOf.UTC(), rows, sp, cr); err != nil {
+		return 0, 0, err
+	}
+	return len(b.parts), cr.copied, nil
 }
 
 // newFile starts an excelize workbook: its styles (the same ids every

@@ -652,14 +652,17 @@ func TestWorkbookCarrySameBytes(t *testing.T) {
 		return res
 	}
 	var copied int
-	defer workbook.OnCarried(func(n int) { copied = n })()
 	write := func(dir, carryFrom string, inf pipeline.RunInfo, res *pipeline.Result) []byte {
 		t.Helper()
-		path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: inf, Result: res, CarryFrom: carryFrom})
+		w, err := workbook.WriteReport(context.Background(), dir, workbook.Input{Info: inf, Result: res, CarryFrom: carryFrom})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := os.ReadFile(path)
+		if w.Sheets != len(open(t, w.Path).GetSheetList()) {
+			t.Errorf("WriteReport says %d sheets, the workbook has %d", w.Sheets, len(open(t, w.Path).GetSheetList()))
+		}
+		copied = w.Copied
+		b, err := os.ReadFile(w.Path)
 		if err != nil {
 			t.Fatal(err)
 		}

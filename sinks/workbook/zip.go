@@ -165,9 +165,6 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 	if err := rows.allWritten(); err != nil {
 		return err
 	}
-	if carried != nil {
-		carried(cr.copied)
-	}
 	if cr.key != "" {
 		if err := zw.SetComment(carryComment(cr.key, cr.recs)); err != nil {
 			return err

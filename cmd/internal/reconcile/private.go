@@ -154,8 +154,10 @@ func writePrivate(ctx context.Context, dir, prevDir string, out computed, log ze
 	// which the CSV reports do not need: each starts with what does not
 	// need the comparison and waits for it only when it gets to the
 	// changes (LaterChanges). Each logs how long it waited
-	// (diff_wait_seconds, part of its seconds).
-	review := func(name string, errp *error, write func(context.Context, string, workbook.Input) (string, error)) {
+	// (diff_wait_seconds, part of its seconds); the workbook also how many
+	// of its worksheets it copied from the previous one (sheets_copied of
+	// sheets).
+	review := func(name string, errp *error, write func(context.Context, string, workbook.Input) (*zerolog.Event, error)) {
 		g.Go(func() error {
 			start := time.Now()
 			var wait time.Duration
@@ -164,15 +166,22 @@ func writePrivate(ctx context.Context, dir, prevDir string, out computed, log ze
 				defer func() { wait += time.Since(t) }()
 				return out.changes()
 			}}
-			if _, *errp = write(ctx, dir, in); *errp == nil {
-				log.Info().Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).
+			var ev *zerolog.Event
+			if ev, *errp = write(ctx, dir, in); *errp == nil {
+				ev.Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).
 					Float64("diff_wait_seconds", wait.Seconds()).Msg("private output written")
 			}
 			return nil
 		})
 	}
-	review("workbook", &xlsxErr, workbook.Write)
-	review("html", &htmlErr, htmlreport.Write)
+	review("workbook", &xlsxErr, func(ctx context.Context, dir string, in workbook.Input) (*zerolog.Event, error) {
+		w, err := workbook.WriteReport(ctx, dir, in)
+		return log.Info().Int("sheets", w.Sheets).Int("sheets_copied", w.Copied), err
+	})
+	review("html", &htmlErr, func(ctx context.Context, dir string, in workbook.Input) (*zerolog.Event, error) {
+		_, err := htmlreport.Write(ctx, dir, in)
+		return log.Info(), err
+	})
 	_ = g.Wait()
 	return errors.Join(csvErr, xlsxErr, htmlErr)
 }

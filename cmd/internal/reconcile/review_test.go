@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -175,7 +176,27 @@ func TestNextNightWorkbookSameBytes(t *testing.T) {
 		} else {
 			zr.Close()
 		}
+		logs.Reset()
 		second := mustRun(t, p, &logs)
+		// The run says how many worksheets it copied: some, unless the
+		// previous workbook is gone.
+		var copied *int
+		for line := range strings.Lines(logs.String()) {
+			var l struct {
+				Output string `json:"output"`
+				Copied *int   `json:"sheets_copied"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Output == "workbook" {
+				copied = l.Copied
+			}
+		}
+		if copied == nil || (*copied > 0) == removePrevious {
+			got := "missing"
+			if copied != nil {
+				got = strconv.Itoa(*copied)
+			}
+			t.Errorf("previous workbook removed %v: the run's sheets_copied is %s", removePrevious, got)
+		}
 		b, err := os.ReadFile(filepath.Join(p.PrivateDir, workbook.FileName(second.SnapshotID)))
 		if err != nil {
 			t.Fatal(err)
