@@ -46,6 +46,15 @@ func publish(t *testing.T, d *localdir.Dir, id string, second bool) {
 	publictest.Validate(t, d)
 }
 
+// firstNight is a public directory holding the first night's snapshot (id1).
+func firstNight(t *testing.T) (string, *localdir.Dir) {
+	t.Helper()
+	dir := t.TempDir()
+	d := localdir.Open(dir)
+	publish(t, d, id1, false)
+	return dir, d
+}
+
 func snapDir(dir, id string) string { return filepath.Join(dir, "snapshots", id) }
 
 func sameFile(t *testing.T, a, b string) bool {
@@ -59,6 +68,13 @@ func sameFile(t *testing.T, a, b string) bool {
 		t.Fatal(err)
 	}
 	return os.SameFile(fa, fb)
+}
+
+// linkedToFirst says whether the file p of snapshot id2 in dir is the same
+// file as p of snapshot id1 (a link to the first night's).
+func linkedToFirst(t *testing.T, dir, p string) bool {
+	t.Helper()
+	return sameFile(t, filepath.Join(snapDir(dir, id1), p), filepath.Join(snapDir(dir, id2), p))
 }
 
 // coldTree is what publishing the second night as id into an empty
@@ -102,9 +118,7 @@ func checkManifest(t *testing.T, dir, id string) {
 // previous snapshot's and writes the others; the result is byte for byte
 // (manifest included) a publish into an empty directory.
 func TestIncrementalPublishLinksUnchanged(t *testing.T) {
-	dir := t.TempDir()
-	d := localdir.Open(dir)
-	publish(t, d, id1, false)
+	dir, d := firstNight(t)
 	info, res := night(id2, true)
 	s, err := public.New(d, 25).Prepare(ctx, info, res)
 	if err != nil {
@@ -128,7 +142,7 @@ func TestIncrementalPublishLinksUnchanged(t *testing.T) {
 	for p := range publictest.DirTree(t, snapDir(dir, id2)) {
 		same := false
 		if _, err := os.Stat(filepath.Join(snapDir(dir, id1), p)); err == nil {
-			same = sameFile(t, filepath.Join(snapDir(dir, id1), p), filepath.Join(snapDir(dir, id2), p))
+			same = linkedToFirst(t, dir, p)
 		}
 		switch {
 		case p == "manifest.json", p == "cycles.json", p == "referrers/ref0005.json", p == "cycles/cycle-1/leaderboard/1.json":
@@ -167,9 +181,7 @@ func TestIncrementalPublishLinksUnchanged(t *testing.T) {
 // When hard links fail (a filesystem without them), every file is written
 // and the bytes are the same.
 func TestIncrementalLinkFailureWrites(t *testing.T) {
-	dir := t.TempDir()
-	d := localdir.Open(dir)
-	publish(t, d, id1, false)
+	dir, d := firstNight(t)
 	calls := 0
 	d.SetLink(func(string, string) error {
 		calls++
@@ -184,7 +196,7 @@ func TestIncrementalLinkFailureWrites(t *testing.T) {
 	}
 	for p := range publictest.DirTree(t, snapDir(dir, id2)) {
 		if _, err := os.Stat(filepath.Join(snapDir(dir, id1), p)); err == nil &&
-			sameFile(t, filepath.Join(snapDir(dir, id1), p), filepath.Join(snapDir(dir, id2), p)) {
+			linkedToFirst(t, dir, p) {
 			t.Errorf("%s is a link although linking failed", p)
 		}
 	}
@@ -206,9 +218,7 @@ func withoutSnapshot(tree map[string][]byte, id string) map[string][]byte {
 // A previous file whose size on disk is not the manifest's (someone edited
 // a published file, which must never happen) is not linked.
 func TestIncrementalChecksPreviousSize(t *testing.T) {
-	dir := t.TempDir()
-	d := localdir.Open(dir)
-	publish(t, d, id1, false)
+	dir, d := firstNight(t)
 	edited := filepath.Join(snapDir(dir, id1), "referrers", "ref0007.json")
 	if err := os.WriteFile(edited, []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -230,7 +240,7 @@ func TestIncrementalChecksPreviousSize(t *testing.T) {
 	if sameFile(t, sameSize, filepath.Join(snapDir(dir, id2), "referrers", "ref0009.json")) {
 		t.Error("a previous file of the same size and other bytes was linked")
 	}
-	if !sameFile(t, filepath.Join(snapDir(dir, id1), "referrers", "ref0008.json"), filepath.Join(snapDir(dir, id2), "referrers", "ref0008.json")) {
+	if !linkedToFirst(t, dir, filepath.Join("referrers", "ref0008.json")) {
 		t.Error("an unchanged file was not linked")
 	}
 	checkManifest(t, dir, id2)
@@ -239,9 +249,7 @@ func TestIncrementalChecksPreviousSize(t *testing.T) {
 // Prepare publishes nothing and keeps the snapshot in a temporary
 // directory; Abort removes what it staged; Commit publishes.
 func TestPrepareCommitAbort(t *testing.T) {
-	dir := t.TempDir()
-	d := localdir.Open(dir)
-	publish(t, d, id1, false)
+	dir, d := firstNight(t)
 	before := publictest.DirTree(t, dir)
 
 	info, res := night(id2, true)
