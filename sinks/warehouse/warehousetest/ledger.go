@@ -42,6 +42,24 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 		}
 		f(t, d, warehouse.NewLedger(d))
 	}
+	// record records the sample settlement of cycle at snapshot and returns it.
+	record := func(t *testing.T, l *warehouse.Ledger, cycle, snapshot string) []warehouse.Settlement {
+		t.Helper()
+		rec := SampleSettlement(cycle, snapshot)
+		if err := l.Record(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	// history is every row of cycle, in order.
+	history := func(t *testing.T, l *warehouse.Ledger, cycle string) []warehouse.Settlement {
+		t.Helper()
+		h, err := l.History(ctx, cycle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
 
 	t.Run("Empty", func(t *testing.T) {
 		with(t, func(t *testing.T, _ warehouse.LedgerDriver, l *warehouse.Ledger) {
@@ -56,10 +74,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 
 	t.Run("RecordRoundTrip", func(t *testing.T) {
 		with(t, func(t *testing.T, _ warehouse.LedgerDriver, l *warehouse.Ledger) {
-			want := SampleSettlement("cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
-			if err := l.Record(ctx, want); err != nil {
-				t.Fatal(err)
-			}
+			want := record(t, l, "cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
 			checkEntries(ctx, t, l, "cycle-1", want)
 			got, err := l.SettledCycles(ctx)
 			if err != nil {
@@ -73,18 +88,12 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 
 	t.Run("RecordOnlyOnce", func(t *testing.T) {
 		with(t, func(t *testing.T, _ warehouse.LedgerDriver, l *warehouse.Ledger) {
-			first := SampleSettlement("cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
-			if err := l.Record(ctx, first); err != nil {
-				t.Fatal(err)
-			}
+			first := record(t, l, "cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
 			again := SampleSettlement("cycle-1", "20260416T000000Z-bbbbbbbbbbbb")
 			if err := l.Record(ctx, again); !errors.Is(err, warehouse.ErrCycleRecorded) {
 				t.Fatalf("second Record of cycle-1 = %v, want ErrCycleRecorded", err)
 			}
-			h, err := l.History(ctx, "cycle-1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := history(t, l, "cycle-1")
 			if len(h) != len(first) {
 				t.Errorf("after a refused Record, cycle-1 has %d rows, want %d", len(h), len(first))
 			}
@@ -107,10 +116,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 
 	t.Run("AppendStateChanges", func(t *testing.T) {
 		with(t, func(t *testing.T, _ warehouse.LedgerDriver, l *warehouse.Ledger) {
-			rec := SampleSettlement("cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
-			if err := l.Record(ctx, rec); err != nil {
-				t.Fatal(err)
-			}
+			rec := record(t, l, "cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
 			at := time.Date(2026, 4, 16, 10, 0, 0, 123456000, time.UTC)
 			failed := rec[0].Next(warehouse.StateFailed, "stripe: 400 invalid currency", at)
 			done := failed.Next(warehouse.StateDone, "", at.Add(time.Minute))
@@ -124,10 +130,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 			}
 			want := []warehouse.Settlement{done, rec[1], skipped, rec[3]}
 			checkEntries(ctx, t, l, "cycle-1", want)
-			h, err := l.History(ctx, "cycle-1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := history(t, l, "cycle-1")
 			wantH := []warehouse.Settlement{rec[0], failed, done, rec[1], rec[2], skipped, rec[3]}
 			if !equalRows(h, wantH) {
 				t.Errorf("History:\n got %+v\nwant %+v", h, wantH)
@@ -140,10 +143,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 
 	t.Run("CopiesReadAsOne", func(t *testing.T) {
 		with(t, func(t *testing.T, d warehouse.LedgerDriver, l *warehouse.Ledger) {
-			rec := SampleSettlement("cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
-			if err := l.Record(ctx, rec); err != nil {
-				t.Fatal(err)
-			}
+			rec := record(t, l, "cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
 			ch := rec[1].Next(warehouse.StateDone, "", time.Date(2026, 4, 16, 0, 0, 0, 0, time.UTC))
 			for range 2 {
 				if _, err := d.AppendSettlements(ctx, []warehouse.Settlement{ch}, ""); err != nil {
@@ -151,10 +151,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 				}
 			}
 			checkEntries(ctx, t, l, "cycle-1", []warehouse.Settlement{rec[0], ch, rec[2], rec[3]})
-			h, err := l.History(ctx, "cycle-1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := history(t, l, "cycle-1")
 			if len(h) != len(rec)+1 {
 				t.Errorf("History has %d rows, want %d", len(h), len(rec)+1)
 			}
@@ -169,10 +166,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) warehouse.LedgerDriver) {
 			if !ok {
 				t.Skip("the driver writes no snapshots")
 			}
-			rec := SampleSettlement("cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
-			if err := l.Record(ctx, rec); err != nil {
-				t.Fatal(err)
-			}
+			rec := record(t, l, "cycle-1", "20260415T000000Z-aaaaaaaaaaaa")
 			day := rec[0].SnapshotDate
 			for range 2 {
 				if err := w.WriteSnapshot(ctx, Sample(day, "20260415T000000Z-cccccccccccc").Snapshot()); err != nil {
