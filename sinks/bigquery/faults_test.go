@@ -13,18 +13,23 @@ import (
 	"github.com/refrecon/refrecon/sources/retry"
 )
 
+type uploadFault struct {
+	name  string
+	fault bqfake.UploadFault
+}
+
+// networkFaults are the faults of the connection on a load upload: a reset
+// connection and an answer cut short after the job ran.
+var networkFaults = []uploadFault{
+	{"reset", bqfake.UploadFault{Reset: true}},
+	{"truncated answer", bqfake.UploadFault{Truncate: true}},
+}
+
 // Network faults on a load upload (a reset connection, an answer cut
 // short after the job ran, a 429) are retried whole: WRITE_TRUNCATE on the
 // day's partition makes a repeated load safe, and the rows come out whole.
 func TestUploadNetworkFaultsAreRetried(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		fault bqfake.UploadFault
-	}{
-		{"reset", bqfake.UploadFault{Reset: true}},
-		{"truncated answer", bqfake.UploadFault{Truncate: true}},
-		{"429", bqfake.UploadFault{Status: 429}},
-	} {
+	for _, tc := range append(networkFaults, uploadFault{"429", bqfake.UploadFault{Status: 429}}) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, w := open(t, bigquery.Config{})
 			fake.FailNextUploadsWith(2, tc.fault)
@@ -40,16 +45,10 @@ func TestUploadNetworkFaultsAreRetried(t *testing.T) {
 	}
 }
 
-// The same faults, persistent, end the write after MaxAttempts with an
+// The network faults, persistent, end the write after MaxAttempts with an
 // error that names the partition.
 func TestUploadNetworkFaultsGiveUp(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		fault bqfake.UploadFault
-	}{
-		{"reset", bqfake.UploadFault{Reset: true}},
-		{"truncated answer", bqfake.UploadFault{Truncate: true}},
-	} {
+	for _, tc := range networkFaults {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, w := open(t, bigquery.Config{Retry: retry.Policy{MaxAttempts: 3}})
 			fake.FailNextUploadsWith(100, tc.fault)
