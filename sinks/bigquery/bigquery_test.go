@@ -74,6 +74,14 @@ func open(t *testing.T, cfg bigquery.Config) (*bqfake.Server, harness) {
 	return fake, harness{w, fake, cfg.Project, cfg.Dataset}
 }
 
+// write writes s to w and fails the test when it cannot.
+func write(t *testing.T, w harness, s warehouse.Snapshot) {
+	t.Helper()
+	if err := w.WriteSnapshot(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // createByHand makes table in the fake's dataset through the real client,
 // as an operator would before the first run.
 func createByHand(t *testing.T, fake *bqfake.Server, table string, md *bq.TableMetadata) {
@@ -102,9 +110,7 @@ func TestConformanceWithSmallPages(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	fake.SetPageSize(1)
 	want := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
-	if err := w.WriteSnapshot(context.Background(), want.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, want.Snapshot())
 	warehousetest.Check(context.Background(), t, w, want)
 	if n := fake.Requests("tabledata.list"); n < len(want.LeaderboardEntries) {
 		t.Errorf("tabledata.list called %d times; want one per row with page size 1", n)
@@ -113,10 +119,7 @@ func TestConformanceWithSmallPages(t *testing.T) {
 
 func TestCreatesDatasetAndPartitionedClusteredTables(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
-	ctx := context.Background()
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	if n := fake.Requests("datasets.insert"); n != 1 {
 		t.Errorf("datasets.insert: %d calls, want 1", n)
 	}
@@ -171,9 +174,7 @@ func TestCreatesDatasetAndPartitionedClusteredTables(t *testing.T) {
 	}
 
 	// Existing tables are reused, not recreated.
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day2, "20260416T000000Z-bbbbbbbbbbbb").Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, warehousetest.Sample(day2, "20260416T000000Z-bbbbbbbbbbbb").Snapshot())
 	if n := fake.Requests("tables.insert"); n != len(warehouse.Tables()) {
 		t.Errorf("tables.insert: %d calls after two writes, want %d", n, len(warehouse.Tables()))
 	}
@@ -184,10 +185,7 @@ func TestCreatesDatasetAndPartitionedClusteredTables(t *testing.T) {
 
 func TestLoadJobsTruncateTheDayPartition(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
-	ctx := context.Background()
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	jobs := fake.Jobs()
 	if len(jobs) != len(warehouse.Tables()) {
 		t.Fatalf("%d load jobs, want one per table (%d)", len(jobs), len(warehouse.Tables()))
@@ -221,9 +219,7 @@ func TestRewriteKeepsOneCopyAndOtherDays(t *testing.T) {
 	ctx := context.Background()
 	s1 := warehousetest.Sample(day1, "20260415T000000Z-aaaaaaaaaaaa")
 	for range 2 {
-		if err := w.WriteSnapshot(ctx, s1.Snapshot()); err != nil {
-			t.Fatal(err)
-		}
+		write(t, w, s1.Snapshot())
 	}
 	if got := fake.RowsInPartition(project, dataset, warehouse.TableLeaderboardEntries, day1); len(got) != len(s1.LeaderboardEntries) {
 		t.Errorf("after two writes of one day: %d leaderboard rows stored, want %d", len(got), len(s1.LeaderboardEntries))
@@ -233,9 +229,7 @@ func TestRewriteKeepsOneCopyAndOtherDays(t *testing.T) {
 	}
 
 	s2 := warehousetest.Sample(day2, "20260416T000000Z-dddddddddddd")
-	if err := w.WriteSnapshot(ctx, s2.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, s2.Snapshot())
 	if got := fake.Partitions(project, dataset, warehouse.TablePaymentAccounting); !slices.Equal(got, []string{"20260415", "20260416"}) {
 		t.Errorf("partitions %v, want both days", got)
 	}
@@ -317,9 +311,7 @@ func TestTimesAreWrittenAtMicrosecondPrecision(t *testing.T) {
 	at := time.Date(2026, 3, 5, 10, 0, 0, 123456789, time.FixedZone("X", -7*3600))
 	s.Subscriptions[0].Created = at
 	s.ReferralDecisions[0].Conversions[0].ConvertedAt = at
-	if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, s.Snapshot())
 	want := at.UTC().Truncate(time.Microsecond)
 	stored := fake.RowsInPartition(project, dataset, warehouse.TableSubscriptions, day1)
 	if got := stored[0]["created"].(time.Time); !got.Equal(want) {
@@ -468,9 +460,7 @@ func TestExistingTableMissingColumns(t *testing.T) {
 func TestExistingDatasetIsNotCreated(t *testing.T) {
 	fake, w := open(t, bigquery.Config{})
 	fake.AddDataset(project, dataset)
-	if err := w.WriteSnapshot(context.Background(), warehouse.Snapshot{Date: day1}); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, warehouse.Snapshot{Date: day1})
 	if n := fake.Requests("datasets.insert"); n != 0 {
 		t.Errorf("datasets.insert: %d calls for an existing dataset, want 0", n)
 	}
