@@ -106,18 +106,25 @@ func TestRenderRowUsesRESTEncoding(t *testing.T) {
 	}
 }
 
-func TestUnknownRouteIs404WithRoute(t *testing.T) {
-	s := New()
-	defer s.Close()
-	resp, err := http.Get(s.Endpoint() + "projects/p/queries")
+// checkAnswer checks that a request was answered with status and a body
+// that contains want.
+func checkAnswer(t *testing.T, resp *http.Response, err error, status int, want string) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 404 || !strings.Contains(string(body), "unsupported route GET /bigquery/v2/projects/p/queries") {
+	if resp.StatusCode != status || !strings.Contains(string(body), want) {
 		t.Errorf("status %d body %s", resp.StatusCode, body)
 	}
+}
+
+func TestUnknownRouteIs404WithRoute(t *testing.T) {
+	s := New()
+	defer s.Close()
+	resp, err := http.Get(s.Endpoint() + "projects/p/queries")
+	checkAnswer(t, resp, err, 404, "unsupported route GET /bigquery/v2/projects/p/queries")
 	if u := s.Unknown(); len(u) != 1 {
 		t.Errorf("Unknown() = %v", u)
 	}
@@ -127,14 +134,7 @@ func TestResumableUploadIsRefused(t *testing.T) {
 	s := New()
 	defer s.Close()
 	resp, err := http.Post(s.URL()+"/upload/bigquery/v2/projects/p/jobs?uploadType=resumable", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 400 || !strings.Contains(string(body), "ChunkSize(0)") {
-		t.Errorf("status %d body %s", resp.StatusCode, body)
-	}
+	checkAnswer(t, resp, err, 400, "ChunkSize(0)")
 }
 
 func TestLoadDispositionsAndPartitions(t *testing.T) {
