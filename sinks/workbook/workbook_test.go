@@ -86,6 +86,26 @@ func open(t *testing.T, path string) *excelize.File {
 	return f
 }
 
+// writeBook writes the workbook of in into dir and returns its path.
+func writeBook(t *testing.T, dir string, in workbook.Input) string {
+	t.Helper()
+	path, err := workbook.Write(context.Background(), dir, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// sheetRows is the rows of sheet in f.
+func sheetRows(t *testing.T, f *excelize.File, sheet string) [][]string {
+	t.Helper()
+	rows, err := f.GetRows(sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
 // cell is what one cell holds: its type, raw value and number format.
 type cell struct {
 	typ    excelize.CellType
@@ -121,10 +141,7 @@ func read(t *testing.T, f *excelize.File, sheet, ref string) cell {
 func TestWorkbookSheetsTypesAndFormats(t *testing.T) {
 	dir := t.TempDir()
 	res := testResult()
-	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, dir, workbook.Input{Info: info, Result: res})
 	if filepath.Base(path) != "report-"+info.SnapshotID+".xlsx" {
 		t.Fatalf("path %s", path)
 	}
@@ -235,10 +252,7 @@ func TestWorkbookSheetsTypesAndFormats(t *testing.T) {
 	check(workbook.ClawbackSheet, "I3", excelize.CellTypeInlineString, "refunded", "")
 	// Headers only on the change sheet (no previous snapshot).
 	for _, sh := range []string{workbook.ChangesSheet} {
-		rows, err := f.GetRows(sh)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := sheetRows(t, f, sh)
 		if len(rows) != 2 {
 			t.Errorf("%s has %d rows, want title and header", sh, len(rows))
 		}
@@ -267,10 +281,7 @@ func TestWorkbookSameInputsSameBytes(t *testing.T) {
 	var files [][]byte
 	for range 2 {
 		dir := t.TempDir()
-		path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
-		if err != nil {
-			t.Fatal(err)
-		}
+		path := writeBook(t, dir, workbook.Input{Info: info, Result: res})
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -292,10 +303,7 @@ func TestWorkbookContinuesLongTablesOnNumberedSheets(t *testing.T) {
 		cr.Leaderboard = append(cr.Leaderboard, pipeline.Entry{Rank: i + 1, Refcode: "r" + strconv.Itoa(i), Score: 1, Award: int64(i)})
 	}
 	dir := t.TempDir()
-	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, dir, workbook.Input{Info: info, Result: res})
 	f := open(t, path)
 	var seen []string
 	var refcodes []string
@@ -304,10 +312,7 @@ func TestWorkbookContinuesLongTablesOnNumberedSheets(t *testing.T) {
 			continue
 		}
 		seen = append(seen, name)
-		rows, err := f.GetRows(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := sheetRows(t, f, name)
 		if len(rows) > 10 {
 			t.Errorf("%s has %d rows, over MaxRows", name, len(rows))
 		}
@@ -343,15 +348,9 @@ func TestWorkbookChangesSheet(t *testing.T) {
 	old.Cycles[0].Totals.Awarded = 933_333
 	d := snapdiff.Compare(old, snapdiff.FromResult(info, res))
 	dir := t.TempDir()
-	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res, Changes: d})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, dir, workbook.Input{Info: info, Result: res, Changes: d})
 	f := open(t, path)
-	rows, err := f.GetRows(workbook.ChangesSheet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := sheetRows(t, f, workbook.ChangesSheet)
 	if len(rows) != 4 {
 		t.Fatalf("changes rows %q", rows)
 	}
@@ -383,10 +382,7 @@ func TestWorkbookFailedWriteKeepsPreviousReport(t *testing.T) {
 	if len(ents) != 1 || ents[0].Name() != filepath.Base(prev) {
 		t.Fatalf("dir after failed write: %v", ents)
 	}
-	path, err := workbook.Write(context.Background(), dir, workbook.Input{Info: info, Result: res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, dir, workbook.Input{Info: info, Result: res})
 	ents, _ = os.ReadDir(dir)
 	if len(ents) != 2 || ents[1].Name() != filepath.Base(path) {
 		t.Fatalf("dir after write: %v (the older report stays until the run has published)", ents)
@@ -398,10 +394,7 @@ func TestWorkbookFailedWriteKeepsPreviousReport(t *testing.T) {
 func TestWorkbookCycleIDsNeverTakeFixedSheets(t *testing.T) {
 	res := testResult()
 	res.Cycles[0].Cycle.ID, res.Cycles[1].Cycle.ID = "changes", "summary"
-	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, t.TempDir(), workbook.Input{Info: info, Result: res})
 	f := open(t, path)
 	want := []string{workbook.SummarySheet, "changes", "summary", workbook.SheetName(longID, 1), workbook.ClawbackSheet, workbook.ChangesSheet}
 	if got := f.GetSheetList(); !slices.Equal(got, want) {
@@ -415,10 +408,7 @@ func TestWorkbookCycleIDsNeverTakeFixedSheets(t *testing.T) {
 // The workbook opens on the summary sheet, its tab selected, with no
 // default "Sheet1" left, and only one tab selected.
 func TestWorkbookOpensOnTheSummarySheet(t *testing.T) {
-	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: testResult()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, t.TempDir(), workbook.Input{Info: info, Result: testResult()})
 	f := open(t, path)
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 || sheets[0] != workbook.SummarySheet || slices.Contains(sheets, "Sheet1") {
@@ -464,15 +454,9 @@ func TestAwardDriftRows(t *testing.T) {
 	res := testResult()
 	pipeline.ApplySettled(res, []pipeline.SettledCycle{{CycleID: "cycle-usd", SnapshotID: "20260401T000000Z-000000000001", Currency: "usd",
 		Awards: map[string]int64{"alice": 700_000, "carol": 300_000}}})
-	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, t.TempDir(), workbook.Input{Info: info, Result: res})
 	f := open(t, path)
-	rows, err := f.GetRows(workbook.ClawbackSheet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := sheetRows(t, f, workbook.ClawbackSheet)
 	got := map[string][]string{}
 	for _, r := range rows {
 		if len(r) > 2 && r[0] == "award drift" {
@@ -508,10 +492,7 @@ func TestWorkbookOddTextAndHugeAmounts(t *testing.T) {
 	cr.Events[0].Net = 12_345_678_901_234_567         // 17 significant digits
 	cr.Events[1].Net = 999_999_999_999_999            // 15: still a number
 	cr.Events[2].Gross = -(1_000_000_000_000_000 + 1) // beyond, negative
-	path, err := workbook.Write(context.Background(), t.TempDir(), workbook.Input{Info: info, Result: res})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := writeBook(t, t.TempDir(), workbook.Input{Info: info, Result: res})
 	f := open(t, path)
 	s := "cycle-usd"
 	want := strings.NewReplacer("\x01", "\uFFFD", "\x1f", "\uFFFD").Replace(odd)
@@ -564,10 +545,7 @@ func TestWorkbookSpoolSameBytes(t *testing.T) {
 	write := func(spoolBytes int, in workbook.Input) ([]byte, int) {
 		t.Helper()
 		workbook.SpoolBytes = spoolBytes
-		path, err := workbook.Write(context.Background(), t.TempDir(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
+		path := writeBook(t, t.TempDir(), in)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
