@@ -19,21 +19,31 @@ import (
 
 var errFlaky = errors.New("flaky")
 
-func TestDoRetriesTransientUntilSuccess(t *testing.T) {
+// do runs attempt under retry.Do with the default policy, the waits
+// recorded instead of slept; attempt gets its number, from 1. It returns
+// Do's value, the number of attempts, the waits and Do's error.
+func do[T any](t *testing.T, attempt func(n int) (T, error)) (T, int, []time.Duration, error) {
 	var w retrytest.Waits
 	n := 0
-	got, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
+	got, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (T, error) {
 		n++
+		return attempt(n)
+	})
+	return got, n, w.All(), err
+}
+
+func TestDoRetriesTransientUntilSuccess(t *testing.T) {
+	got, n, waits, err := do(t, func(n int) (int, error) {
 		if n < 4 {
 			return 0, retry.Transient(errFlaky, 0)
 		}
 		return 42, nil
 	})
-	if err != nil || got != 42 || n != 4 || len(w.All()) != 3 {
-		t.Fatalf("got %d, %v after %d calls and waits %v; want 42 after 4 calls, 3 waits", got, err, n, w.All())
+	if err != nil || got != 42 || n != 4 || len(waits) != 3 {
+		t.Fatalf("got %d, %v after %d calls and waits %v; want 42 after 4 calls, 3 waits", got, err, n, waits)
 	}
 	// Intervals 0.5 s, 1 s, 2 s, each wait within [0.5, 1.5] of its interval.
-	for i, d := range w.All() {
+	for i, d := range waits {
 		iv := retry.DefaultInitial << i
 		if d < iv/2 || d > iv*3/2 {
 			t.Errorf("wait %d = %v, want within [%v, %v]", i+1, d, iv/2, iv*3/2)
@@ -43,18 +53,15 @@ func TestDoRetriesTransientUntilSuccess(t *testing.T) {
 
 func TestDoStopsAtOnceOnOtherClasses(t *testing.T) {
 	for _, class := range []error{retry.ErrRefused, retry.ErrNotFound, retry.ErrBadInput, nil} {
-		var w retrytest.Waits
-		n := 0
 		base := errors.New("no")
-		_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (struct{}, error) {
-			n++
+		_, n, waits, err := do(t, func(int) (struct{}, error) {
 			if class == nil {
 				return struct{}{}, base
 			}
 			return struct{}{}, retry.Mark(base, class)
 		})
-		if n != 1 || len(w.All()) != 0 || !errors.Is(err, base) || err.Error() != "no" {
-			t.Errorf("class %v: %d calls, waits %v, err %v; want one call, the error as is", class, n, w.All(), err)
+		if n != 1 || len(waits) != 0 || !errors.Is(err, base) || err.Error() != "no" {
+			t.Errorf("class %v: %d calls, waits %v, err %v; want one call, the error as is", class, n, waits, err)
 		}
 		if class != nil && (!errors.Is(err, class) || retry.ClassOf(err) != class) {
 			t.Errorf("class %v: err %v lost its class", class, err)
@@ -63,10 +70,7 @@ func TestDoStopsAtOnceOnOtherClasses(t *testing.T) {
 }
 
 func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
-	var w retrytest.Waits
-	n := 0
-	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
-		n++
+	_, n, _, err := do(t, func(n int) (int, error) {
 		return n, retry.Transient(errFlaky, 0)
 	})
 	var g *retry.GiveUpError
@@ -79,10 +83,7 @@ func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestDoRetryAfterLengthensOneWait(t *testing.T) {
-	var w retrytest.Waits
-	n := 0
-	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
-		n++
+	_, _, waits, err := do(t, func(n int) (int, error) {
 		switch n {
 		case 1:
 			return 0, retry.Transient(errFlaky, 7*time.Second)
@@ -91,26 +92,23 @@ func TestDoRetryAfterLengthensOneWait(t *testing.T) {
 		}
 		return 0, nil
 	})
-	if err != nil || len(w.All()) != 2 {
-		t.Fatalf("err %v, waits %v", err, w.All())
+	if err != nil || len(waits) != 2 {
+		t.Fatalf("err %v, waits %v", err, waits)
 	}
-	if w.All()[0] != 7*time.Second {
-		t.Errorf("first wait %v, want Retry-After's 7s", w.All()[0])
+	if waits[0] != 7*time.Second {
+		t.Errorf("first wait %v, want Retry-After's 7s", waits[0])
 	}
-	if w.All()[1] < retry.DefaultInitial { // the second interval is 1 s: at least 0.5 s
-		t.Errorf("second wait %v, want the backoff (a Retry-After shorter than it does not shorten it)", w.All()[1])
+	if waits[1] < retry.DefaultInitial { // the second interval is 1 s: at least 0.5 s
+		t.Errorf("second wait %v, want the backoff (a Retry-After shorter than it does not shorten it)", waits[1])
 	}
 }
 
 func TestDoBudgetStopsBeforeTheWait(t *testing.T) {
-	var w retrytest.Waits
-	n := 0
-	_, err := retry.Do(t.Context(), retry.Policy{Sleep: w.Sleep}, func(context.Context) (int, error) {
-		n++
+	_, n, waits, err := do(t, func(int) (int, error) {
 		return 0, retry.Transient(errFlaky, time.Hour)
 	})
-	if n != 1 || len(w.All()) != 0 || err == nil || !strings.Contains(err.Error(), "giving up after 1 attempt (waiting 1h0m0s more would pass the retry budget of 2m0s)") {
-		t.Fatalf("%d calls, waits %v, err %v", n, w.All(), err)
+	if n != 1 || len(waits) != 0 || err == nil || !strings.Contains(err.Error(), "giving up after 1 attempt (waiting 1h0m0s more would pass the retry budget of 2m0s)") {
+		t.Fatalf("%d calls, waits %v, err %v", n, waits, err)
 	}
 }
 
