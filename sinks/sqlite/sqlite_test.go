@@ -41,6 +41,33 @@ func open(t *testing.T, path string) harness {
 	return harness{w, path}
 }
 
+// openTemp opens a new warehouse in a temporary directory, closed when
+// the test ends.
+func openTemp(t *testing.T) harness {
+	t.Helper()
+	w := open(t, filepath.Join(t.TempDir(), "w.sqlite"))
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// write writes s to w and fails the test when it cannot.
+func write(t *testing.T, w harness, s warehouse.Snapshot) {
+	t.Helper()
+	if err := w.WriteSnapshot(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readDay reads back what w holds of day.
+func readDay(t *testing.T, w harness) warehousetest.Day {
+	t.Helper()
+	got, err := w.ReadDay(context.Background(), day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // failInsertsWhen adds a trigger to the file at path that aborts an
 // insert into table whose new row matches when (an SQL condition on NEW).
 func failInsertsWhen(t *testing.T, path, table, when string) {
@@ -86,9 +113,7 @@ func TestReopenKeepsRows(t *testing.T) {
 	ctx := context.Background()
 	want := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
 	w := open(t, path)
-	if err := w.WriteSnapshot(ctx, want.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, want.Snapshot())
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +131,7 @@ func TestFailedWriteRollsBack(t *testing.T) {
 	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
 	w := open(t, path)
 	defer w.Close()
-	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, good.Snapshot())
 
 	failInsertsWhen(t, path, "payment_accounting", "NEW.invoice_id = 'boom'")
 
@@ -125,8 +148,7 @@ func TestFailedWriteRollsBack(t *testing.T) {
 // a snapshot_id that changes within a batch (an INSERT binds it once).
 func TestManyRows(t *testing.T) {
 	ctx := context.Background()
-	w := open(t, filepath.Join(t.TempDir(), "w.sqlite"))
-	defer w.Close()
+	w := openTemp(t)
 	s := warehousetest.Day{Date: day}
 	for i := range 2345 {
 		s.ReferralDecisions = append(s.ReferralDecisions, warehouse.ReferralDecision{
@@ -134,13 +156,8 @@ func TestManyRows(t *testing.T) {
 			Conversions: []warehouse.Conversion{{CycleID: "c", ConvertedAt: time.Unix(int64(i), 0), InvoiceID: fmt.Sprint(i)}},
 		})
 	}
-	if err := w.WriteSnapshot(ctx, s.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
-	got, err := w.ReadDay(ctx, day)
-	if err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, s.Snapshot())
+	got := readDay(t, w)
 	if len(got.ReferralDecisions) != 2345 {
 		t.Fatalf("read %d rows, want 2345", len(got.ReferralDecisions))
 	}
@@ -153,9 +170,7 @@ func TestManyRows(t *testing.T) {
 	warehousetest.Check(ctx, t, w, s)
 
 	// The same rows streamed (one reused variable) replace them.
-	if err := w.WriteSnapshot(ctx, warehousetest.Stream(s)); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, warehousetest.Stream(s))
 	warehousetest.Check(ctx, t, w, s)
 }
 
@@ -165,8 +180,7 @@ func TestManyRows(t *testing.T) {
 // arrays included.
 func TestZeroColumnsPerBatch(t *testing.T) {
 	ctx := context.Background()
-	w := open(t, filepath.Join(t.TempDir(), "w.sqlite"))
-	defer w.Close()
+	w := openTemp(t)
 	s := warehousetest.Day{Date: day}
 	at := time.Unix(1772755200, 0).UTC()
 	for i := range 1234 {
@@ -184,13 +198,8 @@ func TestZeroColumnsPerBatch(t *testing.T) {
 		}
 		s.ReferralDecisions = append(s.ReferralDecisions, d)
 	}
-	if err := w.WriteSnapshot(ctx, warehousetest.Stream(s)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := w.ReadDay(ctx, day)
-	if err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, warehousetest.Stream(s))
+	got := readDay(t, w)
 	for i, r := range got.PaymentAccounting {
 		if r != s.PaymentAccounting[i] {
 			t.Fatalf("accounting row %d = %+v, want %+v", i, r, s.PaymentAccounting[i])
@@ -228,9 +237,7 @@ func TestPageSize(t *testing.T) {
 	for path, want := range map[string]int{filepath.Join(dir, "new.sqlite"): 65536, old: 4096} {
 		w := open(t, path)
 		s := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
-		if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
-			t.Fatal(err)
-		}
+		write(t, w, s.Snapshot())
 		warehousetest.Check(context.Background(), t, w, s)
 		w.Close()
 		db, err := sql.Open("sqlite", path)
@@ -252,10 +259,7 @@ func TestPageSize(t *testing.T) {
 func TestSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.sqlite")
 	w := open(t, path)
-	ctx := context.Background()
-	if err := w.WriteSnapshot(ctx, warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa").Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa").Snapshot())
 	w.Close()
 
 	db, err := sql.Open("sqlite", path)
@@ -319,10 +323,7 @@ func TestOpenAddsMissingColumns(t *testing.T) {
 	}
 	w := open(t, path)
 	defer w.Close()
-	got, err := w.ReadDay(context.Background(), day)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readDay(t, w)
 	if len(got.Subscriptions) != 1 || got.Subscriptions[0].SubscriptionID != "sub_old" || got.Subscriptions[0].Status != "" {
 		t.Errorf("Subscriptions = %+v", got.Subscriptions)
 	}
@@ -460,9 +461,7 @@ func TestFailedBatchStopsStream(t *testing.T) {
 	w := open(t, path)
 	defer w.Close()
 	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
-	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, good.Snapshot())
 	failInsertsWhen(t, path, "referral_decisions", "NEW.referee_email = 'u700@example.com'")
 	s := warehousetest.Day{Date: day}
 	for i := range 20_000 {
@@ -487,9 +486,7 @@ func TestStageStopsEncoding(t *testing.T) {
 	w := open(t, path)
 	defer w.Close()
 	good := warehousetest.Sample(day, "20260415T000000Z-aaaaaaaaaaaa")
-	if err := w.WriteSnapshot(ctx, good.Snapshot()); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, good.Snapshot())
 	var running atomic.Int32
 	endless := func(yield func(*warehouse.Subscription) bool) {
 		running.Add(1)
