@@ -55,6 +55,14 @@ func (b *logBuffer) records(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
+// checkOne checks that the log has exactly one record with message msg.
+func (b *logBuffer) checkOne(t *testing.T, msg string) {
+	t.Helper()
+	if n := len(b.records(t, msg)); n != 1 {
+		t.Errorf("%d %q records, want 1", n, msg)
+	}
+}
+
 // jobRecorder is a job that records when each run started and ended, and
 // how its context looked at the end.
 type jobRecorder struct {
@@ -80,6 +88,17 @@ func (j *jobRecorder) run(ctx context.Context) error {
 		return nil
 	}
 	return j.body(ctx, n)
+}
+
+// checkEndedOnce checks that the job ran once and ended at end with its
+// context ended by cause (context.Canceled, context.DeadlineExceeded).
+func (j *jobRecorder) checkEndedOnce(t *testing.T, end time.Time, cause error) {
+	t.Helper()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.ends) != 1 || !j.ends[0].Equal(end) || !errors.Is(j.errs[0], cause) {
+		t.Errorf("run ended %v with %v, want once at %v with %v", j.ends, j.errs, end, cause)
+	}
 }
 
 // untilCancelled is a job body that runs until its context ends.
@@ -158,9 +177,7 @@ func TestScheduleFiresEveryMinute(t *testing.T) {
 				t.Errorf("after run %d: next_run %v, want %v", i+1, got, want[i].Add(time.Minute))
 			}
 		}
-		if n := len(logs.records(t, "scheduler stopped")); n != 1 {
-			t.Errorf("%d 'scheduler stopped' records, want 1", n)
-		}
+		logs.checkOne(t, "scheduler stopped")
 	})
 }
 
@@ -280,9 +297,7 @@ func TestScheduleShutdownLetsRunFinish(t *testing.T) {
 		if len(job.starts) != 1 || job.errs[0] != nil {
 			t.Errorf("runs %v, ctx errors %v: want one run, never cancelled", job.starts, job.errs)
 		}
-		if len(logs.records(t, "stopping: no new runs; waiting for the current run to finish")) != 1 {
-			t.Error("no 'waiting for the current run' record")
-		}
+		logs.checkOne(t, "stopping: no new runs; waiting for the current run to finish")
 	})
 }
 
@@ -300,12 +315,8 @@ func TestScheduleShutdownCancelsAfterGrace(t *testing.T) {
 		if got := time.Now(); !got.Equal(at(2, 30)) {
 			t.Errorf("returned at %v, want %v (SIGTERM + grace)", got, at(2, 30))
 		}
-		if len(job.ends) != 1 || !job.ends[0].Equal(at(2, 30)) || !errors.Is(job.errs[0], context.Canceled) {
-			t.Errorf("run ended %v with %v, want at %v, cancelled", job.ends, job.errs, at(2, 30))
-		}
-		if len(logs.records(t, "scheduled run failed: cancelled at shutdown")) != 1 {
-			t.Error("no 'cancelled at shutdown' record")
-		}
+		job.checkEndedOnce(t, at(2, 30), context.Canceled)
+		logs.checkOne(t, "scheduled run failed: cancelled at shutdown")
 	})
 }
 
@@ -315,12 +326,8 @@ func TestScheduleRunTimeout(t *testing.T) {
 		opts := defaults("*/30 * * * *")
 		opts.RunTimeout = 10 * time.Minute
 		logs := scheduleFor(t, opts, job.run, 45*time.Minute)
-		if len(job.ends) != 1 || !job.ends[0].Equal(at(40, 0)) || !errors.Is(job.errs[0], context.DeadlineExceeded) {
-			t.Errorf("run ended %v with %v, want at %v by RUN_TIMEOUT", job.ends, job.errs, at(40, 0))
-		}
-		if len(logs.records(t, "scheduled run failed: RUN_TIMEOUT exceeded")) != 1 {
-			t.Error("no RUN_TIMEOUT record")
-		}
+		job.checkEndedOnce(t, at(40, 0), context.DeadlineExceeded)
+		logs.checkOne(t, "scheduled run failed: RUN_TIMEOUT exceeded")
 	})
 }
 
