@@ -204,15 +204,19 @@ func sumNet(events []AccountingLine) int64 {
 	return s
 }
 
+// worldCase is a case of a table test over a world: what build adds to
+// bob's world, and what the case wants (a reason, an error message).
+type worldCase struct {
+	name  string
+	build func(w *testWorld)
+	want  string
+}
+
 // TestDeductionReasonOrder: refunded < disputed < currency_mismatch in the
 // reason order of SPEC 2.7, over all invoices of a referral.
 func TestDeductionReasonOrder(t *testing.T) {
 	const later = "2026-03-20T00:00:00Z"
-	for _, tc := range []struct {
-		name  string
-		build func(w *testWorld)
-		want  string
-	}{
+	for _, tc := range []worldCase{
 		{"refunded and disputed invoices: disputed", func(w *testWorld) {
 			w.invoice("in_1", "cus_1", "2026-03-10T00:00:00Z", 500).refund("re_1", "ch_in_1", 500, later, "succeeded").
 				invoice("in_2", "cus_1", "2026-03-11T00:00:00Z", 500).dispute("dp_2", "ch_in_2", 500, "lost", later)
@@ -316,11 +320,7 @@ func TestClawback(t *testing.T) {
 // would count the object (SPEC 2.2).
 func TestNegativeAmounts(t *testing.T) {
 	const later = "2026-03-20T00:00:00Z"
-	for _, tc := range []struct {
-		name  string
-		build func(w *testWorld)
-		want  string
-	}{
+	for _, tc := range []worldCase{
 		{"amount_paid", func(w *testWorld) { w.in.Stripe.Invoices[0].AmountPaid = -1 }, `invoice "in_1": negative amount_paid -1`},
 		{"tax", func(w *testWorld) { w.in.Stripe.Invoices[0].Tax = -1 }, `invoice "in_1": negative tax -1`},
 		{"an unmatched void invoice", func(w *testWorld) {
