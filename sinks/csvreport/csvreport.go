@@ -386,5 +386,12 @@ func writeRows(ctx context.Context, w *bufio.Writer, info pipeline.RunInfo, cr p
 // needsApostrophe says whether text from the inputs is defused against
 // spreadsheet formulas with a leading apostrophe (see the package doc).
 func needsApostrophe(s string) bool {
-	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
+	if s == "" {
+		return false
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
 }

@@ -139,13 +139,17 @@ func fieldNeedsQuotes(field []byte) bool {
 		return true
 	}
 	for _, c := range field {
-		if c == '\n' || c == '\r' || c == '"' || c == ',' {
+		if quoteByte[c] {
 			return true
 		}
 	}
 	r1, _ := utf8.DecodeRune(field)
 	return unicode.IsSpace(r1)
 }
+
+// quoteByte marks the bytes that make encoding/csv quote a field wherever
+// they stand: the comma, the quote, "\r" and "\n".
+var quoteByte = [256]bool{',': true, '"': true, '\r': true, '\n': true}
 
 // writeStrings writes fields as one line (headers, and the small files).
 func (r *record) writeStrings(w *bufio.Writer, fields []string) error {

@@ -86,3 +86,14 @@ func FuzzRecordMatchesEncodingCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestNeedsApostrophe(t *testing.T) {
+	for s, want := range map[string]bool{
+		"=1": true, "+1": true, "-1": true, "@a": true, "\tx": true, "\rx": true,
+		"": false, "a=1": false, " =1": false, "1": false, "'=1": false, "\nx": false,
+	} {
+		if got := needsApostrophe(s); got != want {
+			t.Errorf("needsApostrophe(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
