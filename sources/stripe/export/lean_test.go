@@ -395,3 +395,35 @@ func TestRecycledBlocksAndLongLines(t *testing.T) {
 	}
 	checkSame(t, "recycled blocks", b.Bytes())
 }
+
+// TestKeyBitFoldsCase checks the property object's key filter relies on:
+// keys equal under bytes.EqualFold have the same bit, for every printable
+// ASCII byte at either end.
+func TestKeyBitFoldsCase(t *testing.T) {
+	swap := func(c byte) byte {
+		switch {
+		case 'a' <= c && c <= 'z':
+			return c - 0x20
+		case 'A' <= c && c <= 'Z':
+			return c + 0x20
+		}
+		return c
+	}
+	for first := byte(0x20); first < 0x7f; first++ {
+		for _, last := range []byte("aZ_0\"x.") {
+			for _, mid := range []string{"", "m", "Mid_Key"} {
+				k := []byte(string(first) + mid + string(last))
+				folded := []byte(string(swap(first)) + mid + string(swap(last)))
+				if !bytes.EqualFold(k, folded) {
+					t.Fatalf("%q and %q: not equal under EqualFold", k, folded)
+				}
+				if keyBit(k) != keyBit(folded) || keyBit(k) >= 128 {
+					t.Errorf("keyBit(%q) = %d, keyBit(%q) = %d", k, keyBit(k), folded, keyBit(folded))
+				}
+			}
+		}
+	}
+	if keyBit(nil) != 0 {
+		t.Errorf("keyBit of the empty key = %d", keyBit(nil))
+	}
+}
