@@ -197,6 +197,12 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if err := checkFixtures(ctx, p, info, log); err != nil {
 		return rep, err
 	}
+	// The previous snapshot, for the comparison the review reports show,
+	// is read while the cycles are computed (loadPrevious).
+	prevCtx, cancelPrev := context.WithCancel(ctx)
+	defer cancelPrev()
+	diffStart := time.Now()
+	previous := loadPrevious(prevCtx, p.Public, info, log)
 	for _, n := range notes {
 		log.Warn().Str("stage", "read").Str("note", n).Msg("source note")
 	}
@@ -238,10 +244,10 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	if p.OnStaged != nil {
 		p.OnStaged(staged.wait())
 	}
-	// The comparison with the previous snapshot (for the review reports)
-	// runs beside the CSV reports and the warehouse; only the workbook and
-	// the HTML report wait for it.
-	out.changes = startDiff(ctx, p.Public, info, res, log)
+	// The comparison with the previous snapshot (for the review reports),
+	// read during the computation, runs beside the CSV reports and the
+	// warehouse; only the workbook and the HTML report wait for it.
+	out.changes = startDiff(previous, info, res, diffStart, log)
 	// The warehouse is staged (SQLite: written in a transaction left open)
 	// beside the private files and the public snapshot, and committed only
 	// once every private file is staged and the public snapshot prepared;
@@ -357,45 +363,72 @@ func logOutput(log zerolog.Logger, name string, start time.Time) {
 	log.Info().Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).Msg("private output written")
 }
 
-// startDiff starts changesSincePrevious in a goroutine and returns what
-// waits for its result. A panic there is logged and means no comparison,
-// as any failure to read the previous snapshot does.
-func startDiff(ctx context.Context, store public.Storage, info pipeline.RunInfo, res *pipeline.Result, log zerolog.Logger) func() *snapdiff.Diff {
+// loadPrevious reads, in a goroutine, the published snapshot before
+// info's (snapdiff.Previous, snapdiff.Published) and returns what waits
+// for it: started as soon as the snapshot id is known, the read runs
+// beside the computation, which leaves a core free for much of its time,
+// instead of beside the private outputs, which do not (docs/performance.md,
+// change 37). The second result is false when there is nothing to compare
+// with: no earlier snapshot, or one that could not be read (logged; the
+// reports then show no changes) or whose read panicked (logged too).
+func loadPrevious(ctx context.Context, store public.Storage, info pipeline.RunInfo, log zerolog.Logger) func() (snapdiff.Snapshot, bool) {
+	type loaded struct {
+		s  snapdiff.Snapshot
+		ok bool
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		var l loaded
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error().Str("stage", "diff").Str("stack", string(debug.Stack())).Msgf("reading the previous snapshot panicked: %v", r)
+				l = loaded{}
+			}
+			done <- l
+		}()
+		r := public.NewReader(store)
+		prev, err := snapdiff.Previous(ctx, r, info.SnapshotID)
+		if err == nil && prev == "" {
+			return
+		}
+		if err == nil {
+			l.s, err = snapdiff.Published(ctx, r, prev)
+		}
+		if err != nil {
+			log.Warn().Err(err).Str("stage", "diff").Msg("previous snapshot not read; the reports show no changes")
+			return
+		}
+		l.ok = true
+	}()
+	return sync.OnceValues(func() (snapdiff.Snapshot, bool) {
+		l := <-done
+		return l.s, l.ok
+	})
+}
+
+// startDiff compares, in a goroutine, the run's result with the previous
+// snapshot that previous (loadPrevious) waits for, and returns what waits
+// for the comparison: nil when there is nothing to compare with. A panic
+// there is logged and means no comparison, as a previous snapshot that
+// cannot be read does. The log line's seconds count from start, when the
+// previous snapshot's read began.
+func startDiff(previous func() (snapdiff.Snapshot, bool), info pipeline.RunInfo, res *pipeline.Result, start time.Time, log zerolog.Logger) func() *snapdiff.Diff {
 	done := make(chan *snapdiff.Diff, 1)
 	go func() {
 		var d *snapdiff.Diff
 		defer func() {
 			if r := recover(); r != nil {
 				log.Error().Str("stage", "diff").Str("stack", string(debug.Stack())).Msgf("comparison with the previous snapshot panicked: %v", r)
+				d = nil
 			}
 			done <- d
 		}()
-		start := time.Now()
-		d = changesSincePrevious(ctx, store, info, res, log)
+		if old, ok := previous(); ok {
+			d = snapdiff.Compare(old, publishedView(old, snapdiff.FromResult(info, res), res))
+		}
 		log.Info().Str("stage", "diff").Bool("previous", d != nil).Float64("seconds", time.Since(start).Seconds()).Msg("changes since the previous snapshot")
 	}()
 	return sync.OnceValue(func() *snapdiff.Diff { return <-done })
-}
-
-// changesSincePrevious compares the run's result with the previous
-// published snapshot (snapdiff.Previous). It never fails the run: a
-// previous snapshot that cannot be read is logged, and the reports say
-// there is nothing to compare with.
-func changesSincePrevious(ctx context.Context, store public.Storage, info pipeline.RunInfo, res *pipeline.Result, log zerolog.Logger) *snapdiff.Diff {
-	r := public.NewReader(store)
-	prev, err := snapdiff.Previous(ctx, r, info.SnapshotID)
-	if err == nil && prev == "" {
-		return nil
-	}
-	var old snapdiff.Snapshot
-	if err == nil {
-		old, err = snapdiff.Published(ctx, r, prev)
-	}
-	if err != nil {
-		log.Warn().Err(err).Str("stage", "diff").Msg("previous snapshot not read; the reports show no changes")
-		return nil
-	}
-	return snapdiff.Compare(old, publishedView(old, snapdiff.FromResult(info, res), res))
 }
 
 // publishedView is cur (the run's result) as it is published: a settled
