@@ -199,10 +199,9 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	}
 	// The previous snapshot, for the comparison the review reports show,
 	// is read while the cycles are computed (loadPrevious).
-	prevCtx, cancelPrev := context.WithCancel(ctx)
-	defer cancelPrev()
 	diffStart := time.Now()
-	previous := loadPrevious(prevCtx, p.Public, info, log)
+	previous := loadPrevious(ctx, p.Public, info)
+	defer previous.stop()
 	for _, n := range notes {
 		log.Warn().Str("stage", "read").Str("note", n).Msg("source note")
 	}
@@ -247,7 +246,7 @@ func Run(ctx context.Context, p Plan) (rep Report, err error) {
 	// The comparison with the previous snapshot (for the review reports),
 	// read during the computation, runs beside the CSV reports and the
 	// warehouse; only the workbook and the HTML report wait for it.
-	out.changes = startDiff(previous, info, res, diffStart, log)
+	out.changes = startDiff(ctx, previous, info, res, diffStart, log)
 	// The warehouse is staged (SQLite: written in a transaction left open)
 	// beside the private files and the public snapshot, and committed only
 	// once every private file is staged and the public snapshot prepared;
@@ -363,72 +362,58 @@ func logOutput(log zerolog.Logger, name string, start time.Time) {
 	log.Info().Str("stage", "private").Str("output", name).Float64("seconds", time.Since(start).Seconds()).Msg("private output written")
 }
 
-// loadPrevious reads, in a goroutine, the published snapshot before
-// info's (snapdiff.Previous, snapdiff.Published) and returns what waits
-// for it: started as soon as the snapshot id is known, the read runs
-// beside the computation, which leaves a core free for much of its time,
-// instead of beside the private outputs, which do not (docs/performance.md,
-// change 37). The second result is false when there is nothing to compare
-// with: no earlier snapshot, or one that could not be read (logged; the
-// reports then show no changes) or whose read panicked (logged too).
-func loadPrevious(ctx context.Context, store public.Storage, info pipeline.RunInfo, log zerolog.Logger) func() (snapdiff.Snapshot, bool) {
-	type loaded struct {
-		s  snapdiff.Snapshot
-		ok bool
-	}
-	done := make(chan loaded, 1)
-	go func() {
-		var l loaded
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error().Str("stage", "diff").Str("stack", string(debug.Stack())).Msgf("reading the previous snapshot panicked: %v", r)
-				l = loaded{}
-			}
-			done <- l
-		}()
+// previousSnapshot is the published snapshot before the run's, for the
+// comparison the review reports show; ok is false when there is none.
+type previousSnapshot struct {
+	s  snapdiff.Snapshot
+	ok bool
+}
+
+// loadPrevious reads the published snapshot before info's
+// (snapdiff.Previous, snapdiff.Published) in the background: started as
+// soon as the snapshot id is known, the read runs beside the computation,
+// which leaves a core free for much of its time, instead of beside the
+// private outputs, which do not (docs/performance.md, change 37).
+func loadPrevious(ctx context.Context, store public.Storage, info pipeline.RunInfo) *background[previousSnapshot] {
+	return inBackground(ctx, "read the previous snapshot", func(ctx context.Context, p *previousSnapshot) error {
 		r := public.NewReader(store)
-		prev, err := snapdiff.Previous(ctx, r, info.SnapshotID)
-		if err == nil && prev == "" {
-			return
+		id, err := snapdiff.Previous(ctx, r, info.SnapshotID)
+		if err != nil || id == "" {
+			return err
 		}
-		if err == nil {
-			l.s, err = snapdiff.Published(ctx, r, prev)
+		if p.s, err = snapdiff.Published(ctx, r, id); err != nil {
+			return err
 		}
-		if err != nil {
-			log.Warn().Err(err).Str("stage", "diff").Msg("previous snapshot not read; the reports show no changes")
-			return
-		}
-		l.ok = true
-	}()
-	return sync.OnceValues(func() (snapdiff.Snapshot, bool) {
-		l := <-done
-		return l.s, l.ok
+		p.ok = true
+		return nil
 	})
 }
 
-// startDiff compares, in a goroutine, the run's result with the previous
-// snapshot that previous (loadPrevious) waits for, and returns what waits
-// for the comparison: nil when there is nothing to compare with. A panic
-// there is logged and means no comparison, as a previous snapshot that
-// cannot be read does. The log line's seconds count from start, when the
-// previous snapshot's read began.
-func startDiff(previous func() (snapdiff.Snapshot, bool), info pipeline.RunInfo, res *pipeline.Result, start time.Time, log zerolog.Logger) func() *snapdiff.Diff {
-	done := make(chan *snapdiff.Diff, 1)
-	go func() {
-		var d *snapdiff.Diff
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error().Str("stage", "diff").Str("stack", string(debug.Stack())).Msgf("comparison with the previous snapshot panicked: %v", r)
-				d = nil
-			}
-			done <- d
-		}()
-		if old, ok := previous(); ok {
-			d = snapdiff.Compare(old, publishedView(old, snapdiff.FromResult(info, res), res))
+// startDiff compares, in the background, the run's result with the
+// previous snapshot once loadPrevious has read it, and returns what waits
+// for the comparison: nil when there is nothing to compare with. It never
+// fails the run: a previous snapshot that cannot be read, or a panic, is
+// logged and means no comparison. The log line's seconds count from start,
+// when the previous snapshot's read began.
+func startDiff(ctx context.Context, previous *background[previousSnapshot], info pipeline.RunInfo, res *pipeline.Result, start time.Time, log zerolog.Logger) func() *snapdiff.Diff {
+	cmp := inBackground(ctx, "compare with the previous snapshot", func(_ context.Context, d **snapdiff.Diff) error {
+		old, err := previous.wait()
+		if err != nil {
+			log.Warn().Err(err).Str("stage", "diff").Msg("previous snapshot not read; the reports show no changes")
+		} else if old.ok {
+			*d = snapdiff.Compare(old.s, publishedView(old.s, snapdiff.FromResult(info, res), res))
 		}
-		log.Info().Str("stage", "diff").Bool("previous", d != nil).Float64("seconds", time.Since(start).Seconds()).Msg("changes since the previous snapshot")
-	}()
-	return sync.OnceValue(func() *snapdiff.Diff { return <-done })
+		log.Info().Str("stage", "diff").Bool("previous", *d != nil).Float64("seconds", time.Since(start).Seconds()).Msg("changes since the previous snapshot")
+		return nil
+	})
+	return sync.OnceValue(func() *snapdiff.Diff {
+		d, err := cmp.wait()
+		if err != nil {
+			log.Error().Err(err).Str("stage", "diff").Msg("comparison with the previous snapshot failed; the reports show no changes")
+			return nil
+		}
+		return d
+	})
 }
 
 // publishedView is cur (the run's result) as it is published: a settled

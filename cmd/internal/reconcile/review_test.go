@@ -79,6 +79,28 @@ func TestRunWritesReviewReportsWithChanges(t *testing.T) {
 	}
 }
 
+// A previous snapshot that cannot be read (its cycles document is not
+// JSON) does not fail the next run: the run logs it and its reports show
+// no changes.
+func TestUnreadablePreviousSnapshotMeansNoChanges(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	var logs bytes.Buffer
+	first := mustRun(t, fixturePlan(t, root, "2026-04-15T00:00:00Z", &logs), &logs)
+	cycles := filepath.Join(root, "public", "snapshots", first.SnapshotID, "cycles.json")
+	if err := os.WriteFile(cycles, []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	second := mustRun(t, fixturePlan(t, root, "2026-04-16T00:00:00Z", &logs), &logs)
+	if second.Changes != nil {
+		t.Errorf("changes %+v against an unreadable snapshot", second.Changes)
+	}
+	if !strings.Contains(logs.String(), "previous snapshot not read; the reports show no changes") {
+		t.Errorf("the run did not say that the previous snapshot was not read:\n%s", logs.String())
+	}
+}
+
 // The workbook of a fixture run, read back with excelize, holds the
 // pipeline's numbers: every referrer's award and revenue as numbers with
 // the currency's format, every accounting line's net, and the totals.
