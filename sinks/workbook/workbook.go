@@ -112,24 +112,17 @@ func RemoveOlder(dir, snapshotID string) error {
 	return review.RemoveOlder(dir, snapshotID, review.Workbook)
 }
 
-// Write writes dir/report-<snapshot>.xlsx and returns its path.
-func Write(ctx context.Context, dir string, in Input) (string, error) {
-	w, err := WriteReport(ctx, dir, in)
-	return w.Path, err
-}
-
-// Written is what WriteReport wrote.
+// Written is what Write wrote.
 type Written struct {
-	Path string
+	Path string // dir/report-<snapshot>.xlsx
 	// Sheets is how many worksheets with rows the workbook has, and Copied
 	// how many of them were copied, deflated, from the previous workbook
 	// (Input.CarryFrom, carry.go).
 	Sheets, Copied int
 }
 
-// WriteReport is Write, saying how much of the workbook was copied from
-// the previous one.
-func WriteReport(ctx context.Context, dir string, in Input) (Written, error) {
+// Write writes dir/report-<snapshot>.xlsx and says what it wrote.
+func Write(ctx context.Context, dir string, in Input) (Written, error) {
 	if in.Result == nil {
 		return Written{}, errors.New("write workbook: no result")
 	}

@@ -126,7 +126,7 @@ func BenchmarkWorkbook12CyclesNextNight(b *testing.B) {
 	next := info
 	next.SnapshotID = "20260416T000000Z-0123456789ab"
 	in := workbook.Input{Info: next, Result: res, CarryFrom: prev}
-	if w, err := workbook.WriteReport(context.Background(), b.TempDir(), in); err != nil || w.Copied == 0 {
+	if w, err := workbook.Write(context.Background(), b.TempDir(), in); err != nil || w.Copied == 0 {
 		b.Fatalf("%d sheets copied from the previous workbook, %v", w.Copied, err)
 	}
 	benchmarkInput(b, in, 2*100_000/12*12)
@@ -178,14 +178,14 @@ func benchmarkInput(b *testing.B, in workbook.Input, rows int) {
 		runtime.ReadMemStats(&ms)
 		base := ms.HeapInuse
 		stop := peakHeap()
-		path, err := workbook.Write(context.Background(), dir, in)
+		w, err := workbook.Write(context.Background(), dir, in)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if p := stop(); p > base {
 			worst = max(worst, p-base)
 		}
-		st, err := os.Stat(path)
+		st, err := os.Stat(w.Path)
 		if err != nil {
 			b.Fatal(err)
 		}

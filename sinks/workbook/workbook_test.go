@@ -89,11 +89,11 @@ func open(t *testing.T, path string) *excelize.File {
 // writeBook writes the workbook of in into dir and returns its path.
 func writeBook(t *testing.T, dir string, in workbook.Input) string {
 	t.Helper()
-	path, err := workbook.Write(context.Background(), dir, in)
+	w, err := workbook.Write(context.Background(), dir, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return w.Path
 }
 
 // sheetRows is the rows of sheet in f.
@@ -632,12 +632,12 @@ func TestWorkbookCarrySameBytes(t *testing.T) {
 	var copied int
 	write := func(dir, carryFrom string, inf pipeline.RunInfo, res *pipeline.Result) []byte {
 		t.Helper()
-		w, err := workbook.WriteReport(context.Background(), dir, workbook.Input{Info: inf, Result: res, CarryFrom: carryFrom})
+		w, err := workbook.Write(context.Background(), dir, workbook.Input{Info: inf, Result: res, CarryFrom: carryFrom})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if w.Sheets != len(open(t, w.Path).GetSheetList()) {
-			t.Errorf("WriteReport says %d sheets, the workbook has %d", w.Sheets, len(open(t, w.Path).GetSheetList()))
+			t.Errorf("Write says %d sheets, the workbook has %d", w.Sheets, len(open(t, w.Path).GetSheetList()))
 		}
 		copied = w.Copied
 		b, err := os.ReadFile(w.Path)

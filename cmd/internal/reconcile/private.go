@@ -175,7 +175,7 @@ func writePrivate(ctx context.Context, dir, prevDir string, out computed, log ze
 		})
 	}
 	review("workbook", &xlsxErr, func(ctx context.Context, dir string, in workbook.Input) (*zerolog.Event, error) {
-		w, err := workbook.WriteReport(ctx, dir, in)
+		w, err := workbook.Write(ctx, dir, in)
 		return log.Info().Int("sheets", w.Sheets).Int("sheets_copied", w.Copied), err
 	})
 	review("html", &htmlErr, func(ctx context.Context, dir string, in workbook.Input) (*zerolog.Event, error) {
