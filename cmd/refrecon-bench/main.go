@@ -606,7 +606,7 @@ func printTable(w io.Writer, n, count int, what string, runs []runResult) {
 		}
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(rows: read = input records; compute = referrals rows; private = warehouse decision, leaderboard,\n accounting and subscription rows; publish = referrer files + leaderboard entries; total = referrals rows.\n peak RSS: the process's high-water mark when the stage ended; total = the child's rusage.\n private: <part>: each private output's own seconds and the comparison with the previous snapshot (diff);\n csv, workbook, html and the warehouse's staging run at once beside the publish's prepare, so they overlap;\n the warehouse commits after them)")
+	fmt.Fprintln(w, "(rows: read = input records; compute = referrals rows; private = warehouse decision, leaderboard,\n accounting and subscription rows; publish = referrer files + leaderboard entries; total = referrals rows.\n peak RSS: the process's high-water mark when the stage ended; total = the child's rusage.\n private: <part>: each private output's own seconds, and the comparison with the previous snapshot (diff:\n from the end of the read, since its read of the previous snapshot runs beside the computation);\n csv, workbook, html and the warehouse's staging run at once beside the publish's prepare, so they overlap;\n the warehouse commits after them)")
 }
 
 func median(xs []float64) float64 {
