@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,29 +28,34 @@ import (
 // most of the workbook's CPU (docs/performance.md, change 34).
 //
 // To know a sheet is the same, every workbook records in its zip comment,
-// for each worksheet with rows, the sha256 of its XML, its length and the
-// sha256 of its first prefixLen bytes (sheetRecord), under a key naming the
-// code that deflated it (carryKey). The next workbook made by the same code
-// encodes each worksheet into a digest only (carry.find), stopping as soon
-// as its first prefixLen bytes match no recorded sheet, and copies the
-// recorded entry's deflated bytes when the whole digest matches; otherwise
-// it deflates the sheet as before. Deflate is deterministic: the same code
-// fed the same writes gives the same bytes, so a copied sheet is the bytes
-// the writer would have written, and the workbook is byte-identical to one
-// made without a previous workbook (TestWorkbookCarrySameBytes).
+// for each worksheet with rows, the sha256 of the worksheet's key
+// (writeKey: what its XML is made of, the rows' values as they are held),
+// the key's length, the sha256 of its first prefixLen bytes and the XML's
+// length (sheetRecord), under a key naming the code that deflated it (carryKey).
+// The next workbook made by the same code writes each worksheet's key into
+// a digest only (carry.find), stopping as soon as its first prefixLen bytes
+// match no recorded sheet, and copies the recorded entry's deflated bytes
+// when the whole digest matches; otherwise it deflates the sheet as before.
+// The same code makes the same XML from the same key, and deflate is
+// deterministic: the same code fed the same writes gives the same bytes, so
+// a copied sheet is the bytes the writer would have written, and the
+// workbook is byte-identical to one made without a previous workbook
+// (TestWorkbookCarrySameBytes). The key, not the XML, is digested because
+// it is about a third as long and costs no number formatting or escaping
+// (docs/performance.md, change 40).
 //
 // The copied bytes are not inflated again to check them: the previous
 // workbook was written atomically (privatefile) into PRIVATE_DIR, which a
 // run holds locked, and its entry must have the recorded size and CRC-32.
 
 // carryMagic starts the zip comment of a workbook that records its sheets.
-const carryMagic = "refrecon workbook sheets 1"
+const carryMagic = "refrecon workbook sheets 2"
 
-// prefixLen is how much of a worksheet's XML is encoded before a sheet
+// prefixLen is how much of a worksheet's key is written before a sheet
 // that matches no recorded prefix is given up (and deflated).
 const prefixLen = 1 << 20
 
-// sheetDigest identifies a worksheet's XML.
+// sheetDigest identifies a worksheet's key, and so its XML.
 type sheetDigest struct {
 	size int64
 	sum  [sha256.Size]byte
@@ -60,6 +66,7 @@ type sheetRecord struct {
 	name   string
 	dg     sheetDigest
 	prefix [16]byte
+	xml    int64 // the length of its XML: the entry's uncompressed size
 }
 
 // carryKey names the code that deflates a workbook: the run's code
@@ -88,12 +95,12 @@ var compressVersion = func() string {
 	return "unknown"
 }()
 
-// complete says r is a whole sheet's record (a worksheet's XML is never
-// empty): carry.find went to the end of the sheet, and its deflate need
-// not digest it again.
+// complete says r is a whole sheet's record (a worksheet's key is never
+// empty): carry.find went to the end of the key, and its deflate need not
+// digest it again.
 func (r sheetRecord) complete() bool { return r.dg.size > 0 }
 
-// digester is the sheetRecord of the XML written to it.
+// digester is the sheetRecord of the key written to it.
 type digester struct {
 	h      hash.Hash
 	n      int64
@@ -140,7 +147,8 @@ func carryComment(key string, recs []sheetRecord) string {
 	var b strings.Builder
 	b.WriteString(carryMagic + "\nkey " + key + "\n")
 	for _, r := range recs {
-		line := r.name + "\t" + strconv.FormatInt(r.dg.size, 10) + "\t" + hex.EncodeToString(r.dg.sum[:]) + "\t" + hex.EncodeToString(r.prefix[:]) + "\n"
+		line := r.name + "\t" + strconv.FormatInt(r.dg.size, 10) + "\t" + hex.EncodeToString(r.dg.sum[:]) + "\t" + hex.EncodeToString(r.prefix[:]) +
+			"\t" + strconv.FormatInt(r.xml, 10) + "\n"
 		if b.Len()+len(line) > math.MaxUint16 {
 			break
 		}
@@ -224,7 +232,7 @@ func readCarry(f *os.File, key string) (*carry, error) {
 			return nil, err
 		}
 		zf := byName[r.name]
-		if zf == nil || zf.Method != zip.Deflate || zf.UncompressedSize64 != uint64(r.dg.size) ||
+		if zf == nil || zf.Method != zip.Deflate || zf.UncompressedSize64 != uint64(r.xml) ||
 			zf.UncompressedSize64 >= math.MaxUint32 || zf.CompressedSize64 >= math.MaxUint32 {
 			continue
 		}
@@ -237,16 +245,17 @@ func readCarry(f *os.File, key string) (*carry, error) {
 func parseRecord(line string) (sheetRecord, error) {
 	var r sheetRecord
 	fields := strings.Split(line, "\t")
-	if len(fields) != 4 {
+	if len(fields) != 5 {
 		return r, fmt.Errorf("record %q", line)
 	}
 	size, err := strconv.ParseInt(fields[1], 10, 64)
 	sum, err1 := hex.DecodeString(fields[2])
 	pre, err2 := hex.DecodeString(fields[3])
-	if err != nil || err1 != nil || err2 != nil || size < 0 || len(sum) != sha256.Size || len(pre) != len(r.prefix) {
+	xml, err3 := strconv.ParseInt(fields[4], 10, 64)
+	if err != nil || err1 != nil || err2 != nil || err3 != nil || size < 0 || xml < 0 || len(sum) != sha256.Size || len(pre) != len(r.prefix) {
 		return r, fmt.Errorf("record %q", line)
 	}
-	r.name, r.dg.size = fields[0], size
+	r.name, r.dg.size, r.xml = fields[0], size, xml
 	copy(r.dg.sum[:], sum)
 	copy(r.prefix[:], pre)
 	return r, nil
@@ -258,11 +267,11 @@ func (c *carry) close() {
 	}
 }
 
-// errNoCarry stops the encoding of a worksheet whose XML starts unlike
-// every recorded sheet's.
+// errNoCarry stops the key of a worksheet whose key starts unlike every
+// recorded sheet's.
 var errNoCarry = errors.New("workbook: no recorded sheet starts so")
 
-// probe is the digester carry.find encodes into.
+// probe is the digester carry.find writes a key into.
 type probe struct {
 	*digester
 	c *carry
@@ -276,9 +285,9 @@ func (p probe) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// find encodes the worksheet that writeSheet would write into a digest
-// only, and returns the previous workbook's entry with the same XML (nil
-// for none) and the sheet's record when it encoded the whole sheet (else
+// find writes the key of the worksheet that writeSheet would write into a
+// digest only, and returns the previous workbook's entry with the same key
+// (nil for none) and the sheet's record when it wrote the whole key (else
 // the zero record: it gave up at the first MiB). buf is returned, to be
 // reused.
 func (c *carry) find(ctx context.Context, before []byte, p *part, after []byte, buf []byte, st *styles) (*zip.File, sheetRecord, []byte, error) {
@@ -286,7 +295,7 @@ func (c *carry) find(ctx context.Context, before []byte, p *part, after []byte, 
 		return nil, sheetRecord{}, buf, nil
 	}
 	pr := probe{digester: newDigester(), c: c}
-	buf, err := writeSheet(ctx, pr, before, p, after, buf, st)
+	buf, err := writeKey(ctx, pr, before, p, after, buf, st)
 	switch {
 	case errors.Is(err, errNoCarry):
 		return nil, sheetRecord{}, buf, nil
@@ -295,6 +304,61 @@ func (c *carry) find(ctx context.Context, before []byte, p *part, after []byte, 
 	}
 	r := pr.record("")
 	return c.sheets[r.dg], r, buf, nil
+}
+
+// keyRecord is the record of the worksheet that writeSheet writes from
+// before, p and after: the digest of its key (writeKey). buf is returned,
+// to be reused.
+func keyRecord(ctx context.Context, before []byte, p *part, after []byte, buf []byte, st *styles) (sheetRecord, []byte, error) {
+	d := newDigester()
+	buf, err := writeKey(ctx, d, before, p, after, buf, st)
+	return d.record(""), buf, err
+}
+
+// writeKey writes the key of the worksheet that writeSheet writes from
+// before, p and after: everything its XML is made of, each value as it is
+// held rather than as XML text. writeSheet's XML is a function of before,
+// after and each row's number, style and cells (appendRow), so two sheets
+// with the same key have the same XML, written by the same code; the key is
+// about a third of the XML's length and needs no number formatting or
+// escaping (docs/performance.md, change 40). buf is returned, to be reused.
+func writeKey(ctx context.Context, w io.Writer, before []byte, p *part, after []byte, buf []byte, st *styles) ([]byte, error) {
+	buf = append(buf[:0], keyMagic...)
+	buf = binary.AppendUvarint(buf, uint64(len(before)))
+	buf = append(buf, before...)
+	buf = binary.AppendUvarint(buf, uint64(len(after)))
+	buf = append(buf, after...)
+	if _, err := w.Write(buf); err != nil {
+		return buf[:0], err
+	}
+	return p.encode(ctx, w, buf[:0], st, appendRowKey)
+}
+
+// keyMagic starts a worksheet's key.
+const keyMagic = "refrecon worksheet key 1\x00"
+
+// appendRowKey appends row r's part of a worksheet key: its number, style
+// and cell count, then each cell's kind and, for a cell that is not empty,
+// every field of it (appendCell reads some of them, by kind), strings
+// length-prefixed.
+func appendRowKey(b []byte, r int, cells []cell, rowStyle int) []byte {
+	b = binary.AppendUvarint(b, uint64(r))
+	b = binary.AppendVarint(b, int64(rowStyle))
+	b = binary.AppendUvarint(b, uint64(len(cells)))
+	for i := range cells {
+		c := &cells[i]
+		b = append(b, byte(c.kind))
+		if c.kind == cEmpty {
+			continue
+		}
+		b = binary.AppendVarint(b, int64(c.style))
+		b = binary.AppendVarint(b, c.n)
+		b = binary.AppendVarint(b, c.m)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.f))
+		b = binary.AppendUvarint(b, uint64(len(c.s)))
+		b = append(b, c.s...)
+	}
+	return b
 }
 
 // copyEntry writes into zw the entry name, dated modified, with the
@@ -346,10 +410,10 @@ type carrying struct {
 	copied int // sheets copied from c
 }
 
-// add records the sheet written as the entry name.
-func (cr *carrying) add(name string, r sheetRecord) {
+// add records the sheet written as the entry name, xml bytes long.
+func (cr *carrying) add(name string, r sheetRecord, xml int64) {
 	if cr.key != "" {
-		r.name = name
+		r.name, r.xml = name, xml
 		cr.recs = append(cr.recs, r)
 	}
 }

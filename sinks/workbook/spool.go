@@ -157,18 +157,18 @@ func (s *spool) deflate(d *deflated, fw *flate.Writer, buf []byte) []byte {
 		}
 		return buf
 	}
+	if s.carry.key != "" && !d.rec.complete() { // find gave up before the end of the key
+		if d.rec, buf, err = keyRecord(s.ctx, before, d.part, after, buf, s.styles); err != nil {
+			d.err = err
+			return buf
+		}
+	}
 	fw.Reset(out)
 	cw := &crcWriter{w: fw, crc: crc32.NewIEEE()}
-	if s.carry.key != "" && !d.rec.complete() {
-		cw.dg = newDigester() // find gave up before the end of the sheet
-	}
 	if buf, err = writeSheet(s.ctx, cw, before, d.part, after, buf, s.styles); err == nil {
 		err = fw.Close()
 	}
 	d.crc, d.raw, d.err = cw.crc.Sum32(), cw.n, err
-	if cw.dg != nil {
-		d.rec = cw.dg.record("")
-	}
 	return buf
 }
 
@@ -227,15 +227,11 @@ type crcWriter struct {
 		io.Writer
 		Sum32() uint32
 	}
-	n  int64
-	dg *digester // the sheet's record, when one is kept
+	n int64
 }
 
 func (c *crcWriter) Write(p []byte) (int, error) {
 	c.crc.Write(p)
-	if c.dg != nil {
-		c.dg.Write(p)
-	}
 	c.n += int64(len(p))
 	return c.w.Write(p)
 }

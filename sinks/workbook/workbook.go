@@ -557,8 +557,9 @@ func (b *book) add(f *excelize.File, parts []*part) error {
 }
 
 // encode writes the <row> elements of p to w, through buf (returned, to be
-// reused).
-func (p *part) encode(ctx context.Context, w io.Writer, buf []byte, styles *styles) ([]byte, error) {
+// reused): each row as appendRow appends it, or as appendRowKey does for
+// the sheet's key (writeKey).
+func (p *part) encode(ctx context.Context, w io.Writer, buf []byte, styles *styles, appendRow func(b []byte, r int, cells []cell, rowStyle int) []byte) ([]byte, error) {
 	var cells []cell
 	n := 0
 	rows := make([]rowFunc, len(p.spec.tables))

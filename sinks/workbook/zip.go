@@ -120,7 +120,7 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 				if err := sp.copyTo(zw, d, e.name, modified); err != nil {
 					return err
 				}
-				cr.add(e.name, d.rec)
+				cr.add(e.name, d.rec, d.raw)
 				if d.from != nil {
 					cr.copied++
 				}
@@ -135,7 +135,7 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 				if err := copyEntry(zw, e.name, modified, zf.CRC32, int64(zf.CompressedSize64), int64(zf.UncompressedSize64), copyFrom(zf)); err != nil {
 					return err
 				}
-				cr.add(e.name, rec)
+				cr.add(e.name, rec, int64(zf.UncompressedSize64))
 				cr.copied++
 				continue
 			}
@@ -145,16 +145,14 @@ func (a *archive) write(out io.Writer, modified time.Time, rows *rowSource, sp *
 			return err
 		}
 		if p != nil {
-			var dg *digester
-			if cr.key != "" && !rec.complete() {
-				dg = newDigester()
-				w = io.MultiWriter(w, dg)
+			if cr.key != "" && !rec.complete() { // find gave up before the end of the key
+				if rec, rows.buf, err = keyRecord(rows.ctx, before, p.part, rest, rows.buf, rows.styles); err != nil {
+					return err
+				}
 			}
-			rows.buf, err = writeSheet(rows.ctx, w, before, p.part, rest, rows.buf, rows.styles)
-			if dg != nil {
-				rec = dg.record(e.name)
-			}
-			cr.add(e.name, rec)
+			cw := &countWriter{w: w}
+			rows.buf, err = writeSheet(rows.ctx, cw, before, p.part, rest, rows.buf, rows.styles)
+			cr.add(e.name, rec, cw.n)
 		} else {
 			_, err = w.Write(xml)
 		}
@@ -244,7 +242,7 @@ func writeSheet(ctx context.Context, w io.Writer, before []byte, p *part, after 
 	if _, err := w.Write(buf); err != nil {
 		return buf[:0], err
 	}
-	buf, err := p.encode(ctx, w, buf[:0], st)
+	buf, err := p.encode(ctx, w, buf[:0], st, appendRow)
 	if err != nil {
 		return buf, err
 	}
@@ -259,4 +257,16 @@ func (rs *rowSource) allWritten() error {
 		}
 	}
 	return nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
