@@ -96,11 +96,9 @@ type engine struct {
 	// candidate payments (SPEC 2.2) with a positive net amount, contiguous
 	// per referral, ordered by (paid_at, invoice id).
 	payments []payment
-	// The deductions of SPEC 2.2, summed by what they join on: R per
-	// charge, N per invoice id, D per charge.
-	refunded map[string]int64
-	credited map[string]int64
-	disputed map[string]int64
+	// The deductions of SPEC 2.2 of each invoice, by index into
+	// in.Stripe.Invoices; nil when the data has none.
+	deductions []deduction
 	// aligned with refInvoices: net amount (0 when it does not fit int64)
 	// and the cycles (bit = index in cycles) whose eligible plans match.
 	invNet   []int64
@@ -571,7 +569,7 @@ func (e *engine) matchInvoices() error {
 			}
 			for k, ii := range mine {
 				inv := &invoices[ii]
-				parts, err := e.netOf(inv)
+				parts, err := e.netOf(ii)
 				net := parts.Net
 				if err != nil && e.paid(inv) && inv.PaidAt >= v.at {
 					// Only a candidate payment's amount matters; report the

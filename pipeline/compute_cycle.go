@@ -296,7 +296,7 @@ func (e *engine) accountingLine(ev *revenueEvent, accumulated int64) AccountingL
 	inv := &e.in.Stripe.Invoices[ev.inv]
 	v := &e.valid[ev.ref]
 	// The parts were computed without error when the payment was found.
-	parts, _ := e.netOf(inv)
+	parts, _ := e.netOf(ev.inv)
 	return AccountingLine{
 		Gross:              parts.Gross,
 		Refunded:           parts.Refunded,
@@ -403,7 +403,6 @@ func (e *engine) status(c *cycleRules, remaining int64) (Status, time.Time, bool
 // disputed < currency_mismatch < plan_not_eligible < outside_attribution_window <
 // outside_cycles.
 func (e *engine) assignStopReasons() {
-	invoices := e.in.Stripe.Invoices
 	for vi := range e.valid {
 		v := &e.valid[vi]
 		if v.converted {
@@ -416,7 +415,7 @@ func (e *engine) assignStopReasons() {
 		}
 		stage := stageNoPaidInvoice
 		for pos := v.invLo; pos < v.invHi; pos++ {
-			stage = max(stage, e.invoiceStage(&invoices[e.refInvoices[pos]], v.at))
+			stage = max(stage, e.invoiceStage(e.refInvoices[pos], v.at))
 			if stage == stageOutsideCycles {
 				break
 			}
@@ -448,13 +447,13 @@ var stageReasons = [...]string{
 	stageOutsideCycles:      ReasonOutsideCycles,
 }
 
-// invoiceStage is the furthest stage an invoice of a referral referred at
+// invoiceStage is the furthest stage invoice ii of a referral referred at
 // `at` reaches against any cycle. An invoice that charged nothing
 // (amount_paid - tax <= 0) counts as not paid; one whose refunds took its
 // net amount to 0 is refunded (refunds and credit notes) or disputed (the
 // disputes took what the refunds and credit notes left).
-func (e *engine) invoiceStage(inv *Invoice, at int64) int {
-	if s, ok := e.paymentStage(inv, at); !ok {
+func (e *engine) invoiceStage(ii int32, at int64) int {
+	if s, ok := e.paymentStage(ii, at); !ok {
 		return s
 	}
 	if len(e.cycles) == 0 {
@@ -462,19 +461,20 @@ func (e *engine) invoiceStage(inv *Invoice, at int64) int {
 	}
 	best := stageCurrencyMismatch
 	for ci := range e.cycles {
-		best = max(best, e.cycles[ci].stage(inv, at))
+		best = max(best, e.cycles[ci].stage(&e.in.Stripe.Invoices[ii], at))
 	}
 	return best
 }
 
-// paymentStage is how far an invoice gets before any cycle's rules: ok when
+// paymentStage is how far invoice ii gets before any cycle's rules: ok when
 // it is a candidate payment with a positive net amount, otherwise the stage
 // it stops at.
-func (e *engine) paymentStage(inv *Invoice, at int64) (int, bool) {
+func (e *engine) paymentStage(ii int32, at int64) (int, bool) {
+	inv := &e.in.Stripe.Invoices[ii]
 	if !e.paid(inv) {
 		return stageNoPaidInvoice, false
 	}
-	parts, err := e.netOf(inv)
+	parts, err := e.netOf(ii)
 	if err != nil || parts.Gross <= 0 {
 		return stageNoPaidInvoice, false
 	}

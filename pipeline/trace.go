@@ -166,12 +166,13 @@ func (e *engine) traceInvoices(rt *RowTrace, vi int32) {
 	}
 	slices.Sort(rt.Customers)
 	for pos := v.invLo; pos < v.invHi; pos++ {
-		inv := &e.in.Stripe.Invoices[e.refInvoices[pos]]
-		parts, _ := e.netOf(inv) // its error stops Compute for a candidate payment
+		ii := e.refInvoices[pos]
+		inv := &e.in.Stripe.Invoices[ii]
+		parts, _ := e.netOf(ii) // its error stops Compute for a candidate payment
 		it := InvoiceTrace{ID: inv.ID, Customer: inv.Customer, Status: inv.Status, Currency: inv.Currency, PaidAt: inv.PaidAt,
 			Prices: inv.Prices, Paid: e.paid(inv), Gross: parts.Gross, Refunded: parts.Refunded, Credited: parts.Credited,
 			Disputed: parts.Disputed, Net: e.invNet[pos]}
-		if s, ok := e.paymentStage(inv, v.at); !ok {
+		if s, ok := e.paymentStage(ii, v.at); !ok {
 			it.Stop = stageReasons[s]
 		} else {
 			for ci := range e.cycles {
