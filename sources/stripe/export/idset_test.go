@@ -1,33 +1,55 @@
 package export
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"hash/maphash"
+	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 )
 
+// add records one id, as a block of one.
+func (s *idSet) add(id string, line int) {
+	s.ids.add([]idLine{{maphash.String(s.seed, id), line, id}})
+}
+
 func TestIDSetFindsRepeats(t *testing.T) {
-	s := idSet{seed: maphash.MakeSeed(), first: map[uint64]idLine{}}
-	for line, id := range []string{"in_1", "in_2", "in_3"} {
-		if _, dup := s.add(id, line+1); dup {
-			t.Fatalf("%s reported as a repeat", id)
-		}
+	s := idSet{seed: maphash.MakeSeed()}
+	for line, id := range []string{"in_1", "in_2", "in_3", "in_4"} {
+		s.add(id, line+1)
 	}
-	if first, dup := s.add("in_2", 9); !dup || first != 2 {
-		t.Errorf("in_2 again: first %d, repeat %v; want line 2, true", first, dup)
+	if _, _, id, ok := s.repeat(); ok {
+		t.Fatalf("%s reported as a repeat", id)
+	}
+	// The earliest repeat is the one reported, with the first line of its id.
+	s.add("in_3", 9)
+	s.add("in_2", 7)
+	s.add("in_2", 8)
+	if at, first, id, ok := s.repeat(); !ok || at != 7 || first != 2 || id != "in_2" {
+		t.Errorf("repeat() = line %d, first %d, %q, %v; want line 7, first 2, in_2, true", at, first, id, ok)
 	}
 }
 
-// Two different ids with one hash are both kept, and a repeat of the
-// second is still found.
+// Different ids with one hash are told apart, and a repeat among them is
+// still found.
 func TestIDSetKeepsIDsWhoseHashCollides(t *testing.T) {
-	s := idSet{seed: maphash.MakeSeed(), first: map[uint64]idLine{}}
-	// in_other stands where in_b's hash is, as a colliding id would.
-	s.first[maphash.String(s.seed, "in_b")] = idLine{"in_other", 1}
-	if _, dup := s.add("in_b", 2); dup {
-		t.Fatal("in_b reported as a repeat of the id whose hash it shares")
+	s := idSet{seed: maphash.MakeSeed()}
+	// in_other and in_c stand where in_b's hash is, as colliding ids would.
+	h := maphash.String(s.seed, "in_b")
+	s.ids.add([]idLine{{h, 1, "in_other"}})
+	s.add("in_b", 2)
+	s.ids.add([]idLine{{h, 3, "in_c"}})
+	if _, _, id, ok := s.repeat(); ok {
+		t.Fatalf("%s reported as a repeat of an id whose hash it shares", id)
 	}
-	if first, dup := s.add("in_b", 3); !dup || first != 2 {
-		t.Errorf("in_b again: first %d, repeat %v; want line 2, true", first, dup)
+	s.add("in_b", 5)
+	s.ids.add([]idLine{{h, 4, "in_c"}})
+	if at, first, id, ok := s.repeat(); !ok || at != 4 || first != 3 || id != "in_c" {
+		t.Errorf("repeat() = line %d, first %d, %q, %v; want line 4, first 3, in_c, true", at, first, id, ok)
 	}
 }
 
@@ -58,6 +80,32 @@ func TestPrefixKind(t *testing.T) {
 		var keys [][]byte
 		if k, i, ok := objectKind([]byte(tc.line), &keys); !ok || string(k) != tc.kind || string(i) != tc.id {
 			t.Errorf("objectKind(%s) = %q, %q, %v; prefixKind read %q, %q", tc.line, k, i, ok, kind, id)
+		}
+	}
+}
+
+// A repeat in the lines read before the file fails to read is the error, as
+// the line-by-line reader would find it first; without one, the read's
+// failure is.
+func TestRepeatBeforeAReadError(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; b.Len() < 2*blockBytes; i++ {
+		fmt.Fprintf(&b, `{"id":"cus_%d","object":"customer"}`+"\n", i)
+	}
+	clean := b.Len()
+	b.WriteString(`{"id":"cus_3","object":"customer"}` + "\n")
+	errDisk := errors.New("disk gone")
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"a repeat", b.Bytes(), "customer cus_3 appears twice (first on line 4)"},
+		{"no repeat", b.Bytes()[:clean], "disk gone"},
+	} {
+		_, _, err := decode(context.Background(), io.MultiReader(bytes.NewReader(c.data), iotest.ErrReader(errDisk)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s, then a failed read: err = %v, want one saying %q", c.name, err, c.want)
 		}
 	}
 }

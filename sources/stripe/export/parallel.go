@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,11 +77,17 @@ func decode(ctx context.Context, r io.Reader) (pipeline.Stripe, []string, error)
 		}
 	}
 	wg.Wait()
-	if rerr := <-readErr; err == nil {
-		err = rerr
+	if rerr := <-readErr; err == nil && rerr != nil {
+		// A repeat in the lines read before the failure is read first.
+		if err = c.repeated(); err == nil {
+			err = rerr
+		}
 	}
 	if err == nil {
 		err = ctx.Err()
+	}
+	if err == nil {
+		err = c.repeated()
 	}
 	if err != nil {
 		return pipeline.Stripe{}, nil, err
@@ -154,6 +161,9 @@ type block struct {
 // kinds are the object types kept; a kind's index here is the one
 // block.decode, block.id and collector.seen use.
 var kinds = [...]string{ObjectCustomer, ObjectSubscription, ObjectInvoice, ObjectRefund, ObjectDispute, ObjectCreditNote}
+
+// invoiceKind is the invoices' index in kinds: the most ids of any kind.
+var invoiceKind = slices.Index(kinds[:], ObjectInvoice)
 
 // id is the id of the i-th object of kind k.
 func (b *block) id(k, i int) string {
@@ -379,71 +389,126 @@ func newCollector() *collector {
 	c := &collector{}
 	seed := maphash.MakeSeed()
 	for k := range c.seen {
-		c.seen[k] = idSet{seed: seed, first: map[uint64]idLine{}}
+		c.seen[k] = idSet{seed: seed}
 	}
 	return c
 }
 
-// idSet is the ids of one kind seen so far, with the line of each. It is
-// keyed by a 64-bit hash of the id rather than the id: the 4.3 million ids
-// of a 1M-referral export made a map[string]int that spent most of its time
-// rehashing its strings as it grew (its assigns and lookups were 5.9 s of the
-// reader's 24.4 s of CPU in a profile, docs/performance.md change 15). Ids
-// whose hash an earlier, different id already has are kept by the id itself
-// (other).
+// idSet is the ids of one kind read so far, each with its line and a
+// 64-bit hash of it. Repeats are found once, by sorting (repeat), not by a
+// map lookup per id: the 3.8 million ids of a 1M-referral export missed the
+// cache on a map of ~140 MB for every object, 2.9 s of a night's CPU in a
+// profile (docs/performance.md, change 42), where appending to a slice and
+// sorting it takes a fraction of that and less memory. A map keyed by the
+// id itself was slower still (change 15).
 type idSet struct {
-	seed  maphash.Seed
-	first map[uint64]idLine
-	other map[string]int
+	seed maphash.Seed
+	ids  parts[idLine] // block by block: one slice growing by a quarter allocated five times its size
 }
 
 type idLine struct {
-	id   string
+	h    uint64
 	line int
+	id   string
 }
 
-// add records id on line, or returns the line it was first seen on.
-func (s *idSet) add(id string, line int) (first int, dup bool) {
-	h := maphash.String(s.seed, id)
-	e, ok := s.first[h]
-	switch {
-	case !ok:
-		s.first[h] = idLine{id, line}
-		return 0, false
-	case e.id == id:
-		return e.line, true
+// addBlock records the ids of one block's objects of a kind, on their lines.
+func (s *idSet) addBlock(b *block, k int, lines []int) {
+	if len(lines) == 0 {
+		return
 	}
-	if first, dup := s.other[id]; dup {
-		return first, true
+	ids := make([]idLine, len(lines))
+	for i, line := range lines {
+		id := b.id(k, i)
+		ids[i] = idLine{maphash.String(s.seed, id), line, id}
 	}
-	if s.other == nil {
-		s.other = map[string]int{}
-	}
-	s.other[id] = line
-	return 0, false
+	s.ids.add(ids)
 }
 
-// add takes the next block: its objects join the result unless one repeats
-// an earlier object, and its error (or the repeat, whichever line comes
-// first) is returned naming the line.
-func (c *collector) add(b *block) error {
-	errLine, err := b.errLine, b.err
-	for k := range c.seen {
-		seen := &c.seen[k]
-		for i, line := range b.lines[k] {
-			if err != nil && line > errLine {
-				break
-			}
-			id := b.id(k, i)
-			if first, dup := seen.add(id, line); dup {
-				errLine = line
-				err = fmt.Errorf("%s %s appears twice (first on line %d)", kinds[k], id, first)
-				break
+// repeat returns the earliest line on which an id repeats an earlier
+// line's, and that earlier line; ok is false when no id repeats.
+func (s *idSet) repeat() (at, first int, id string, ok bool) {
+	all := s.ids.join()
+	defer s.ids.add(all) // kept, sorted, should repeat be asked again
+	slices.SortFunc(all, func(a, b idLine) int {
+		return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.line, b.line))
+	})
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].h == all[i].h {
+			j++
+		}
+		// A run of one hash, by line: usually one id, else a repeat or
+		// ids whose hashes collide.
+		for b := i + 1; b < j; b++ {
+			for a := i; a < b; a++ {
+				if all[a].id == all[b].id {
+					if !ok || all[b].line < at {
+						at, first, id, ok = all[b].line, all[a].line, all[b].id, true
+					}
+					break
+				}
 			}
 		}
+		i = j
 	}
-	if err != nil {
-		return fmt.Errorf("line %d: %w", errLine, err)
+	return at, first, id, ok
+}
+
+// repeated returns the error of the earliest repeated id of any kind (nil
+// when none repeats), found on both cores: the invoices' ids on one, the
+// other kinds' on the other.
+func (c *collector) repeated() error {
+	type found struct {
+		at, first int
+		id        string
+		ok        bool
+	}
+	var got [len(kinds)]found
+	var wg sync.WaitGroup
+	big := invoiceKind
+	wg.Go(func() {
+		f := &got[big]
+		f.at, f.first, f.id, f.ok = c.seen[big].repeat()
+	})
+	for k := range c.seen {
+		if k != big {
+			f := &got[k]
+			f.at, f.first, f.id, f.ok = c.seen[k].repeat()
+		}
+	}
+	wg.Wait()
+	best := -1
+	for k, f := range got {
+		if f.ok && (best < 0 || f.at < got[best].at) {
+			best = k
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	f := got[best]
+	return fmt.Errorf("line %d: %s %s appears twice (first on line %d)", f.at, kinds[best], f.id, f.first)
+}
+
+// add takes the next block: its objects join the result, and its ids are
+// kept for repeated. A block's error (a bad line) is returned naming the
+// line, unless an id repeats on an earlier line: that repeat is the error
+// then, as it would be read first.
+func (c *collector) add(b *block) error {
+	for k := range c.seen {
+		lines := b.lines[k]
+		if b.err != nil { // the lines up to the bad one (in order)
+			n, _ := slices.BinarySearch(lines, b.errLine+1)
+			lines = lines[:n]
+		}
+		c.seen[k].addBlock(b, k, lines)
+	}
+	if b.err != nil {
+		if err := c.repeated(); err != nil {
+			return err
+		}
+		return fmt.Errorf("line %d: %w", b.errLine, b.err)
 	}
 	for k, n := range b.skipped {
 		if c.skipped == nil {
