@@ -7,49 +7,44 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 )
 
-// add records one id, as a block of one.
-func (s *idSet) add(id string, line int) {
-	s.ids.add([]idLine{{maphash.String(s.seed, id), line, id}})
+// idsOn is an idSet of ids[i] on line i+1, each a block of its own; an id
+// of "=x" stands where x's hash is, as an id whose hash collides with x's.
+func idsOn(ids ...string) *idSet {
+	s := &idSet{seed: maphash.MakeSeed()}
+	for i, id := range ids {
+		h := maphash.String(s.seed, id)
+		if x, ok := strings.CutPrefix(id, "="); ok {
+			h, id = maphash.String(s.seed, x), "other"+strconv.Itoa(i)
+		}
+		s.ids.add([]idLine{{h, i + 1, id}})
+	}
+	return s
 }
 
 func TestIDSetFindsRepeats(t *testing.T) {
-	s := idSet{seed: maphash.MakeSeed()}
-	for line, id := range []string{"in_1", "in_2", "in_3", "in_4"} {
-		s.add(id, line+1)
-	}
-	if _, _, id, ok := s.repeat(); ok {
+	if _, _, id, ok := idsOn("in_1", "in_2", "in_3", "in_4").repeat(); ok {
 		t.Fatalf("%s reported as a repeat", id)
 	}
 	// The earliest repeat is the one reported, with the first line of its id.
-	s.add("in_3", 9)
-	s.add("in_2", 7)
-	s.add("in_2", 8)
-	if at, first, id, ok := s.repeat(); !ok || at != 7 || first != 2 || id != "in_2" {
-		t.Errorf("repeat() = line %d, first %d, %q, %v; want line 7, first 2, in_2, true", at, first, id, ok)
+	if at, first, id, ok := idsOn("in_1", "in_2", "in_3", "in_4", "in_3", "in_2", "in_2").repeat(); !ok || at != 5 || first != 3 || id != "in_3" {
+		t.Errorf("repeat() = line %d, first %d, %q, %v; want line 5, first 3, in_3, true", at, first, id, ok)
 	}
 }
 
 // Different ids with one hash are told apart, and a repeat among them is
 // still found.
 func TestIDSetKeepsIDsWhoseHashCollides(t *testing.T) {
-	s := idSet{seed: maphash.MakeSeed()}
-	// in_other and in_c stand where in_b's hash is, as colliding ids would.
-	h := maphash.String(s.seed, "in_b")
-	s.ids.add([]idLine{{h, 1, "in_other"}})
-	s.add("in_b", 2)
-	s.ids.add([]idLine{{h, 3, "in_c"}})
-	if _, _, id, ok := s.repeat(); ok {
+	if _, _, id, ok := idsOn("=in_b", "in_b", "=in_b").repeat(); ok {
 		t.Fatalf("%s reported as a repeat of an id whose hash it shares", id)
 	}
-	s.add("in_b", 5)
-	s.ids.add([]idLine{{h, 4, "in_c"}})
-	if at, first, id, ok := s.repeat(); !ok || at != 4 || first != 3 || id != "in_c" {
-		t.Errorf("repeat() = line %d, first %d, %q, %v; want line 4, first 3, in_c, true", at, first, id, ok)
+	if at, first, id, ok := idsOn("=in_b", "in_b", "=in_b", "in_b").repeat(); !ok || at != 4 || first != 2 || id != "in_b" {
+		t.Errorf("repeat() = line %d, first %d, %q, %v; want line 4, first 2, in_b, true", at, first, id, ok)
 	}
 }
 

@@ -426,10 +426,10 @@ func (s *idSet) addBlock(b *block, k int, lines []int) {
 }
 
 // repeat returns the earliest line on which an id repeats an earlier
-// line's, and that earlier line; ok is false when no id repeats.
+// line's, and that earlier line; ok is false when no id repeats. It takes
+// the ids: a read asks once, at its end or at its first bad line.
 func (s *idSet) repeat() (at, first int, id string, ok bool) {
 	all := s.ids.join()
-	defer s.ids.add(all) // kept, sorted, should repeat be asked again
 	slices.SortFunc(all, func(a, b idLine) int {
 		return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.line, b.line))
 	})
