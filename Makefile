@@ -9,7 +9,7 @@ VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X main.codeVersion=$(VERSION)
 FUZZTIME    ?= 20000x
 
-.PHONY: all build run test vet staticcheck gotest fuzz bench bench-anchor bench-go golden clean
+.PHONY: all build run test vet staticcheck gotest fuzz bench bench-anchor bench-ab bench-go golden clean
 
 all: build
 
@@ -62,6 +62,14 @@ bench: build
 
 bench-anchor: build
 	$(GO) run ./cmd/refrecon-bench --build=false --sizes 1000000 --count 3 --go-bench=false $(BENCHFLAGS)
+
+# bench-ab times the next night of bin/refrecon (A) against AGAINST (B), a
+# `make build` of the other commit: one cold run each, then 4 rounds over
+# copies of it, in the order A B, B A, A B, B A (docs/performance.md, "How to
+# reproduce"); BENCHFLAGS="--sizes 10000 --count 2" for a dry run.
+bench-ab: build
+	@test -n "$(AGAINST)" || { echo "usage: make bench-ab AGAINST=path/to/other/refrecon (a make build of the other commit)"; exit 2; }
+	$(GO) run ./cmd/refrecon-bench --build=false --sizes 1000000 --count 4 --against $(AGAINST) $(BENCHFLAGS)
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/...

@@ -173,6 +173,7 @@ func exportTable(ctx context.Context, db *sql.DB, table, path string) (err error
 type processResult struct {
 	wall    float64 // seconds, start to exit
 	peakRSS int64   // bytes, the child's rusage maximum
+	cpu     float64 // seconds of user + system time (refrecon's runs)
 	inner   float64 // the anchor's own seconds (its JSON), 0 for refrecon
 	rows    int     // the anchor's result rows
 }

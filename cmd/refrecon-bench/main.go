@@ -42,11 +42,18 @@
 // lines such as BenchmarkRun/referrals=1000000/night=2/stage=publish and a
 // table of their own.
 //
+// With --against OTHER (make bench-ab) it times two binaries instead: one
+// cold run of each at AS_OF, then --count rounds of the next night of
+// each over a copy of its own cold run, in alternating order (A B, B A,
+// ...), and prints their medians and the medians of the pairwise ratios
+// B/A of wall and CPU time (ab.go); the results file gets
+// BenchmarkNight/referrals=N/bin=A|B lines.
+//
 // Usage:
 //
 //	go run ./cmd/refrecon-bench [--sizes 10000,100000,1000000] [--seed 1] [--count 1]
 //	    [--keep-outputs] [--bin bin/refrecon] [--build=true] [--go-bench=true] [--nightly=true]
-//	    [--anchor=true] [--anchor-dir $ANCHOR_DIR|.bench/anchor]
+//	    [--anchor=true] [--anchor-dir $ANCHOR_DIR|.bench/anchor] [--against OTHER]
 //	benchstat old.txt .bench/results.txt
 package main
 
@@ -99,6 +106,7 @@ type options struct {
 	nightly     bool
 	anchor      bool   // compare with the DuckDB anchor (when installed)
 	anchorDir   string // where anchor_duckdb.mjs and node_modules are
+	against     string // --against: the binary whose next nights are timed against bin's (A/B)
 	root        string // the repository (working directory)
 }
 
@@ -125,6 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asOf := fs.String("as-of", "2026-07-15T00:00:00Z", "AS_OF of every run (after the generated cycles)")
 	nightly := fs.Bool("nightly", true, "after each run, time the next night's (AS_OF + 1 day, same outputs) as night=2")
 	anchor := fs.Bool("anchor", true, "time the DuckDB anchor between refrecon's runs (A B A B) and print the comparison, when node and the anchor are installed")
+	against := fs.String("against", "", "time the next night of --bin (A) against this binary's (B) over copies of one cold run each, --count rounds in alternating order, instead of the bench (`make bench-ab AGAINST=...`)")
 	anchorDir := fs.String("anchor-dir", os.Getenv("ANCHOR_DIR"), "the anchor's directory: anchor_duckdb.mjs and node_modules/@duckdb/node-api (default $ANCHOR_DIR, else .bench/anchor)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./cmd/refrecon-bench [flags]\n\nTimes `refrecon run` on synthetic datasets and the pure computation; see the package doc.")
@@ -140,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o := options{seed: *seed, count: *count, keepOutputs: *keep, bin: *bin, build: *build, goBench: *goBench, benchRows: *benchRows, asOf: *asOf, nightly: *nightly,
-		anchor: *anchor, anchorDir: *anchorDir}
+		anchor: *anchor, anchorDir: *anchorDir, against: *against}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -166,6 +175,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.bin, err = filepath.Abs(o.bin); err != nil {
 		return err
+	}
+	if o.against != "" {
+		if o.against, err = filepath.Abs(o.against); err != nil {
+			return err
+		}
+		if _, err := os.Stat(o.against); err != nil {
+			return fmt.Errorf("--against: %w", err)
+		}
+		o.anchor, o.goBench = false, false
 	}
 	if o.anchorDir == "" {
 		o.anchorDir = filepath.Join(o.root, ".bench", "anchor")
@@ -234,6 +252,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dir, err := ensureDataset(ctx, o, n, stdout)
 		if err != nil {
 			return err
+		}
+		if o.against != "" {
+			if err := runAB(ctx, o, n, dir, filepath.Join(outs, fmt.Sprintf("ab-%d", n)), o.against, stdout, &results); err != nil {
+				return err
+			}
+			continue
 		}
 		if o.anchor {
 			if err := prepareAnchorInputs(ctx, dir, o.asOf); err != nil {
@@ -500,6 +524,7 @@ func runOnce(ctx context.Context, o options, n int, dir, out, asOf string) (runR
 	r.process.wall = wall
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.process.peakRSS = ru.Maxrss * 1024 // KiB on Linux
+		r.process.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 		for i := range r.stages {
 			if r.stages[i].name == "total" {
 				r.stages[i].peakRSS = r.process.peakRSS
