@@ -405,6 +405,86 @@ func BenchmarkWriteSnapshotNewFile(b *testing.B) {
 	benchNewWarehouse(b, s.Snapshot(), func(*sqlite.Warehouse) error { return nil })
 }
 
+// BenchmarkCopyDayInSQLite is the floor under BenchmarkWriteSnapshotNextDay:
+// the same rows added as the next day by SQLite alone (INSERT ... SELECT of
+// the previous day's rows with the new date, in one transaction, on the
+// driver's pragmas), with nothing encoded or bound from Go. The two
+// benchmarks' ratio is how much of a night's warehouse write is SQLite's
+// own insertion (docs/performance.md, session 9).
+func BenchmarkCopyDayInSQLite(b *testing.B) {
+	s := benchDay()
+	next := day.AddDays(1).String()
+	var cpu cpumeter.Meter
+	for b.Loop() {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), "w.sqlite")
+		w, err := sqlite.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.WriteSnapshot(context.Background(), s.Snapshot()); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		if err != nil {
+			b.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		var copies []string
+		for _, t := range []string{"referral_decisions", "payment_accounting"} {
+			var cols, sel []string
+			rows, err := db.Query("SELECT name FROM pragma_table_info(?)", t)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+				var c string
+				if err := rows.Scan(&c); err != nil {
+					b.Fatal(err)
+				}
+				cols = append(cols, `"`+c+`"`)
+				sel = append(sel, map[bool]string{true: "?1", false: `"` + c + `"`}[c == "snapshot_date"])
+			}
+			if err := rows.Close(); err != nil {
+				b.Fatal(err)
+			}
+			copies = append(copies, fmt.Sprintf(`INSERT INTO %q (%s) SELECT %s FROM %q WHERE snapshot_date = ?2`, t, strings.Join(cols, ","), strings.Join(sel, ","), t))
+		}
+		b.StartTimer()
+		cpu.Start()
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n int64
+		for _, q := range copies {
+			res, err := tx.Exec(q, next, day.String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		cpu.Stop()
+		b.StopTimer()
+		if n != 300_000 {
+			b.Fatalf("copied %d rows, want 300000", n)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	cpu.Report(b)
+	reportRows(b, 300_000)
+}
+
 // benchNewWarehouse times writing s, once per iteration, into a new
 // warehouse file that fill (untimed) wrote first.
 func benchNewWarehouse(b *testing.B, s warehouse.Snapshot, fill func(*sqlite.Warehouse) error) {
