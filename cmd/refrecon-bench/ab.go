@@ -87,7 +87,7 @@ func runAB(ctx context.Context, o options, n int, dir, root, other string, stdou
 				return err
 			}
 			nights[s.label] = append(nights[s.label], r.process)
-			fmt.Fprintf(stdout, "  round %d %s: %.2f s wall, %.2f s CPU, %.0f MiB\n", k+1, s.label, r.process.wall, r.process.cpu, float64(r.process.peakRSS)/(1<<20))
+			fmt.Fprintf(stdout, "  round %d %s: %.2f s wall, %.2f s CPU (%.2f s system), %.0f MiB\n", k+1, s.label, r.process.wall, r.process.cpu, r.process.sys, float64(r.process.peakRSS)/(1<<20))
 			writeABResult(results, n, s.label, r.process)
 		}
 	}

@@ -174,6 +174,7 @@ type processResult struct {
 	wall    float64 // seconds, start to exit
 	peakRSS int64   // bytes, the child's rusage maximum
 	cpu     float64 // seconds of user + system time (refrecon's runs)
+	sys     float64 // seconds of system time, part of cpu
 	inner   float64 // the anchor's own seconds (its JSON), 0 for refrecon
 	rows    int     // the anchor's result rows
 }

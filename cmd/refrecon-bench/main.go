@@ -525,6 +525,7 @@ func runOnce(ctx context.Context, o options, n int, dir, out, asOf string) (runR
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.process.peakRSS = ru.Maxrss * 1024 // KiB on Linux
 		r.process.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		r.process.sys = time.Duration(ru.Stime.Nano()).Seconds()
 		for i := range r.stages {
 			if r.stages[i].name == "total" {
 				r.stages[i].peakRSS = r.process.peakRSS
