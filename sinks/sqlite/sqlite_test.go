@@ -435,21 +435,19 @@ func BenchmarkCopyDayInSQLite(b *testing.B) {
 		db.SetMaxOpenConns(1)
 		var copies []string
 		for _, t := range []string{"referral_decisions", "payment_accounting"} {
-			var cols, sel []string
-			rows, err := db.Query("SELECT name FROM pragma_table_info(?)", t)
+			rows, err := db.Query(fmt.Sprintf(`SELECT * FROM %q LIMIT 0`, t))
 			if err != nil {
 				b.Fatal(err)
 			}
-			for rows.Next() {
-				var c string
-				if err := rows.Scan(&c); err != nil {
-					b.Fatal(err)
-				}
+			names, err := rows.Columns()
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows.Close()
+			var cols, sel []string
+			for _, c := range names {
 				cols = append(cols, `"`+c+`"`)
 				sel = append(sel, map[bool]string{true: "?1", false: `"` + c + `"`}[c == "snapshot_date"])
-			}
-			if err := rows.Close(); err != nil {
-				b.Fatal(err)
 			}
 			copies = append(copies, fmt.Sprintf(`INSERT INTO %q (%s) SELECT %s FROM %q WHERE snapshot_date = ?2`, t, strings.Join(cols, ","), strings.Join(sel, ","), t))
 		}
