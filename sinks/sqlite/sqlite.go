@@ -219,8 +219,7 @@ func Open(path string) (*Warehouse, error) {
 			return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
 		}
 	}
-	dsn := u.String() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite", u.String()+"?"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite warehouse %s: %w", path, err)
 	}
@@ -316,6 +315,9 @@ func (w *Warehouse) columns(ctx context.Context, tableName string) (map[string]b
 	}
 	return cols, nil
 }
+
+// pragmas are the DSN parameters every connection opens with.
+const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 
 // Close closes the database.
 func (w *Warehouse) Close() error {

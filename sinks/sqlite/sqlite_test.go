@@ -428,7 +428,7 @@ func BenchmarkCopyDayInSQLite(b *testing.B) {
 		if err := w.Close(); err != nil {
 			b.Fatal(err)
 		}
-		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		db, err := sql.Open("sqlite", path+"?"+sqlite.Pragmas)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -447,7 +447,11 @@ func BenchmarkCopyDayInSQLite(b *testing.B) {
 			var cols, sel []string
 			for _, c := range names {
 				cols = append(cols, `"`+c+`"`)
-				sel = append(sel, map[bool]string{true: "?1", false: `"` + c + `"`}[c == "snapshot_date"])
+				if c == "snapshot_date" {
+					sel = append(sel, "?1")
+				} else {
+					sel = append(sel, `"`+c+`"`)
+				}
 			}
 			copies = append(copies, fmt.Sprintf(`INSERT INTO %q (%s) SELECT %s FROM %q WHERE snapshot_date = ?2`, t, strings.Join(cols, ","), strings.Join(sel, ","), t))
 		}
