@@ -65,8 +65,8 @@ bench-anchor: build
 
 # bench-ab times the next night of bin/refrecon (A) against AGAINST (B), a
 # `make build` of the other commit: one cold run each, then 4 rounds over
-# copies of it, in the order A B, B A, A B, B A (docs/performance.md, "How to
-# reproduce"); BENCHFLAGS="--sizes 10000 --count 2" for a dry run.
+# copies of it, in the order A B, B A, A B, B A (docs/performance.md,
+# "Measuring"); BENCHFLAGS="--sizes 10000 --count 2" for a dry run.
 bench-ab: build
 	@test -n "$(AGAINST)" || { echo "usage: make bench-ab AGAINST=path/to/other/refrecon (a make build of the other commit)"; exit 2; }
 	$(GO) run ./cmd/refrecon-bench --build=false --sizes 1000000 --count 4 --against $(AGAINST) $(BENCHFLAGS)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +12,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/refrecon/refrecon/sinks/public"
+	"github.com/refrecon/refrecon/sinks/public/localdir"
+	"github.com/refrecon/refrecon/sinks/workbook"
 )
 
 // abBinary is one side of an A/B comparison (--against).
@@ -30,23 +33,20 @@ type abBinary struct {
 // binaries in turn, the order alternating (A B, B A, ...) so that a drift
 // of the machine falls on both. Comparing two benches run one after the
 // other compares two states of a shared machine as much as two binaries
-// (docs/performance.md, "How to reproduce").
+// (docs/performance.md, "Measuring").
 //
-// A trial's previous directory is moved into root/trash and deleted when
-// every round is done (files created soon after many are deleted cost
-// more: docs/performance.md, change 9).
+// A trial's previous directory is moved into root/trash, not deleted
+// (files created soon after many are deleted cost more: docs/performance.md,
+// change 9); root is under the bench's outputs, which run removes when the
+// bench ends (unless --keep-outputs).
 func runAB(ctx context.Context, o options, n int, dir, root, other string, stdout, results io.Writer) error {
-	if err := os.RemoveAll(root); err != nil {
+	if err := os.RemoveAll(root); err != nil { // kept by an earlier --keep-outputs
 		return err
 	}
 	trash := filepath.Join(root, "trash")
 	if err := os.MkdirAll(trash, 0o755); err != nil {
 		return err
 	}
-	defer func() {
-		_ = os.RemoveAll(trash)
-		syscall.Sync()
-	}()
 	sides := []*abBinary{{label: "A", bin: o.bin}, {label: "B", bin: other}}
 	for _, s := range sides {
 		s.tpl = filepath.Join(root, s.label, "template")
@@ -59,8 +59,12 @@ func runAB(ctx context.Context, o options, n int, dir, root, other string, stdou
 		if _, err := runOnce(ctx, so, n, dir, s.tpl, o.asOf); err != nil {
 			return err
 		}
-		if v := codeVersionOf(s.tpl); v == "dev" || v == "" || strings.HasSuffix(v, "-dirty") {
-			fmt.Fprintf(stdout, "note: %s's code version is %q: the workbook is not carried between nights for such a build (sinks/workbook), so its nights are not comparable with a `make build` of a commit\n", s.label, v)
+		v, err := codeVersionOf(ctx, s.tpl)
+		if err != nil {
+			return fmt.Errorf("%s's template: %w", s.label, err)
+		}
+		if !workbook.Carries(v) {
+			fmt.Fprintf(stdout, "note: %s's code version is %q: such a build does not carry the workbook between nights (workbook.Carries), so its nights are not comparable with a `make build` of a commit\n", s.label, v)
 		}
 	}
 	t, _ := time.Parse(time.RFC3339, o.asOf) // checked in run
@@ -137,31 +141,19 @@ func writeABResult(w io.Writer, n int, label string, p processResult) {
 	fmt.Fprintf(w, "BenchmarkNight/referrals=%d/bin=%s 1 %d ns/op %d cpu-ns/op %d peak-rss-bytes\n", n, label, int64(p.wall*1e9), int64(p.cpu*1e9), p.peakRSS)
 }
 
-// codeVersionOf is the codeVersion of the latest snapshot's manifest
-// under out/public, or "" when it cannot be read.
-func codeVersionOf(out string) string {
-	pub := filepath.Join(out, "public")
-	b, err := os.ReadFile(filepath.Join(pub, "latest.json"))
+// codeVersionOf is the code version in the manifest of the snapshot
+// out/public/latest.json names.
+func codeVersionOf(ctx context.Context, out string) (string, error) {
+	r := public.NewReader(localdir.Open(filepath.Join(out, "public")))
+	id, err := r.Latest(ctx)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	var latest struct {
-		SnapshotID string `json:"snapshotId"`
-	}
-	if json.Unmarshal(b, &latest) != nil || latest.SnapshotID == "" || strings.ContainsAny(latest.SnapshotID, `/\`) {
-		return ""
-	}
-	b, err = os.ReadFile(filepath.Join(pub, "snapshots", latest.SnapshotID, "manifest.json"))
+	m, err := r.Manifest(ctx, id)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	var m struct {
-		CodeVersion string `json:"codeVersion"`
-	}
-	if json.Unmarshal(b, &m) != nil {
-		return ""
-	}
-	return m.CodeVersion
+	return m.CodeVersion, nil
 }
 
 // moveAside renames dir into trash (a name of its own there); a missing

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,14 +18,14 @@ import (
 func TestCopyOutputsLinksSnapshotsAndCopiesTheRest(t *testing.T) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "trial")
 	files := map[string]string{
-		"public/latest.json":                         `{"snapshotId":"s1","path":"snapshots/s1/"}`,
-		"public/.refrecon.lock":                      "",
-		"public/snapshots/s1/manifest.json":          `{"codeVersion":"abc1234"}`,
-		"public/snapshots/s1/referrers/R1.json":      `{"refcode":"R1"}`,
-		"private/report-s1.xlsx":                     "xlsx",
-		"private/synth-2026-01.csv":                  "csv",
-		"warehouse.sqlite":                           "db",
-		"public/snapshots/s1/cycles/c/leaderboard/1": "page",
+		"public/latest.json":    `{"snapshotId":"20260715T000000Z-0123456789ab","path":"snapshots/20260715T000000Z-0123456789ab/"}`,
+		"public/.refrecon.lock": "",
+		"public/snapshots/20260715T000000Z-0123456789ab/manifest.json":          `{"snapshotId":"20260715T000000Z-0123456789ab","codeVersion":"abc1234"}`,
+		"public/snapshots/20260715T000000Z-0123456789ab/referrers/R1.json":      `{"refcode":"R1"}`,
+		"private/report-20260715T000000Z-0123456789ab.xlsx":                     "xlsx",
+		"private/synth-2026-01.csv":                                             "csv",
+		"warehouse.sqlite":                                                      "db",
+		"public/snapshots/20260715T000000Z-0123456789ab/cycles/c/leaderboard/1": "page",
 	}
 	for rel, data := range files {
 		p := filepath.Join(src, rel)
@@ -59,8 +60,8 @@ func TestCopyOutputsLinksSnapshotsAndCopiesTheRest(t *testing.T) {
 			t.Errorf("%s: linked %v, want %v", rel, linked, want)
 		}
 	}
-	if v := codeVersionOf(dst); v != "abc1234" {
-		t.Errorf("codeVersionOf = %q, want the latest manifest's", v)
+	if v, err := codeVersionOf(context.Background(), dst); err != nil || v != "abc1234" {
+		t.Errorf("codeVersionOf = %q, %v; want the latest manifest's", v, err)
 	}
 	if err := copyOutputs(src, dst); err == nil {
 		t.Error("copying over an existing trial succeeded")

@@ -80,6 +80,11 @@ func carryKey(codeVersion string) string {
 	return codeVersion + " compress " + compressVersion
 }
 
+// Carries reports whether a build of codeVersion carries unchanged sheets
+// from the previous workbook (carryKey): a `make build` of a clean commit
+// does, a "dev" or "-dirty" build does not.
+func Carries(codeVersion string) bool { return carryKey(codeVersion) != "" }
+
 // compressVersion is the version of github.com/klauspost/compress built in.
 var compressVersion = func() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {

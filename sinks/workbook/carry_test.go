@@ -62,3 +62,12 @@ func TestRowKeyTellsRowsApart(t *testing.T) {
 		t.Error("the same row gave two keys")
 	}
 }
+
+// Only a build that names one commit carries sheets between nights.
+func TestCarries(t *testing.T) {
+	for v, want := range map[string]bool{"f48cff2": true, "v1.2.0": true, "": false, "dev": false, "f48cff2-dirty": false, "a\tb": false} {
+		if got := Carries(v); got != want {
+			t.Errorf("Carries(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
