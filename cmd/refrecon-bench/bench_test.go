@@ -115,6 +115,36 @@ func TestPrintComparisonRatiosArePairwise(t *testing.T) {
 	}
 }
 
+// --warehouse=none runs refrecon without its warehouse and says so where
+// the figures are read: the comparison's footer and the results file.
+func TestWarehouseNoneIsSaidWhereTheFiguresAre(t *testing.T) {
+	out := "/o"
+	if got := warehouseEnv(options{}, out); got != "sqlite:/o/warehouse.sqlite" {
+		t.Errorf("default WAREHOUSE = %q", got)
+	}
+	if got := warehouseEnv(options{noWarehouse: true}, out); got != "none" {
+		t.Errorf("--warehouse=none: WAREHOUSE = %q", got)
+	}
+	c := comparison{n: 1, version: "x", cold: []processResult{{wall: 1}}, anchor: []processResult{{wall: 1, rows: 1}}}
+	for _, none := range []bool{false, true} {
+		c.noWarehouse = none
+		var b bytes.Buffer
+		printComparison(&b, c)
+		if got := strings.Contains(b.String(), "but the warehouse (WAREHOUSE=none)"); got != none {
+			t.Errorf("noWarehouse %v: footer says so %v:\n%s", none, got, b.String())
+		}
+		b.Reset()
+		writeHeader(&b, none)
+		if got := strings.Contains(b.String(), "\nwarehouse: none\n"); got != none {
+			t.Errorf("noWarehouse %v: results header says so %v:\n%s", none, got, b.String())
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--warehouse", "bigquery"}, &bytes.Buffer{}, &stderr); err == nil || !strings.Contains(err.Error(), "neither sqlite nor none") {
+		t.Errorf("--warehouse bigquery: %v", err)
+	}
+}
+
 func TestAnchorMissingSaysWhy(t *testing.T) {
 	dir := t.TempDir()
 	if why := anchorMissing(dir); why == "" {

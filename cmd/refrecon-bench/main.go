@@ -49,11 +49,17 @@
 // B/A of wall and CPU time (ab.go); the results file gets
 // BenchmarkNight/referrals=N/bin=A|B lines.
 //
+// With --warehouse=none every run has WAREHOUSE=none: the figures then say
+// what the run costs without the SQLite warehouse (the decision data of
+// docs/performance.md, "Session 10"), not whether issue #19's targets,
+// which count the warehouse, are met; the tables and the results file
+// ("warehouse: none") say so.
+//
 // Usage:
 //
 //	go run ./cmd/refrecon-bench [--sizes 10000,100000,1000000] [--seed 1] [--count 1]
 //	    [--keep-outputs] [--bin bin/refrecon] [--build=true] [--go-bench=true] [--nightly=true]
-//	    [--anchor=true] [--anchor-dir $ANCHOR_DIR|.bench/anchor] [--against OTHER]
+//	    [--anchor=true] [--anchor-dir $ANCHOR_DIR|.bench/anchor] [--against OTHER] [--warehouse sqlite|none]
 //	benchstat old.txt .bench/results.txt
 package main
 
@@ -107,6 +113,7 @@ type options struct {
 	anchor      bool   // compare with the DuckDB anchor (when installed)
 	anchorDir   string // where anchor_duckdb.mjs and node_modules are
 	against     string // --against: the binary whose next nights are timed against bin's (A/B)
+	noWarehouse bool   // --warehouse=none: every run with WAREHOUSE=none, to measure what the warehouse costs
 	root        string // the repository (working directory)
 }
 
@@ -134,6 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	nightly := fs.Bool("nightly", true, "after each run, time the next night's (AS_OF + 1 day, same outputs) as night=2")
 	anchor := fs.Bool("anchor", true, "time the DuckDB anchor between refrecon's runs (A B A B) and print the comparison, when node and the anchor are installed")
 	against := fs.String("against", "", "time the next night of --bin (A) against this binary's (B) over copies of one cold run each, --count rounds in alternating order, instead of the bench (`make bench-ab AGAINST=...`)")
+	wh := fs.String("warehouse", "sqlite", "the runs' warehouse: sqlite (the embedded default the targets count), or none (WAREHOUSE=none: what the rest of the run costs without it)")
 	anchorDir := fs.String("anchor-dir", os.Getenv("ANCHOR_DIR"), "the anchor's directory: anchor_duckdb.mjs and node_modules/@duckdb/node-api (default $ANCHOR_DIR, else .bench/anchor)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./cmd/refrecon-bench [flags]\n\nTimes `refrecon run` on synthetic datasets and the pure computation; see the package doc.")
@@ -150,6 +158,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o := options{seed: *seed, count: *count, keepOutputs: *keep, bin: *bin, build: *build, goBench: *goBench, benchRows: *benchRows, asOf: *asOf, nightly: *nightly,
 		anchor: *anchor, anchorDir: *anchorDir, against: *against}
+	switch *wh {
+	case "sqlite":
+	case "none":
+		o.noWarehouse = true
+	default:
+		return fmt.Errorf("--warehouse: %q is neither sqlite nor none", *wh)
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -246,8 +261,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 
+	if o.noWarehouse {
+		fmt.Fprintln(stdout, "warehouse: none (every run with WAREHOUSE=none): these figures leave out the SQLite warehouse that issue #19's targets count")
+	}
 	var results bytes.Buffer
-	writeHeader(&results)
+	writeHeader(&results, o.noWarehouse)
 	for _, n := range o.sizes {
 		dir, err := ensureDataset(ctx, o, n, stdout)
 		if err != nil {
@@ -265,7 +283,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		var runs, nights []runResult
-		cmp := comparison{n: n, version: anchorVersion(o.anchorDir)}
+		cmp := comparison{n: n, version: anchorVersion(o.anchorDir), noWarehouse: o.noWarehouse}
 		for k := 0; k < o.count; k++ {
 			r, r2, a, err := runNights(ctx, o, n, k, dir)
 			if err != nil {
@@ -311,7 +329,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nresults (Go benchmark format, for benchstat): %s\n", resultsPath)
 	if rev := gitRev(ctx, o.root); rev != "" {
-		p := filepath.Join(o.root, ".bench", "results-"+rev+".txt")
+		name := "results-" + rev + ".txt"
+		if o.noWarehouse {
+			name = "results-" + rev + "-warehouse-none.txt"
+		}
+		p := filepath.Join(o.root, ".bench", name)
 		if err := os.WriteFile(p, results.Bytes(), 0o644); err != nil {
 			return err
 		}
@@ -320,11 +342,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeHeader writes the lines benchstat uses to label a configuration.
-func writeHeader(w io.Writer) {
+// writeHeader writes the lines benchstat uses to label a configuration;
+// noWarehouse adds "warehouse: none".
+func writeHeader(w io.Writer, noWarehouse bool) {
 	fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: github.com/refrecon/refrecon/cmd/refrecon-bench\n", runtime.GOOS, runtime.GOARCH)
 	if cpu := cpuModel(); cpu != "" {
 		fmt.Fprintf(w, "cpu: %s\n", cpu)
+	}
+	if noWarehouse {
+		fmt.Fprintln(w, "warehouse: none")
 	}
 }
 
@@ -484,6 +510,14 @@ func runNights(ctx context.Context, o options, n, k int, dir string) (first, sec
 	return
 }
 
+// warehouseEnv is the WAREHOUSE of a run whose outputs are in out.
+func warehouseEnv(o options, out string) string {
+	if o.noWarehouse {
+		return "none"
+	}
+	return "sqlite:" + filepath.Join(out, "warehouse.sqlite")
+}
+
 // runOnce runs `refrecon run` at asOf on the dataset in dir with its
 // outputs in out.
 func runOnce(ctx context.Context, o options, n int, dir, out, asOf string) (runResult, error) {
@@ -494,7 +528,7 @@ func runOnce(ctx context.Context, o options, n int, dir, out, asOf string) (runR
 		"AS_OF":                          asOf,
 		"PUBLIC_DIR":                     filepath.Join(out, "public"),
 		"PRIVATE_DIR":                    filepath.Join(out, "private"),
-		"WAREHOUSE":                      "sqlite:" + filepath.Join(out, "warehouse.sqlite"),
+		"WAREHOUSE":                      warehouseEnv(o, out),
 		"LOG_FORMAT":                     "json",
 		"LOG_LEVEL":                      "info",
 		"RECORDS_PER_PAGE":               "25",
